@@ -1,0 +1,59 @@
+"""Start the generative AI playground: parse arguments, build the app, launch."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+TASK_ALIASES = {"chat": "chat", "t2i": "text_to_image", "text_to_image": "text_to_image", "image": "text_to_image",
+                "caption": "captioning", "captioning": "captioning", "stt": "speech_to_text",
+                "speech_to_text": "speech_to_text", "tts": "text_to_speech", "text_to_speech": "text_to_speech"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The generative AI playground: a local web UI for generative models.")
+    parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1: this machine only).")
+    parser.add_argument("--port", type=int, default=7860, help="Port to serve on (default 7860).")
+    parser.add_argument("--data-dir", default="data", help="Folder for everything the app writes (default ./data).")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="Compute device (default auto: cuda, then mps, then cpu).")
+    parser.add_argument("--preload", default="", help="Comma-separated tasks to load at start: chat,t2i,caption,stt,tts.")
+    parser.add_argument("--share", action="store_true", help="Open a public Gradio share link (off by default).")
+    args = parser.parse_args(argv)
+    unknown = [t for t in filter(None, args.preload.split(",")) if t.strip() not in TASK_ALIASES]
+    if unknown:
+        parser.error(f"unknown task in --preload: {', '.join(unknown)}; use {', '.join(sorted(TASK_ALIASES))}")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    data_dir = Path(args.data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "tmp"))  # uploads and outputs stay in --data-dir
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from playground.devices import DeviceChoice
+    from playground.errors import UserError
+    from playground.registry import Registry
+    from playground.ui.app import CSS, build_app
+
+    registry = Registry(data_dir, DeviceChoice(args.device))
+    for task in filter(None, (t.strip() for t in args.preload.split(","))):
+        name = TASK_ALIASES[task]
+        print(f"Preloading {name}…", flush=True)
+        try:
+            registry.load(name)
+        except UserError as exc:
+            sys.exit(f"Could not preload {name}: {exc}")
+    demo = build_app(registry)
+    demo.queue(default_concurrency_limit=2)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                max_file_size="200mb", footer_links=["api"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Model wrappers, one module per task."""

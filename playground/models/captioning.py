@@ -1,0 +1,102 @@
+"""Image captioning: transformers image-to-text models (BLIP, ViT+GPT-2 and the like)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playground.errors import UserError
+from playground.models.base import ModelWrapper, load_error
+from playground.options import Field, Options
+
+
+@dataclass
+class Caption:
+    """A caption with the probability the model gave each of its tokens."""
+
+    text: str
+    tokens: list[tuple[str, float]]
+
+
+class CaptionOptions(Options):
+    max_new_tokens: int = Field(30, ge=1, le=200, title="Max caption tokens",
+                                description="The caption stops after this many tokens.")
+    num_beams: int = Field(3, ge=1, le=8, title="Beams",
+                           description="How many candidate captions are kept while decoding; 1 is greedy.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, title="Temperature",
+                               description="0 picks the likeliest caption; higher values sample more varied ones.",
+                               json_schema_extra={"step": 0.05})
+
+
+class TransformersCaptioner(ModelWrapper):
+    """A captioning model folder or hub id; transformers 5 has no image-to-text pipeline, so we call generate()."""
+
+    task = "captioning"
+    backend = "transformers"
+    Options = CaptionOptions
+
+    def load(self) -> None:
+        import transformers
+        from transformers import AutoConfig, AutoProcessor
+
+        try:
+            config = AutoConfig.from_pretrained(self.source, trust_remote_code=False)
+            self.processor = AutoProcessor.from_pretrained(self.source, trust_remote_code=False)
+            if config.model_type == "vision-encoder-decoder":
+                model_class = transformers.VisionEncoderDecoderModel
+            elif config.model_type == "blip":
+                model_class = transformers.BlipForConditionalGeneration
+            else:
+                model_class = transformers.AutoModelForImageTextToText
+            self.model = model_class.from_pretrained(self.source, dtype=self.device.torch_dtype, trust_remote_code=False)
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+        self.model.to(self.device.type).eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+
+    def _release(self) -> None:
+        self.model = self.processor = self.tokenizer = None
+
+    def caption(self, image, options: CaptionOptions, seed: int = 0) -> Caption:
+        """Caption a PIL RGB image."""
+        import torch
+
+        self.ensure_loaded()
+        try:
+            inputs = self.processor(images=image, return_tensors="pt")
+        except Exception:
+            raise UserError("The image could not be prepared for the captioning model.") from None
+        inputs = {k: (v.to(self.device.type, self.model.dtype) if v.is_floating_point() else v.to(self.device.type)) for k, v in inputs.items()}
+        sample = options.temperature > 0
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **inputs,
+                max_new_tokens=options.max_new_tokens,
+                num_beams=1 if sample else options.num_beams,
+                do_sample=sample,
+                temperature=options.temperature if sample else None,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+        sequence = out.sequences[0]
+        text = self.tokenizer.decode(sequence, skip_special_tokens=True).strip()
+        tokens = self._token_probabilities(out, sequence)
+        return Caption(text, tokens)
+
+    def _token_probabilities(self, out, sequence) -> list[tuple[str, float]]:
+        import torch
+
+        try:
+            scores = self.model.compute_transition_scores(out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=True)[0]
+        except Exception:
+            return []
+        generated = sequence[-len(scores):]
+        special = set(self.tokenizer.all_special_ids)
+        return [
+            (self.tokenizer.decode([int(t)]), float(torch.exp(s)))
+            for t, s in zip(generated, scores)
+            if int(t) not in special and torch.isfinite(s)
+        ]
+
+
+BACKENDS = [TransformersCaptioner]

@@ -1,0 +1,117 @@
+"""Speech to text: faster-whisper for CTranslate2 Whisper models, transformers ASR for hub models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from playground.models.base import ModelWrapper, load_error
+from playground.options import Field, Options
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass
+class Transcript:
+    """A transcript, with timed segments where the backend gives them."""
+
+    text: str
+    segments: list[tuple[float, float, str]]
+    language: str | None = None
+
+
+class TranscribeOptions(Options):
+    beam_size: int = Field(5, ge=1, le=10, title="Beam size",
+                           description="How many hypotheses are kept while decoding; 1 is greedy and fastest.")
+    temperature: float = Field(0.0, ge=0.0, le=1.0, title="Decoding temperature",
+                               description="0 decodes deterministically; higher values sample.",
+                               json_schema_extra={"step": 0.05})
+
+
+class FasterWhisperSTT(ModelWrapper):
+    """A CTranslate2 Whisper model folder (or a faster-whisper hub id) run with faster-whisper."""
+
+    task = "speech_to_text"
+    backend = "faster-whisper"
+    Options = TranscribeOptions
+
+    @classmethod
+    def claims(cls, source: str) -> bool:
+        path = Path(source)
+        return (path / "model.bin").exists() or "faster-whisper" in source.lower()
+
+    def load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        compute = "int8" if self.device.type == "cpu" else "float16"
+        device = "cuda" if self.device.type == "cuda" else "cpu"
+        try:
+            self.model = WhisperModel(self.source, device=device, compute_type=compute, local_files_only=not Path(self.source).exists() and _offline())
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+
+    def _release(self) -> None:
+        self.model = None
+
+    def transcribe(self, audio, options: TranscribeOptions) -> Transcript:
+        """Transcribe 16 kHz mono float32 audio."""
+        self.ensure_loaded()
+        is_english_only = getattr(self.model.model, "is_multilingual", True) is False
+        segments, info = self.model.transcribe(
+            audio,
+            beam_size=options.beam_size,
+            temperature=options.temperature,
+            language="en" if is_english_only else None,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        parts = [(s.start, s.end, s.text.strip()) for s in segments]
+        return Transcript(" ".join(p[2] for p in parts).strip(), parts, info.language)
+
+
+class TransformersASR(ModelWrapper):
+    """Any transformers speech-recognition model (Whisper, wav2vec2, ...) through its ASR pipeline."""
+
+    task = "speech_to_text"
+    backend = "transformers"
+    Options = TranscribeOptions
+
+    def load(self) -> None:
+        from transformers import pipeline
+
+        try:
+            self.pipe = pipeline(
+                "automatic-speech-recognition",
+                model=self.source,
+                dtype=self.device.torch_dtype,
+                device=self.device.type,
+                trust_remote_code=False,
+            )
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+
+    def _release(self) -> None:
+        self.pipe = None
+
+    def transcribe(self, audio, options: TranscribeOptions) -> Transcript:
+        """Transcribe 16 kHz mono float32 audio."""
+        self.ensure_loaded()
+        kwargs = {}
+        if self.pipe.type == "seq2seq_whisper" or getattr(self.pipe.model.config, "model_type", "") == "whisper":
+            gen = {"num_beams": options.beam_size}
+            if options.temperature > 0:
+                gen.update(do_sample=True, temperature=options.temperature)
+            kwargs["generate_kwargs"] = gen
+            kwargs["return_timestamps"] = len(audio) > 30 * SAMPLE_RATE
+        result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
+        chunks = [(c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])]
+        return Transcript(result["text"].strip(), chunks)
+
+
+def _offline() -> bool:
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+
+
+BACKENDS = [FasterWhisperSTT, TransformersASR]

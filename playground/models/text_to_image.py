@@ -1,0 +1,131 @@
+"""Text to image: any diffusers text-to-image pipeline, loaded with AutoPipelineForText2Image."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from playground.errors import UserError
+from playground.models.base import ModelWrapper, load_error
+from playground.options import Field, Options
+
+
+class Stopped(Exception):
+    """Generation was stopped by the user before it finished."""
+
+
+@dataclass
+class ImageResult:
+    """A generated image and the settings that made it."""
+
+    image: "object"  # PIL.Image.Image
+    seed: int
+    width: int
+    height: int
+    steps_done: int
+    previews: list = field(default_factory=list)  # (step, PIL image) of intermediate latents
+
+
+class ImageOptions(Options):
+    guidance_scale: float = Field(7.5, ge=0.0, le=20.0, title="Guidance scale",
+                                  description="How strongly the picture follows the prompt; 1 ignores the guidance.",
+                                  json_schema_extra={"step": 0.5})
+    steps: int = Field(20, ge=1, le=100, title="Steps",
+                       description="Denoising steps: more is slower and usually cleaner.")
+    width: int = Field(0, ge=0, le=2048, title="Width",
+                       description="Image width in pixels (a multiple of 8); 0 uses the model's native size.",
+                       json_schema_extra={"step": 8})
+    height: int = Field(0, ge=0, le=2048, title="Height",
+                        description="Image height in pixels (a multiple of 8); 0 uses the model's native size.",
+                        json_schema_extra={"step": 8})
+
+
+class DiffusersText2Image(ModelWrapper):
+    """A diffusers folder or hub id (Stable Diffusion 1.5, SD-Turbo, SDXL, ...)."""
+
+    task = "text_to_image"
+    backend = "diffusers"
+    Options = ImageOptions
+
+    def load(self) -> None:
+        from diffusers import AutoPipelineForText2Image
+
+        try:
+            pipe = AutoPipelineForText2Image.from_pretrained(self.source, torch_dtype=self.device.torch_dtype)
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+        if hasattr(pipe, "safety_checker"):
+            pipe.safety_checker = None  # local exploration tool; the user chooses the model
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe.to(self.device.type)
+        self.native_size = int(pipe.unet.config.sample_size * pipe.vae_scale_factor) if hasattr(pipe, "unet") else 512
+        self.run_lock = threading.Lock()
+
+    def _release(self) -> None:
+        self.pipe = None
+
+    def generate(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        options: ImageOptions,
+        seed: int,
+        on_step: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+        preview_every: int = 0,
+    ) -> ImageResult:
+        """Generate one image; ``on_step(done, total)`` reports progress and ``stop`` interrupts."""
+        import torch
+
+        self.ensure_loaded()
+        width = options.width or self.native_size
+        height = options.height or self.native_size
+        for name, value in (("Width", width), ("Height", height)):
+            if value % 8:
+                raise UserError(f"{name} must be a multiple of 8, got {value}.")
+        previews: list = []
+        done = [0]
+
+        def callback(pipe, step, timestep, kwargs):
+            done[0] = step + 1
+            if preview_every and (step + 1) % preview_every == 0 and step + 1 < options.steps:
+                previews.append((step + 1, self.decode_latents(kwargs["latents"])))
+            if on_step:
+                on_step(step + 1, options.steps)
+            if stop is not None and stop.is_set():
+                pipe._interrupt = True
+            return kwargs
+
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        # The pipeline object keeps per-call state (_interrupt, _guidance_scale), so one call at a time.
+        with self.run_lock:
+            out = self.pipe(
+                prompt=prompt,
+                negative_prompt=negative_prompt or None,
+                guidance_scale=options.guidance_scale,
+                num_inference_steps=options.steps,
+                width=width,
+                height=height,
+                generator=generator,
+                callback_on_step_end=callback,
+                callback_on_step_end_tensor_inputs=["latents"],
+            )
+        if stop is not None and stop.is_set() and done[0] < options.steps:
+            raise Stopped(f"Stopped after {done[0]} of {options.steps} steps.")
+        return ImageResult(out.images[0], seed, width, height, done[0], previews)
+
+    def decode_latents(self, latents):
+        """Decode intermediate latents to a PIL image (for the noise-to-picture strip)."""
+        import torch
+
+        vae = self.pipe.vae
+        with torch.inference_mode():
+            scaled = latents[:1] / vae.config.scaling_factor
+            if getattr(vae.config, "shift_factor", None):
+                scaled = scaled + vae.config.shift_factor
+            image = vae.decode(scaled.to(vae.dtype)).sample
+        return self.pipe.image_processor.postprocess(image, output_type="pil")[0]
+
+
+BACKENDS = [DiffusersText2Image]

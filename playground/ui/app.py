@@ -1,0 +1,27 @@
+"""Assemble the whole Blocks app from the tab modules."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from playground.ui import captioning, chat, speech_to_text, text_to_image, text_to_speech
+
+TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech)
+
+CSS = """
+.gradio-container { max-width: 1400px !important; margin: auto; }
+#device-line { opacity: 0.8; }
+"""
+
+
+def build_app(registry) -> gr.Blocks:
+    """The playground: a header with the device in use and one tab per task."""
+    with gr.Blocks(title="Generative AI Playground") as demo:
+        gr.Markdown("# Generative AI Playground\nChat, draw, caption, listen and speak with local models.")
+        device_line = gr.Markdown("Device: checking…", elem_id="device-line")
+        with gr.Tabs():
+            for tab in TABS:
+                tab.build(registry)
+        demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded.",
+                  None, device_line, api_visibility="private", queue=False)
+    return demo

@@ -1,0 +1,155 @@
+"""Turn declared Options fields into Gradio controls, so ranges live in one place."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+from functools import wraps
+from typing import Callable
+
+import gradio as gr
+
+from playground.errors import UserError
+from playground.options import Options, field_bounds, label_of
+
+log = logging.getLogger("playground")
+
+MAX_SEED = 2**32 - 1
+
+
+def option_controls(options_cls: type[Options], overrides: dict | None = None) -> dict[str, gr.components.Component]:
+    """One slider (or checkbox) per declared option, with its bounds, default and description."""
+    controls = {}
+    for name, info in options_cls.model_fields.items():
+        default = (overrides or {}).get(name, info.default)
+        extra = info.json_schema_extra or {}
+        if info.annotation is bool:
+            controls[name] = gr.Checkbox(value=default, label=label_of(options_cls, name), info=info.description)
+            continue
+        low, high = field_bounds(options_cls, name)
+        step = extra.get("step", 1 if info.annotation is int else 0.01)
+        if any(getattr(m, "gt", None) is not None for m in info.metadata):
+            low = low + step  # an exclusive bound: the slider starts one step above it
+        controls[name] = gr.Slider(
+            minimum=low, maximum=high, value=default, step=step,
+            label=label_of(options_cls, name), info=info.description,
+        )
+    return controls
+
+
+def model_dropdown(registry, task: str) -> gr.Dropdown:
+    """The model picker: bundled default, curated hub ids, or any hub id / local path typed in."""
+    info = registry.task(task)
+    return gr.Dropdown(
+        choices=[(m.label, m.id) for m in info.models],
+        value=info.default,
+        allow_custom_value=True,
+        label="Model",
+        info="A bundled model works offline; a hub id (org/name) or a local path also works.",
+    )
+
+
+def recommended_values(registry, task: str, names: list[str]) -> Callable:
+    """An event handler: when the model changes, move sliders to that model's recommended values."""
+
+    def apply(model_id):
+        spec = registry.spec(task, model_id)
+        recommended = spec.recommended if spec else {}
+        return [gr.update(value=recommended[n]) if n in recommended else gr.update() for n in names]
+
+    return apply
+
+
+def resolve_seed(seed) -> int:
+    """-1 (or empty) draws a random seed; anything else must be a whole number in range."""
+    if seed is None or seed == "":
+        seed = -1
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        raise UserError(f"Seed must be a whole number, got {seed!r}.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise UserError(f"Seed must be a finite whole number, got {seed}.")
+    if value != int(value):
+        raise UserError(f"Seed must be a whole number, got {seed}.")
+    value = int(value)
+    if value == -1:
+        return random.SystemRandom().randint(0, MAX_SEED)
+    if not 0 <= value <= MAX_SEED:
+        raise UserError(f"Seed must be -1 (random) or between 0 and {MAX_SEED}, got {value}.")
+    return value
+
+
+def seed_box() -> gr.Number:
+    return gr.Number(value=-1, precision=0, label="Seed", info="-1 draws a random seed; the seed used is shown with the result.")
+
+
+def require_text(value, what: str, limit: int) -> str:
+    """Reject empty, non-text or over-long text with a plain sentence."""
+    if value is None or not isinstance(value, str):
+        raise UserError(f"The {what} must be text.")
+    if not value.strip():
+        raise UserError(f"The {what} is empty: type something first.")
+    if len(value) > limit:
+        raise UserError(f"The {what} is {len(value):,} characters long; the limit is {limit:,}.")
+    return value
+
+
+def api_function(fn: Callable, names: list[str]) -> Callable:
+    """Wrap a handler so Gradio sees the flat parameter ``names`` and users see plain errors.
+
+    Gradio names API parameters after the function's signature, so an Options class's
+    fields become API parameters without being written out again.
+    """
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    progress = "progress" in inspect.signature(fn).parameters
+    if progress:
+        params.append(inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
+
+    all_names = [p.name for p in params]
+
+    def named(args, kwargs):
+        values = dict(zip(all_names, args))
+        values.update(kwargs)
+        return values
+
+    if inspect.isgeneratorfunction(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from fn(**named(args, kwargs))
+            except UserError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            except gr.Error:
+                raise
+            except Exception as exc:
+                log.exception("unexpected error in %s", fn.__name__)
+                raise gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.", print_exception=False) from None
+    else:
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(**named(args, kwargs))
+            except UserError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            except gr.Error:
+                raise
+            except Exception as exc:
+                log.exception("unexpected error in %s", fn.__name__)
+                raise gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.", print_exception=False) from None
+
+    wrapper.__signature__ = inspect.Signature(params)
+    del wrapper.__wrapped__  # Gradio must read the flat signature, not fn's
+    return wrapper
+
+
+def split_options(options_cls: type[Options], values: dict) -> tuple[Options, dict]:
+    """Separate a handler's keyword values into validated Options and the rest."""
+    names = set(options_cls.model_fields)
+    options = options_cls.parse(**{k: v for k, v in values.items() if k in names})
+    return options, {k: v for k, v in values.items() if k not in names}
+
+
+def loading_message(wrapper) -> str:
+    return f"Loading {wrapper.model_id} on {wrapper.device} (first use only)…"
