@@ -58,6 +58,9 @@ def _plain_message(cls: type[Options], exc: ValidationError) -> str:
     got = error.get("input")
     if error["type"] == "extra_forbidden":
         return f"Unknown option '{name}'; known options are {', '.join(cls.model_fields)}."
+    if name in cls.model_fields and error["type"].endswith(("_parsing", "_type", "_from_float")):
+        kind = "whole number" if cls.model_fields[name].annotation is int else "number"
+        return f"{label_of(cls, name)} must be a {kind}, got {got!r}."
     if name in cls.model_fields:
         low, high = field_bounds(cls, name)
         if low is not None and high is not None:

@@ -52,7 +52,7 @@ class DiffusersText2Image(ModelWrapper):
         from diffusers import AutoPipelineForText2Image
 
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(self.source, torch_dtype=self.device.torch_dtype)
+            pipe = AutoPipelineForText2Image.from_pretrained(self.source, dtype=self.device.torch_dtype)
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         if hasattr(pipe, "safety_checker"):

@@ -8,6 +8,7 @@ import gradio as gr
 
 from playground.bundled import ASSETS
 from playground.media import load_image
+from playground.ui.components import ImageInput
 from playground.ui.controls import (api_function, loading_message, model_dropdown, option_controls,
                                     resolve_seed, seed_box)
 
@@ -25,7 +26,7 @@ def build(registry) -> dict:
     with gr.Tab("Image Captioning", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
-                image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=300,
+                image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=300,
                                  elem_id="caption-image")
                 run_button = gr.Button("Caption", variant="primary", elem_id="caption-run")
                 if example_images():

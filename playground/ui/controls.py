@@ -12,6 +12,7 @@ import gradio as gr
 
 from playground.errors import UserError
 from playground.options import Options, field_bounds, label_of
+from playground.ui.components import OptionSlider
 
 log = logging.getLogger("playground")
 
@@ -31,7 +32,7 @@ def option_controls(options_cls: type[Options], overrides: dict | None = None) -
         step = extra.get("step", 1 if info.annotation is int else 0.01)
         if any(getattr(m, "gt", None) is not None for m in info.metadata):
             low = low + step  # an exclusive bound: the slider starts one step above it
-        controls[name] = gr.Slider(
+        controls[name] = OptionSlider(
             minimum=low, maximum=high, value=default, step=step,
             label=label_of(options_cls, name), info=info.description,
         )

@@ -28,7 +28,7 @@ def build(registry) -> dict:
         with gr.Row():
             with gr.Column(scale=2):
                 prompt = gr.Textbox(label="Prompt", lines=2, value=EXAMPLE_PROMPTS[0], elem_id="t2i-prompt")
-                negative = gr.Textbox(label="Negative prompt", placeholder="What the picture should not show")
+                negative = gr.Textbox(label="Negative prompt", value="", placeholder="What the picture should not show")
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="t2i-generate")
                     stop = gr.Button("Stop", variant="stop")

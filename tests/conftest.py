@@ -1,0 +1,121 @@
+"""Shared fixtures: the real bundled models, tiny models built from configs, and a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # the tests prove everything works without the hub
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """A data dir kept between local runs so the one-off GGUF conversion is reused."""
+    path = Path(os.environ.get("PLAYGROUND_TEST_DATA", ROOT / ".cache" / "test-data"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def registry(data_dir):
+    from playground.devices import DeviceChoice
+    from playground.registry import Registry
+
+    return Registry(data_dir, DeviceChoice("cpu"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tiny_dir) -> Path:
+    from tiny_models import build_tiny_sd
+
+    return build_tiny_sd(tiny_dir / "sd")
+
+
+@pytest.fixture(scope="session")
+def tiny_blip(tiny_dir) -> Path:
+    from tiny_models import build_tiny_blip
+
+    return build_tiny_blip(tiny_dir / "blip")
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2(tiny_dir) -> Path:
+    from tiny_models import build_tiny_wav2vec2
+
+    return build_tiny_wav2vec2(tiny_dir / "wav2vec2")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(data_dir, tmp_path_factory):
+    """The real app, started as a subprocess the way users start it; yields its URL."""
+    import urllib.request
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"the app did not start; its log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(registry, tmp_path_factory) -> tuple[Path, str]:
+    """A WAV of a known sentence, spoken by the bundled Piper voice."""
+    import soundfile as sf
+
+    sentence = "The quick brown fox jumps over the lazy dog."
+    tts = registry.load("text_to_speech")
+    speech = tts.synthesize(sentence, tts.Options.parse())
+    path = tmp_path_factory.mktemp("audio") / "fox.wav"
+    sf.write(path, speech.samples, speech.sample_rate)
+    return path, sentence
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, for comparing transcripts."""
+    return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
