@@ -1,0 +1,1 @@
+"""Evaluation scripts for the bundled demo models."""

@@ -1,0 +1,1 @@
+"""Synthetic "shapes world": scene generator, captions, and a pixel reader."""

@@ -1,0 +1,1 @@
+"""Training scripts for the bundled shapes-world demo models (run with ``python -m``)."""

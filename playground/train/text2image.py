@@ -1,0 +1,312 @@
+"""Train the shapes-world text-to-image model (a tiny Stable Diffusion).
+
+    python -m playground.train.vae            # first: the autoencoder
+    python -m playground.train.text2image --steps 6000
+    python -m playground.train.text2image --export-only --out-dir assets/models/shapes-sd
+
+The UNet2DConditionModel and a small CLIPTextModel are trained jointly,
+end-to-end, with the usual epsilon-prediction diffusion loss on latents of the
+fixed training set, which are encoded once by the trained VAE and cached
+under ``.cache/train`` (re-encoding every batch was the bottleneck of an
+earlier attempt).  Conditioning tricks:
+
+* caption dropout: ~10% of captions become "" so classifier-free guidance
+  works (the pipeline's negative prompt is "" as well);
+* junk words: ~15% of captions get 1-2 random non-grammar "words" (letters,
+  digits, punctuation, emoji) inserted at random places, so prompts with
+  unknown words still work: the model learns to ignore those tokens;
+* Min-SNR-5 loss weighting and an EMA copy of the weights (exported).
+
+The export is a standard diffusers folder that
+``AutoPipelineForText2Image.from_pretrained`` loads as a
+``StableDiffusionPipeline`` with a ``DPMSolverMultistepScheduler``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from playground.shapes.tokenizers import (
+    CLIP_MAX_LENGTH, build_clip_tokenizer, write_clip_vocab_files,
+)
+from playground.shapes.world import TRAIN_SEED, caption, make_dataset
+from playground.train.common import (
+    CACHE_DIR, Logger, batch_indices, images_to_tensor, load_checkpoint,
+    save_checkpoint, setup_torch, step_generator,
+)
+
+# Defaults the model card documents and the UI uses.
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 7.5
+
+_JUNK_CHARS = list("abcdefghijklmnopqrstuvwxyz0123456789!?.,'-") + ["🐶", "✨", "é", "ß", "🙂"]
+
+
+def make_text_encoder(vocab_size: int, bos: int, eos: int):
+    """A tiny CLIPTextModel (2 layers, width 64)."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=256,
+        projection_dim=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=CLIP_MAX_LENGTH,
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    return CLIPTextModel(config)
+
+
+def make_unet():
+    """A small UNet2DConditionModel on 16x16x4 latents."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(32, 64, 128),
+        layers_per_block=1,
+        cross_attention_dim=64,
+        attention_head_dim=4,  # diffusers uses this as the number of heads
+        norm_num_groups=8,
+    )
+
+
+def make_noise_scheduler():
+    """The training-time noise schedule (Stable Diffusion's)."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type="epsilon",
+        clip_sample=False,
+        steps_offset=1,  # SD convention; avoids a diffusers deprecation warning
+    )
+
+
+def make_sampling_scheduler():
+    """Few-step sampler shipped with the pipeline (same betas as training)."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    return DPMSolverMultistepScheduler.from_config(make_noise_scheduler().config)
+
+
+def _junk_word(rng: np.random.Generator) -> str:
+    n = int(rng.integers(2, 8))
+    return "".join(_JUNK_CHARS[i] for i in rng.integers(0, len(_JUNK_CHARS), n))
+
+
+def augment_caption(text: str, rng: np.random.Generator, p_drop: float, p_junk: float) -> str:
+    """Caption dropout and junk-word insertion (see module docstring)."""
+    u = rng.random()
+    if u < p_drop:
+        return ""
+    if u < p_drop + p_junk:
+        words = text.split()
+        for _ in range(int(rng.integers(1, 3))):
+            words.insert(int(rng.integers(0, len(words) + 1)), _junk_word(rng))
+        return " ".join(words)
+    return text
+
+
+def encode_prompts(tokenizer, texts: list[str]) -> torch.Tensor:
+    """Token ids exactly as StableDiffusionPipeline builds them."""
+    return tokenizer(
+        texts, padding="max_length", max_length=tokenizer.model_max_length,
+        truncation=True, return_tensors="pt",
+    ).input_ids
+
+
+def cached_latents(vae_dir: Path, dataset_size: int, cache_dir: Path) -> tuple[torch.Tensor, list[str]]:
+    """Scaled VAE latents (posterior means) + captions of the training set,
+    encoded once and cached keyed by the VAE weights and dataset size."""
+    from diffusers import AutoencoderKL
+
+    weights = next(vae_dir.glob("*.safetensors"))
+    key = hashlib.sha1(weights.read_bytes()).hexdigest()[:12]
+    path = cache_dir / f"latents-{key}-{dataset_size}.pt"
+    attrs, images = make_dataset(dataset_size, TRAIN_SEED, "train")
+    captions = [caption(a) for a in attrs]
+    if path.exists():
+        return torch.load(path), captions
+    vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+    data = images_to_tensor(images)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(data), 256):
+            out.append(vae.encode(data[i:i + 256]).latent_dist.mean)
+    latents = torch.cat(out) * vae.config.scaling_factor
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(latents, path)
+    print(f"encoded {len(latents)} latents -> {path} (std {latents.std():.3f})", flush=True)
+    return latents, captions
+
+
+class EMA:
+    """Exponential moving average of a module's parameters."""
+
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module, step: int) -> None:
+        # Warm-up: short runs (and tests) should not be stuck at the init.
+        d = min(self.decay, (1 + step) / (10 + step))
+        for s, p in zip(self.shadow.parameters(), module.parameters()):
+            s.lerp_(p, 1 - d)
+
+    def state_dict(self):
+        return self.shadow.state_dict()
+
+    def load_state_dict(self, state):
+        self.shadow.load_state_dict(state)
+
+
+def build_pipeline(vae_dir: Path, unet, text_encoder, tokenizer):
+    """Assemble a StableDiffusionPipeline from trained parts."""
+    from diffusers import AutoencoderKL, StableDiffusionPipeline
+
+    return StableDiffusionPipeline(
+        vae=AutoencoderKL.from_pretrained(vae_dir),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=make_sampling_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def save_pipeline(pipe, folder: Path) -> None:
+    """``save_pretrained`` (safetensors) plus the classic tokenizer files."""
+    pipe.save_pretrained(folder, safe_serialization=True)
+    write_clip_vocab_files(folder / "tokenizer")
+
+
+def train(
+    out_dir: str | Path,
+    steps: int = 6000,
+    batch_size: int = 64,
+    dataset_size: int = 20_000,
+    lr: float = 5e-4,
+    seed: int = 0,
+    vae_dir: str | Path | None = None,
+    ckpt_dir: str | Path | None = None,
+    ckpt_every: int = 250,
+    log_every: int = 50,
+    ema_decay: float = 0.999,
+    p_drop: float = 0.1,
+    p_junk: float = 0.15,
+    export_only: bool = False,
+):
+    """Train (resuming from ``ckpt_dir``) and save the pipeline to ``out_dir``.
+
+    With ``export_only`` no step is taken: the pipeline is written from the
+    latest checkpoint (EMA weights), so a model can be exported mid-run.
+    """
+    setup_torch(seed)
+    out_dir = Path(out_dir)
+    ckpt_dir = Path(ckpt_dir or CACHE_DIR / "text2image")
+    vae_dir = Path(vae_dir or CACHE_DIR / "out" / "vae")
+    ckpt_path = ckpt_dir / "ckpt.pt"
+
+    tokenizer = build_clip_tokenizer()
+    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
+    unet = make_unet()
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    warmup = 200
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: min(1.0, (s + 1) / warmup)
+        * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(s / max(steps, 1), 1.0)))),
+    )
+    ema_unet, ema_text = EMA(unet, ema_decay), EMA(text_encoder, ema_decay)
+    start = load_checkpoint(
+        ckpt_path, unet=unet, text_encoder=text_encoder, opt=opt, sched=sched,
+        ema_unet=ema_unet, ema_text=ema_text,
+    )
+    n_unet = sum(p.numel() for p in unet.parameters()) / 1e6
+    n_text = sum(p.numel() for p in text_encoder.parameters()) / 1e6
+    print(f"text2image: unet {n_unet:.2f}M, text encoder {n_text:.2f}M params, "
+          f"start step {start}/{steps}", flush=True)
+
+    if not export_only:
+        latents, captions = cached_latents(vae_dir, dataset_size, ckpt_dir)
+        noise_sched = make_noise_scheduler()
+        alphas = noise_sched.alphas_cumprod
+        snr = alphas / (1 - alphas)
+        logger = Logger(log_every, steps)
+        unet.train()
+        text_encoder.train()
+        for step in range(start + 1, steps + 1):
+            idx = batch_indices(len(latents), batch_size, seed, step)
+            g = step_generator(seed, step)
+            rng = np.random.default_rng(seed * 1_000_003 + step)
+            texts = [augment_caption(captions[i], rng, p_drop, p_junk) for i in idx.tolist()]
+            ids = encode_prompts(tokenizer, texts)
+            x0 = latents[idx]
+            noise = torch.randn(x0.shape, generator=g)
+            t = torch.randint(0, noise_sched.config.num_train_timesteps, (batch_size,), generator=g)
+            xt = noise_sched.add_noise(x0, noise, t)
+            cond = text_encoder(ids)[0]
+            pred = unet(xt, t, encoder_hidden_states=cond).sample
+            # Min-SNR-5 weighting for epsilon prediction: min(snr, 5) / snr.
+            w = torch.clamp(snr[t], max=5.0) / snr[t]
+            loss = (w * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            ema_unet.update(unet, step)
+            ema_text.update(text_encoder, step)
+            logger.log(step, loss=loss.item(), lr=sched.get_last_lr()[0])
+            if step % ckpt_every == 0 or step == steps:
+                save_checkpoint(
+                    ckpt_path, step, unet=unet, text_encoder=text_encoder, opt=opt,
+                    sched=sched, ema_unet=ema_unet, ema_text=ema_text,
+                )
+
+    pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer)
+    save_pipeline(pipe, out_dir)
+    print(f"pipeline saved to {out_dir}", flush=True)
+    return pipe
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out-dir", default=str(CACHE_DIR / "out" / "shapes-sd"))
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--dataset-size", type=int, default=20_000)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vae-dir", default=None)
+    p.add_argument("--ckpt-dir", default=None)
+    p.add_argument("--export-only", action="store_true")
+    a = p.parse_args(argv)
+    train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed,
+          a.vae_dir, a.ckpt_dir, export_only=a.export_only)
+
+
+if __name__ == "__main__":
+    main()
