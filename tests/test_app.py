@@ -36,6 +36,7 @@ def test_sliders_come_from_the_declared_options(registry: Registry):
     sliders = [b for b in demo.blocks.values() if isinstance(b, gr.Slider)]
     from playground.models.chat import ChatOptions
 
-    default = ChatOptions.model_fields["temperature"].default
-    assert (0.0, 2.0, default) in {(s.minimum, s.maximum, s.value) for s in sliders if s.label == "Temperature"}
+    recommended = registry.spec("chat", registry.task("chat").default).recommended["temperature"]
+    assert ChatOptions.model_fields["temperature"].default != recommended  # the bundled model's advice wins
+    assert (0.0, 2.0, recommended) in {(s.minimum, s.maximum, s.value) for s in sliders if s.label == "Temperature"}
     assert [s.maximum for s in sliders if s.label == "Guidance scale"] == [20.0]

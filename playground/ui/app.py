@@ -11,6 +11,8 @@ TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech)
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
 #device-line { opacity: 0.8; }
+/* small images (the bundled 64×64 model) scale up with crisp pixels instead of showing as a speck */
+#t2i-result img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 
 

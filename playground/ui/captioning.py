@@ -9,7 +9,7 @@ import gradio as gr
 from playground.bundled import ASSETS
 from playground.media import load_image
 from playground.ui.components import ImageInput
-from playground.ui.controls import (api_function, loading_message, model_dropdown, option_controls,
+from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     resolve_seed, seed_box)
 
 TASK = "captioning"
@@ -32,7 +32,7 @@ def build(registry) -> dict:
                 if example_images():
                     gr.Examples([[p] for p in example_images()], inputs=[image], label="Example images")
                 model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls)
+                controls = option_controls(options_cls, default_overrides(registry, TASK))
                 with gr.Row():
                     seed = seed_box()
                     seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
@@ -55,7 +55,7 @@ def build(registry) -> dict:
         result = wrapper.caption(picture, options, seed)
         elapsed = time.perf_counter() - start
         words = [(token, f"{p:.0%}") for token, p in result.tokens]
-        return result.text, words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
+        return result.text or "(the model produced no caption)", words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
                                           f"{wrapper.model_id} on {wrapper.device}")
 
     names = ["image", "model", "seed", *controls]

@@ -6,7 +6,7 @@ import time
 
 import gradio as gr
 
-from playground.ui.controls import (api_function, loading_message, model_dropdown, option_controls,
+from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     require_text, resolve_seed, seed_box)
 
 TASK = "chat"
@@ -45,7 +45,7 @@ def build(registry) -> dict:
             with gr.Column(scale=2):
                 model = model_dropdown(registry, TASK)
                 system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
-                controls = option_controls(options_cls)
+                controls = option_controls(options_cls, default_overrides(registry, TASK))
                 with gr.Row():
                     seed = seed_box()
                     seed_used = gr.Number(label="Seed used", interactive=False, precision=0)

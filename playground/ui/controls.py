@@ -20,7 +20,10 @@ MAX_SEED = 2**32 - 1
 
 
 def option_controls(options_cls: type[Options], overrides: dict | None = None) -> dict[str, gr.components.Component]:
-    """One slider (or checkbox) per declared option, with its bounds, default and description."""
+    """One slider (or checkbox) per declared option, with its bounds, default and description.
+
+    ``overrides`` holds the starting values a model recommends (see ``ModelSpec.recommended``).
+    """
     controls = {}
     for name, info in options_cls.model_fields.items():
         default = (overrides or {}).get(name, info.default)
@@ -39,6 +42,11 @@ def option_controls(options_cls: type[Options], overrides: dict | None = None) -
     return controls
 
 
+def default_overrides(registry, task: str) -> dict:
+    """The option values the task's default model recommends."""
+    return registry.spec(task, registry.task(task).default).recommended
+
+
 def model_dropdown(registry, task: str) -> gr.Dropdown:
     """The model picker: bundled default, curated hub ids, or any hub id / local path typed in."""
     info = registry.task(task)
@@ -47,6 +55,7 @@ def model_dropdown(registry, task: str) -> gr.Dropdown:
         value=info.default,
         allow_custom_value=True,
         label="Model",
+        elem_id=f"{task}-model",
         info="A bundled model works offline; a hub id (org/name) or a local path also works.",
     )
 

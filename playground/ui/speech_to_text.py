@@ -9,7 +9,7 @@ import gradio as gr
 from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.models.speech_to_text import SAMPLE_RATE
-from playground.ui.controls import api_function, loading_message, model_dropdown, option_controls
+from playground.ui.controls import api_function, default_overrides, loading_message, model_dropdown, option_controls
 
 TASK = "speech_to_text"
 
@@ -25,13 +25,13 @@ def build(registry) -> dict:
     with gr.Tab("Speech to Text", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
-                audio = gr.Audio(label="Speech", sources=["microphone", "upload"], type="filepath",
+                audio = gr.Audio(label="Speech", sources=["upload", "microphone"], type="filepath",
                                  elem_id="stt-audio")
                 run_button = gr.Button("Transcribe", variant="primary", elem_id="stt-run")
                 if example_clips():
                     gr.Examples([[p] for p in example_clips()], inputs=[audio], label="Example clips")
                 model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls)
+                controls = option_controls(options_cls, default_overrides(registry, TASK))
                 unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 transcript = gr.Textbox(label="Transcript", lines=6, interactive=False, elem_id="stt-transcript")

@@ -8,7 +8,7 @@ import gradio as gr
 
 from playground.jobs import iterate_job
 from playground.models.text_to_image import Stopped
-from playground.ui.controls import (api_function, loading_message, model_dropdown, option_controls,
+from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     recommended_values, require_text, resolve_seed, seed_box)
 
 TASK = "text_to_image"
@@ -34,7 +34,7 @@ def build(registry) -> dict:
                     stop = gr.Button("Stop", variant="stop")
                 gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example prompts")
                 model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls)
+                controls = option_controls(options_cls, default_overrides(registry, TASK))
                 with gr.Row():
                     seed = seed_box()
                     seed_used = gr.Number(label="Seed used", interactive=False, precision=0)

@@ -7,7 +7,7 @@ import time
 import gradio as gr
 
 from playground.models.text_to_speech import MAX_TEXT_CHARS
-from playground.ui.controls import (api_function, loading_message, model_dropdown, option_controls,
+from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     require_text)
 
 TASK = "text_to_speech"
@@ -28,7 +28,7 @@ def build(registry) -> dict:
                 run_button = gr.Button("Speak", variant="primary", elem_id="tts-run")
                 gr.Examples([[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Example texts")
                 model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls)
+                controls = option_controls(options_cls, default_overrides(registry, TASK))
                 unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,

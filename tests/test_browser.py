@@ -1,0 +1,103 @@
+"""Drive each tab in headless Chromium as a person would; screenshots go to test-artifacts/."""
+
+import shutil
+
+import pytest
+from PIL import Image
+
+from conftest import ARTIFACTS
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-default-apps", "--metrics-recording-only"]
+
+
+@pytest.fixture(scope="module")
+def page(server, tmp_path_factory):
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: run make test, which installs it")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        page.wait_for_selector("text=Running on", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def wait_for_text(page, selector: str, text: str, timeout: float = 120_000):
+    page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel)?.innerText || '').includes(text)",
+        arg=[selector, text], timeout=timeout)
+
+
+def open_tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+
+
+def test_chat_reply_streams_in(page):
+    open_tab(page, "Chat")
+    page.locator("#chat-message textarea").fill("What is the capital of France?")
+    page.locator("#chat-send").click()
+    wait_for_text(page, "#chat-status", "Generating")  # seen mid-stream: the reply arrives token by token
+    wait_for_text(page, "#chat-status", "tokens/s")
+    bubbles = page.locator(".message.bot, [data-testid='bot']")
+    assert bubbles.last.inner_text().strip()
+    page.screenshot(path=ARTIFACTS / "chat.png", full_page=True)
+
+
+def test_generate_an_image(page, tiny_sd):
+    open_tab(page, "Text to Image")
+    from playground.bundled import ASSETS
+
+    if not (ASSETS / "models" / "shapes-sd" / "model_index.json").exists():
+        # Until the bundled model is trained, type a local model folder, as a user would.
+        box = page.locator("#text_to_image-model input")
+        box.fill(str(tiny_sd))
+        box.press("Enter")
+    page.locator("#t2i-generate").click()
+    wait_for_text(page, "#t2i-status", "steps in")
+    assert page.locator("#t2i-result img").count() == 1
+    page.screenshot(path=ARTIFACTS / "text_to_image.png", full_page=True)
+
+
+def test_upload_an_image_and_get_a_caption(page, tmp_path, tiny_blip):
+    open_tab(page, "Image Captioning")
+    from playground.bundled import ASSETS
+
+    if not (ASSETS / "models" / "shapes-captioner" / "config.json").exists():
+        box = page.locator("#captioning-model input")
+        box.fill(str(tiny_blip))
+        box.press("Enter")
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (64, 64), (220, 40, 40)).save(picture)
+    page.locator("#caption-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_selector("#caption-image img")
+    page.locator("#caption-run").click()
+    wait_for_text(page, "#caption-status", "Captioned a 64×64 image")
+    page.screenshot(path=ARTIFACTS / "captioning.png", full_page=True)
+
+
+def test_upload_audio_and_get_a_transcript(page, speech_wav):
+    open_tab(page, "Speech to Text")
+    page.locator("#stt-audio input[type=file]").set_input_files(str(speech_wav[0]))
+    page.wait_for_timeout(1000)
+    page.locator("#stt-run").click()
+    try:
+        wait_for_text(page, "#stt-status", "real-time factor")
+    finally:
+        page.screenshot(path=ARTIFACTS / "speech_to_text.png", full_page=True)
+    assert "lazy dog" in page.locator("#stt-transcript textarea").input_value().lower()
+    page.screenshot(path=ARTIFACTS / "speech_to_text.png", full_page=True)
+
+
+def test_synthesize_speech_and_see_the_player(page):
+    open_tab(page, "Text to Speech")
+    page.locator("#tts-run").click()
+    wait_for_text(page, "#tts-status", "real-time factor")
+    page.wait_for_selector("#tts-audio audio, #tts-audio wave, #tts-audio button", timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "text_to_speech.png", full_page=True)
