@@ -37,5 +37,5 @@ def asset_model(name: str) -> Path:
     """Path to a model folder shipped under assets/models/."""
     path = ASSETS / "models" / name
     if not (path.is_dir() and any(path.iterdir())):
-        raise UserError(f"The bundled model folder assets/models/{name} is missing from this checkout.")
+        raise UserError(f"The bundled model assets/models/{name} is not in this checkout yet; pick a hub model or type a local model folder.")
     return path
