@@ -65,3 +65,21 @@ def test_require_text(value, message):
 
 def test_rtl_and_emoji_text_is_accepted():
     assert require_text("שלום 👋 مرحبا", "message", 100) == "שלום 👋 مرحبا"
+
+
+@pytest.mark.parametrize("payload, message", [
+    (math.nan, "Temperature must be a finite number, got nan."),
+    (math.inf, "Temperature must be a finite number, got inf."),
+    (3.0, "Temperature must be between 0 and 2, got 3."),
+    ("warm", "Temperature must be a number, got 'warm'."),
+])
+def test_slider_rejects_bad_api_values_by_name(payload, message):
+    import gradio as gr
+
+    from playground.ui.components import OptionSlider
+
+    slider = OptionSlider(minimum=0, maximum=2, value=0.7, label="Temperature", render=False)
+    with pytest.raises(gr.Error) as err:
+        slider.preprocess(payload)
+    assert err.value.message == message
+    assert slider.preprocess(1.5) == 1.5

@@ -129,36 +129,30 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
         def wrapper(*args, **kwargs):
             try:
                 yield from fn(**named(args, kwargs))
-            except UserError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-            except gr.Error:
-                raise
             except Exception as exc:
-                log.exception("unexpected error in %s", fn.__name__)
-                raise gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.", print_exception=False) from None
+                raise plain_error(exc, fn.__name__) from None
     else:
         @wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 return fn(**named(args, kwargs))
-            except UserError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-            except gr.Error:
-                raise
             except Exception as exc:
-                log.exception("unexpected error in %s", fn.__name__)
-                raise gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.", print_exception=False) from None
+                raise plain_error(exc, fn.__name__) from None
 
     wrapper.__signature__ = inspect.Signature(params)
     del wrapper.__wrapped__  # Gradio must read the flat signature, not fn's
     return wrapper
 
 
-def split_options(options_cls: type[Options], values: dict) -> tuple[Options, dict]:
-    """Separate a handler's keyword values into validated Options and the rest."""
-    names = set(options_cls.model_fields)
-    options = options_cls.parse(**{k: v for k, v in values.items() if k in names})
-    return options, {k: v for k, v in values.items() if k not in names}
+def plain_error(exc: Exception, where: str) -> gr.Error:
+    """What the user sees for an exception: its sentence, or a pointer to the log for a bug."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, UserError):
+        return gr.Error(str(exc), print_exception=False)
+    log.error("unexpected error in %s", where, exc_info=exc)
+    return gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.",
+                    print_exception=False)
 
 
 def loading_message(wrapper) -> str:
