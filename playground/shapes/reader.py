@@ -4,8 +4,10 @@ Used to score generated images: it must be reliable on clean renders and
 tolerant of the blur/noise a small diffusion model produces.
 
 * background: the median colour of the border frame, snapped to the palette;
-* foreground mask: pixels whose nearest palette colour is not the background;
-* foreground colour: the most common nearest-palette colour inside the mask;
+* foreground colour: the most common nearest-palette colour among pixels far
+  from the background colour;
+* foreground mask: pixels nearer the foreground than the background colour
+  (measured along the line between the two);
 * shape: fill ratio of the mask's bounding box (square ~1.0, circle ~0.785,
   triangle ~0.5), with the triangle also recognisable by a narrow top;
 * size: the bounding box's longer side, snapped to 16 / 28 / 44 px.
@@ -48,23 +50,39 @@ def read_image(image: Image.Image | np.ndarray) -> dict[str, str | float | None]
          arr[:, :b].reshape(-1, 3), arr[:, -b:].reshape(-1, 3)]
     )
     bg_idx = int(_nearest_palette(np.median(frame, axis=0)[None])[0])
-
-    labels = _nearest_palette(arr.reshape(-1, 3)).reshape(h, w)
-    mask = labels != bg_idx
+    bg = _PALETTE_RGB[bg_idx]
     result: dict[str, str | float | None] = {
         "background": COLOURS[bg_idx], "colour": None, "shape": None,
         "size": None, "fill": 0.0,
     }
+    # Foreground colour: the commonest palette colour among pixels clearly
+    # unlike the background.  Blends at edges can snap to a third palette
+    # colour, so they are outvoted rather than trusted.
+    flat = arr.reshape(-1, 3)
+    far = np.sqrt(((flat - bg) ** 2).sum(-1)) > 60
+    if far.sum() < 4:
+        return result
+    labels = _nearest_palette(flat[far])
+    votes = np.bincount(labels, minlength=len(COLOURS))
+    votes[bg_idx] = 0
+    if votes.max() == 0:
+        return result
+    fg_idx = int(votes.argmax())
+    result["colour"] = COLOURS[fg_idx]
+    # Shape mask: pixels past the midpoint of the background->foreground
+    # line, so a 50/50 blend counts half-way, whatever colour it snaps to.
+    fg = _PALETTE_RGB[fg_idx]
+    axis = fg - bg
+    t = ((arr - bg) @ axis) / float(axis @ axis)
+    mask = t > 0.5
     # Ignore isolated stray pixels: a row/column belongs to the shape only if
     # it holds a few foreground pixels.
-    rows = _span(mask.sum(1), 2)
-    cols = _span(mask.sum(0), 2)
+    rows = _span(mask.sum(1), 3)
+    cols = _span(mask.sum(0), 3)
     if rows is None or cols is None:
         return result
     (r0, r1), (c0, c1) = rows, cols
     box = mask[r0:r1 + 1, c0:c1 + 1]
-    fg_labels = labels[r0:r1 + 1, c0:c1 + 1][box]
-    result["colour"] = COLOURS[int(np.bincount(fg_labels, minlength=len(COLOURS)).argmax())]
 
     bh, bw = box.shape
     fill = float(box.mean())

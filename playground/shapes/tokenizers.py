@@ -39,24 +39,36 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
+def _bpe(symbols: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
+    """Apply BPE merges (lowest rank first) to one word, like the tokenizer."""
+    symbols = list(symbols)
+    while len(symbols) > 1:
+        pairs = [(ranks.get(p, 1 << 30), i) for i, p in enumerate(zip(symbols, symbols[1:]))]
+        rank, i = min(pairs)
+        if rank == 1 << 30:
+            break
+        symbols[i:i + 2] = [symbols[i] + symbols[i + 1]]
+    return symbols
+
+
 def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Byte alphabet + left-to-right merges that make each grammar word one token."""
+    """Byte alphabet + merges that make each grammar word exactly one token."""
     alphabet = list(_bytes_to_unicode().values())
     tokens: list[str] = alphabet + [c + "</w>" for c in alphabet]
     merges: list[tuple[str, str]] = []
-    known = set(tokens)
+    ranks: dict[tuple[str, str], int] = {}
     for word in GRAMMAR_WORDS:
-        # Symbols as BPE sees them: "red" -> ["r", "e", "d</w>"]; merging
-        # left to right: (r, e) -> "re", (re, d</w>) -> "red</w>".
-        symbols = list(word[:-1]) + [word[-1] + "</w>"]
-        left = symbols[0]
-        for right in symbols[1:]:
-            merged = left + right
-            if merged not in known:
-                merges.append((left, right))
-                tokens.append(merged)
-                known.add(merged)
-            left = merged
+        # BPE sees "red" as ["r", "e", "d</w>"].  Earlier words' merges apply
+        # first (e.g. "re" from "red" inside "green"), so join whatever
+        # pieces they leave, left to right, with new lower-priority merges.
+        # Earlier words are single tokens already, so these never touch them.
+        pieces = _bpe(list(word[:-1]) + [word[-1] + "</w>"], ranks)
+        left = pieces[0]
+        for right in pieces[1:]:
+            ranks[(left, right)] = len(merges)
+            merges.append((left, right))
+            left = left + right
+            tokens.append(left)
     # Specials last, as in the original CLIP vocab.
     tokens += ["<|startoftext|>", "<|endoftext|>"]
     return {t: i for i, t in enumerate(tokens)}, merges

@@ -77,7 +77,7 @@ def make_unet():
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=(32, 64, 128),
+        block_out_channels=(32, 64, 64),
         layers_per_block=1,
         cross_attention_dim=64,
         attention_head_dim=4,  # diffusers uses this as the number of heads

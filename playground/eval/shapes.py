@@ -1,0 +1,199 @@
+"""Evaluate the bundled shapes-world models from their asset folders.
+
+    python -m playground.eval.shapes [--n 64] [--sd DIR] [--captioner DIR]
+
+Everything is scored by the pixel reader (``playground.shapes.reader``), on
+scenes drawn with ``EVAL_SEED`` (never used for training data):
+
+* text-to-image adherence: foreground colour, shape and background all read
+  back correctly, for large-size prompts, at the default steps/guidance and
+  at guidance 1.0 (no classifier-free guidance);
+  "seen triples" prompts use (colour, shape, background) combinations that
+  occur in training (the exact prompt string may too; the grammar is small),
+  "held-out triples" prompts use combinations never trained on;
+  "unknown words" adds junk words/emoji to seen-triple prompts;
+* captioner accuracy: colour, shape and background all right, on fresh
+  renders (seen and held-out triples reported separately);
+* round trip: prompt -> image -> caption, attributes of the caption match the
+  prompt's;
+* CPU latency: seconds per image at default settings, seconds per caption.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from playground.shapes.reader import read_image
+from playground.shapes.world import (
+    EVAL_SEED, Attributes, caption, parse_caption, render, sample_attributes,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SD_DIR = REPO_ROOT / "assets" / "models" / "shapes-sd"
+CAPTIONER_DIR = REPO_ROOT / "assets" / "models" / "shapes-captioner"
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 7.5
+KEYS = ("colour", "shape", "background")
+
+BARS = {
+    "t2i_default": 0.85, "captioner": 0.90, "round_trip": 0.80,
+    "sec_per_image": 2.0, "sec_per_caption": 0.5,
+}
+
+
+def eval_prompts(n: int, split: str, size: str | None = "large", seed: int = EVAL_SEED) -> list[Attributes]:
+    """``n`` fresh scenes from ``split`` (optionally forcing the size)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        a = sample_attributes(rng, split)
+        if size is not None:
+            a = Attributes(size, a.colour, a.shape, a.background, a.dx, a.dy)
+        out.append(a)
+    return out
+
+
+def all_correct(read: dict, attrs: Attributes) -> bool:
+    return all(read.get(k) == getattr(attrs, k) for k in KEYS)
+
+
+def load_models(sd_dir: Path, captioner_dir: Path):
+    """Load both models exactly as an app would (CPU, fp32)."""
+    import torch
+    from diffusers import AutoPipelineForText2Image
+    from transformers import AutoProcessor, BlipForConditionalGeneration
+
+    pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    processor = AutoProcessor.from_pretrained(captioner_dir)
+    model = BlipForConditionalGeneration.from_pretrained(captioner_dir).eval()
+    return pipe, processor, model
+
+
+def generate(pipe, prompts: list[str], guidance: float, steps: int, seed: int, batch: int = 16):
+    """Images for ``prompts``; image i uses generator seed ``seed + i``."""
+    import torch
+
+    images = []
+    for i in range(0, len(prompts), batch):
+        chunk = prompts[i:i + batch]
+        gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
+        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance,
+                       generator=gens).images
+    return images
+
+
+def caption_images(processor, model, images, batch: int = 64) -> list[str]:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            inputs = processor(images=images[i:i + batch], return_tensors="pt")
+            ids = model.generate(**inputs, max_new_tokens=20)
+            out += processor.batch_decode(ids, skip_special_tokens=True)
+    return out
+
+
+def _junk(text: str, rng: np.random.Generator) -> str:
+    extras = ["please", "zebra", "🐶", "photo", "4k", "very", "cute!!"]
+    words = text.split()
+    for _ in range(2):
+        words.insert(int(rng.integers(0, len(words) + 1)), extras[int(rng.integers(len(extras)))])
+    return " ".join(words)
+
+
+def run(n: int = 64, sd_dir: Path = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
+        steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE) -> dict[str, float]:
+    """Compute and print every figure; return them as a dict."""
+    import torch
+
+    torch.set_num_threads(2)
+    pipe, processor, cap_model = load_models(Path(sd_dir), Path(captioner_dir))
+    res: dict[str, float] = {}
+
+    def adherence(attrs, images):
+        return float(np.mean([all_correct(read_image(im), a) for a, im in zip(attrs, images)]))
+
+    seen = eval_prompts(n, "train")
+    held = eval_prompts(max(8, n // 4), "heldout")
+    seen_prompts = [caption(a) for a in seen]
+    img_default = generate(pipe, seen_prompts, guidance, steps, EVAL_SEED)
+    res["t2i_default"] = adherence(seen, img_default)
+    res["t2i_guidance_1"] = adherence(seen, generate(pipe, seen_prompts, 1.0, steps, EVAL_SEED))
+    res["t2i_heldout"] = adherence(held, generate(pipe, [caption(a) for a in held], guidance, steps, EVAL_SEED))
+    rng = np.random.default_rng(EVAL_SEED)
+    junk_prompts = [_junk(p, rng) for p in seen_prompts[: max(8, n // 2)]]
+    res["t2i_unknown_words"] = adherence(seen, generate(pipe, junk_prompts, guidance, steps, EVAL_SEED))
+
+    # Captioner on fresh renders (any size, new positions).
+    cap_seen = eval_prompts(4 * n, "train", size=None, seed=EVAL_SEED + 1)
+    cap_held = eval_prompts(n, "heldout", size=None, seed=EVAL_SEED + 2)
+    for name, attrs in (("captioner", cap_seen), ("captioner_heldout", cap_held)):
+        caps = caption_images(processor, cap_model, [render(a) for a in attrs])
+        res[name] = float(np.mean([
+            all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(attrs, caps)
+        ]))
+        if name == "captioner":
+            res["captioner_exact"] = float(np.mean([c == caption(a) for a, c in zip(attrs, caps)]))
+
+    # Round trip: prompt -> generated image -> caption.
+    caps = caption_images(processor, cap_model, img_default)
+    res["round_trip"] = float(np.mean([
+        all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(seen, caps)
+    ]))
+
+    # Latency, batch of one, after a warm-up call.
+    prompt, img = seen_prompts[0], img_default[0]
+    generate(pipe, [prompt], guidance, steps, 0)
+    t0 = time.perf_counter()
+    for i in range(3):
+        generate(pipe, [prompt], guidance, steps, i)
+    res["sec_per_image"] = (time.perf_counter() - t0) / 3
+    caption_images(processor, cap_model, [img])
+    t0 = time.perf_counter()
+    for _ in range(10):
+        caption_images(processor, cap_model, [img])
+    res["sec_per_caption"] = (time.perf_counter() - t0) / 10
+
+    _print(res, n, steps, guidance)
+    return res
+
+
+def _print(res: dict[str, float], n: int, steps: int, guidance: float) -> None:
+    def bar(key, higher=True):
+        if key not in BARS:
+            return ""
+        ok = res[key] >= BARS[key] if higher else res[key] <= BARS[key]
+        return f"  (bar {'>=' if higher else '<='} {BARS[key]:g}: {'PASS' if ok else 'FAIL'})"
+
+    print(f"shapes-world eval: steps={steps} guidance={guidance} n={n}")
+    print(f"t2i all-correct, large, seen triples, guidance {guidance:g}: {res['t2i_default']:.1%}{bar('t2i_default')}")
+    print(f"t2i all-correct, large, seen triples, guidance 1.0: {res['t2i_guidance_1']:.1%}")
+    print(f"t2i all-correct, large, held-out triples: {res['t2i_heldout']:.1%}")
+    print(f"t2i all-correct, large, prompts with unknown words: {res['t2i_unknown_words']:.1%}")
+    print(f"captioner colour+shape+background, fresh renders: {res['captioner']:.1%}{bar('captioner')}"
+          f" (exact caption {res['captioner_exact']:.1%})")
+    print(f"captioner, held-out triples: {res['captioner_heldout']:.1%}")
+    print(f"round trip prompt->image->caption: {res['round_trip']:.1%}{bar('round_trip')}")
+    print(f"seconds per image (64x64, {steps} steps, CPU): {res['sec_per_image']:.3f}{bar('sec_per_image', False)}")
+    print(f"seconds per caption (CPU): {res['sec_per_caption']:.3f}{bar('sec_per_caption', False)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=64, help="prompts per t2i condition")
+    p.add_argument("--sd", default=str(SD_DIR))
+    p.add_argument("--captioner", default=str(CAPTIONER_DIR))
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    a = p.parse_args(argv)
+    run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance)
+
+
+if __name__ == "__main__":
+    main()
