@@ -108,11 +108,12 @@ def _junk(text: str, rng: np.random.Generator) -> str:
 
 
 def run(n: int = 64, sd_dir: Path = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
-        steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE) -> dict[str, float]:
+        steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
+        threads: int = 2) -> dict[str, float]:
     """Compute and print every figure; return them as a dict."""
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     pipe, processor, cap_model = load_models(Path(sd_dir), Path(captioner_dir))
     res: dict[str, float] = {}
 
@@ -191,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--captioner", default=str(CAPTIONER_DIR))
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     a = p.parse_args(argv)
-    run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance)
+    run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance, a.threads)
 
 
 if __name__ == "__main__":
