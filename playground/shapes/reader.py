@@ -22,6 +22,9 @@ from playground.shapes.world import COLOURS, PALETTE, SIZES
 
 _PALETTE_RGB = np.array([PALETTE[c] for c in COLOURS], dtype=np.float32)
 _BORDER = 2  # px of frame sampled for the background
+_MIN_PALETTE_GAP = float(min(
+    np.linalg.norm(a - b) for i, a in enumerate(_PALETTE_RGB) for b in _PALETTE_RGB[i + 1:]
+))
 
 
 def _nearest_palette(pixels: np.ndarray) -> np.ndarray:
@@ -58,8 +61,10 @@ def read_image(image: Image.Image | np.ndarray) -> dict[str, str | float | None]
     # Foreground colour: the commonest palette colour among pixels clearly
     # unlike the background.  Blends at edges can snap to a third palette
     # colour, so they are outvoted rather than trusted.
+    # "Clearly" = over half the closest palette pair's distance (orange vs
+    # yellow, ~81) away from the background colour.
     flat = arr.reshape(-1, 3)
-    far = np.sqrt(((flat - bg) ** 2).sum(-1)) > 60
+    far = np.sqrt(((flat - bg) ** 2).sum(-1)) > _MIN_PALETTE_GAP / 2
     if far.sum() < 4:
         return result
     labels = _nearest_palette(flat[far])
