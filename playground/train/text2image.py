@@ -195,6 +195,14 @@ def build_pipeline(vae_dir: Path, unet, text_encoder, tokenizer):
     )
 
 
+def load_exported_weights(folder: Path, unet, text_encoder) -> None:
+    """Copy the UNet and text encoder weights of an exported pipeline folder into fresh modules."""
+    from safetensors.torch import load_file
+
+    unet.load_state_dict(load_file(folder / "unet" / "diffusion_pytorch_model.safetensors"))
+    text_encoder.load_state_dict(load_file(folder / "text_encoder" / "model.safetensors"))
+
+
 def save_pipeline(pipe, folder: Path) -> None:
     """``save_pretrained`` (safetensors) plus the classic tokenizer files."""
     pipe.save_pretrained(folder, safe_serialization=True)
@@ -216,11 +224,15 @@ def train(
     p_drop: float = 0.1,
     p_junk: float = 0.15,
     export_only: bool = False,
+    init_from: str | Path | None = None,
 ):
     """Train (resuming from ``ckpt_dir``) and save the pipeline to ``out_dir``.
 
     With ``export_only`` no step is taken: the pipeline is written from the
     latest checkpoint (EMA weights), so a model can be exported mid-run.
+    ``init_from`` starts a new run (no checkpoint yet) from the UNet and text
+    encoder of an exported pipeline folder, e.g. the bundled model, when the
+    checkpoints of the run that made it are gone.
     """
     setup_torch(seed)
     out_dir = Path(out_dir)
@@ -239,6 +251,9 @@ def train(
         lambda s: min(1.0, (s + 1) / warmup)
         * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(s / max(steps, 1), 1.0)))),
     )
+    if init_from is not None and not ckpt_path.exists():
+        load_exported_weights(Path(init_from), unet, text_encoder)
+        print(f"initialised from {init_from}", flush=True)
     ema_unet, ema_text = EMA(unet, ema_decay), EMA(text_encoder, ema_decay)
     start = load_checkpoint(
         ckpt_path, unet=unet, text_encoder=text_encoder, opt=opt, sched=sched,
@@ -303,9 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae-dir", default=None)
     p.add_argument("--ckpt-dir", default=None)
     p.add_argument("--export-only", action="store_true")
+    p.add_argument("--init-from", default=None, help="exported pipeline folder to start a new run from")
     a = p.parse_args(argv)
     train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed,
-          a.vae_dir, a.ckpt_dir, export_only=a.export_only)
+          a.vae_dir, a.ckpt_dir, export_only=a.export_only, init_from=a.init_from)
 
 
 if __name__ == "__main__":
