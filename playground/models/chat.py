@@ -20,6 +20,8 @@ from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
 
 MAX_PROMPT_TOKENS = 8192
+CHOICES_KEPT = 200  # raw logits kept per token for the explain view
+CHOICE_TEXTS = 12  # of which this many are decoded to text
 
 
 @dataclass
@@ -30,6 +32,14 @@ class TokenStep:
     text: str
     probability: float
     candidates: list[tuple[str, float]] = field(default_factory=list)
+    # The likeliest next tokens before temperature and top-p (after the repetition penalty):
+    # their ids, texts and logits, plus log-sum-exp over the whole vocabulary, so the
+    # "what the model was choosing from" view can redraw the choice at any temperature.
+    choice_ids: list[int] = field(default_factory=list)
+    choice_texts: list[str] = field(default_factory=list)
+    choice_logits: list[float] = field(default_factory=list)
+    logsumexp: float = 0.0
+    token_text: str = ""  # the chosen token on its own (``text`` is the reply's new characters)
 
 
 class ChatOptions(Options):
@@ -128,7 +138,8 @@ class TransformersChat(ModelWrapper):
             out = self.model(input_ids=ids, use_cache=True)
             for _ in range(options.max_new_tokens):
                 logits = out.logits[0, -1].float().cpu()
-                token, prob, candidates = sample_next(logits, seen, options, generator, top_k_shown, self.tokenizer)
+                token, prob, candidates, choices = sample_next(logits, seen, options, generator, top_k_shown,
+                                                               self.tokenizer)
                 if token in self.stop_ids:
                     break
                 generated.append(token)
@@ -137,13 +148,17 @@ class TransformersChat(ModelWrapper):
                 delta = ""
                 if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                     delta, emitted = text[len(emitted):], text
-                yield TokenStep(token, delta, prob, candidates)
+                yield TokenStep(token, delta, prob, candidates, **choices)
                 next_ids = torch.tensor([[token]], device=self.device.type)
                 out = self.model(input_ids=next_ids, past_key_values=out.past_key_values, use_cache=True)
 
 
 def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_shown: int = 0, tokenizer=None):
-    """Pick the next token: repetition penalty, then temperature, then top-p (llama.cpp's order)."""
+    """Pick the next token: repetition penalty, then temperature, then top-p (llama.cpp's order).
+
+    With ``top_k_shown`` it also returns the top candidates after temperature, and the
+    ``TokenStep`` choice fields (raw logits of the likeliest tokens) for the explain view.
+    """
     import torch
 
     logits = logits.clone()
@@ -162,11 +177,20 @@ def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_
         kept = sorted_probs * keep
         choice = torch.multinomial(kept / kept.sum(), 1, generator=generator)
         token = int(order[choice])
-    candidates = []
+    candidates, choices = [], {}
     if top_k_shown and tokenizer is not None:
         top = torch.topk(probs, top_k_shown)
         candidates = [(tokenizer.decode([int(i)]), float(p)) for p, i in zip(top.values, top.indices)]
-    return token, float(probs[token]), candidates
+        raw = torch.topk(logits, min(CHOICES_KEPT, logits.numel()))
+        ids = raw.indices.tolist()
+        values = raw.values.tolist()
+        if token not in ids:  # a rare pick from the tail: keep it so the view can mark it
+            ids.append(token)
+            values.append(float(logits[token]))
+        choices = {"choice_ids": ids, "choice_logits": values, "logsumexp": float(torch.logsumexp(logits, -1)),
+                   "choice_texts": [tokenizer.decode([i]) for i in ids[:CHOICE_TEXTS]],
+                   "token_text": tokenizer.decode([token])}
+    return token, float(probs[token]), candidates, choices
 
 
 BACKENDS = [TransformersChat]

@@ -13,6 +13,14 @@ CSS = """
 #device-line { opacity: 0.8; }
 /* small images (the bundled 64×64 model) scale up with crisp pixels instead of showing as a speck */
 #t2i-result img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+#t2i-strip img, #t2i-grid img { image-rendering: pixelated; }
+.explain-caption { opacity: 0.85; font-size: 0.95em; }
+.answer-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 10px; }
+.answer-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px;
+               background: var(--background-fill-secondary); }
+.answer-head { font-size: 0.85em; opacity: 0.75; margin-bottom: 6px; }
+.answer-text { white-space: pre-wrap; }
+.answer-foot { font-size: 0.85em; opacity: 0.75; margin-top: 6px; }
 """
 
 

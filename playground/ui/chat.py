@@ -1,17 +1,36 @@
-"""The Chat tab: a streamed, multi-turn conversation with a Stop button."""
+"""The Chat tab: a streamed, multi-turn conversation with a Stop button; what the model was choosing
+from at each token; and the same message answered at several settings side by side."""
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import time
 
 import gradio as gr
 
+from playground import compare, token_choices
+from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text, resolve_seed, seed_box)
+                                    require_text, resolve_seed, rows_table, seed_box)
 
 TASK = "chat"
 MAX_MESSAGE_CHARS = 20_000
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
+CANDIDATES_SHOWN = 5
+COMPARE_MAX_TOKENS = 48
+
+
+def answer_cards(cells) -> str:
+    """The compared answers as cards: setting, seed, length, and the text."""
+    cards = []
+    for c in cells:
+        state = "" if c.done else " (writing…)" if c.text else " (waiting)"
+        cards.append(
+            f'<div class="answer-card"><div class="answer-head">temperature {c.temperature:g} · top-p {c.top_p:g} · '
+            f'sample {c.sample + 1} · seed {c.seed}</div><div class="answer-text">{html.escape(c.text) or "…"}</div>'
+            f'<div class="answer-foot">{len(c.text.split())} words · {c.tokens} tokens{state}</div></div>')
+    return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
 def plain_history(history) -> list[dict]:
@@ -51,6 +70,39 @@ def build(registry) -> dict:
                     seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
                 unload = gr.Button("Unload model", size="sm")
         pending = gr.Textbox(visible=False)  # the message being answered, once the box is cleared
+        steps = gr.State([])  # the last reply's tokens with what the model was choosing from
+        with gr.Accordion("What the model was choosing from", open=True, elem_id="chat-explain"):
+            gr.Markdown("A language model writes one small piece of a word (a *token*) at a time. For each one it "
+                        "scores every possible next token; temperature and top-p then decide how adventurous the pick is. "
+                        "Click a token of the reply to see its candidates; move the temperature slider to watch the "
+                        "choice flatten (higher) or sharpen (lower).", elem_classes=["explain-caption"])
+            with gr.Row():
+                with gr.Column(scale=2):
+                    highlighted = gr.HighlightedText(label="The reply, coloured by how sure the model was",
+                                                     color_map=token_choices.BAND_COLOURS, show_legend=True,
+                                                     combine_adjacent=False, elem_id="chat-tokens")
+                    step_index = gr.Slider(1, 2, value=1, step=1, label="Token", elem_id="chat-token-index")
+                with gr.Column(scale=3):
+                    choices_plot = gr.Plot(label="Candidates for the next token", elem_id="chat-choices")
+        with gr.Accordion("Compare settings: one message, several answers", open=False, elem_id="chat-compare"):
+            gr.Markdown("The same message answered at several temperatures and/or top-p values, or several samples "
+                        "at one setting. Sample *n* uses the same seed at every setting, so only the setting differs.")
+            with gr.Row():
+                compare_message = gr.Textbox(label="Message", value="Write one sentence about the sea.", scale=3,
+                                             elem_id="chat-compare-message")
+                temperatures = gr.Textbox(label="Temperatures", value="0.2, 0.8, 1.4", info="Separated by commas")
+                top_ps = gr.Textbox(label="Top-p values", value="", info="Empty: the slider's value")
+                samples = gr.Slider(1, compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting")
+                compare_tokens = gr.Slider(1, 512, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
+            with gr.Row():
+                compare_run = gr.Button("Compare", variant="primary", elem_id="chat-compare-run")
+                compare_stop = gr.Button("Stop", variant="stop")
+            compare_status = gr.Markdown(elem_id="chat-compare-status")
+            answers = gr.HTML(elem_id="chat-answers")
+            diversity = gr.Dataframe(label="How different are the answers? distinct-n: share of word n-grams that "
+                                     "are new (1 = no repeats); similarity: 1 = identical answers",
+                                     interactive=False, elem_id="chat-diversity")
+            compare_data = gr.JSON(label="Every answer as data", open=False)
 
     def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), **options):
         message = require_text(message, "message", MAX_MESSAGE_CHARS)
@@ -62,29 +114,90 @@ def build(registry) -> dict:
         conversation += history + [{"role": "user", "content": message}]
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         if not wrapper.loaded:
-            yield shown, seed, loading_message(wrapper)
+            yield shown, seed, loading_message(wrapper), gr.skip()
             wrapper.ensure_loaded()
-        start, count, reply = time.perf_counter(), 0, ""
-        for step in wrapper.stream(conversation, options, seed):
+        start, count, reply, recorded = time.perf_counter(), 0, "", []
+        for step in wrapper.stream(conversation, options, seed, top_k_shown=CANDIDATES_SHOWN):
             count += 1
             reply += step.text
+            recorded.append(dataclasses.asdict(step))
             shown[-1]["content"] = reply
-            yield shown, seed, f"Generating… {count} tokens"
+            yield shown, seed, f"Generating… {count} tokens", gr.skip()
         elapsed = time.perf_counter() - start
         if not reply.strip():
             shown[-1]["content"] = "(the model ended its reply without any text)"
         yield shown, seed, (f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
-                            f"seed {seed} · {wrapper.model_id} on {wrapper.device}")
+                            f"seed {seed} · {wrapper.model_id} on {wrapper.device}"), recorded
+
+    def explain_reply(recorded, temperature, top_p):
+        if not recorded:
+            return [], gr.update(maximum=1, value=1), None
+        return (token_choices.reply_highlights(recorded), gr.update(maximum=max(2, len(recorded)), value=1),
+                token_choices.choice_figure(recorded[0], temperature, top_p, 0))
+
+    def explain_step(recorded, index, temperature, top_p):
+        if not recorded:
+            return None
+        i = min(max(int(index or 1), 1), len(recorded)) - 1
+        return token_choices.choice_figure(recorded[i], temperature, top_p, i)
+
+    def pick_token(evt: gr.SelectData):
+        return evt.index + 1 if isinstance(evt.index, int) else gr.skip()
+
+    def compare_chat(message, temperatures, samples, seed, top_ps, system_prompt, model, progress=gr.Progress(),
+                     **options):
+        message = require_text(message, "message", MAX_MESSAGE_CHARS)
+        base = options_cls.parse(**options)
+        seed = resolve_seed(seed)
+        cells = compare.chat_cells(options_cls, base, temperatures, top_ps, samples, seed)
+        wrapper = registry.get(TASK, model)
+        conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
+        conversation.append({"role": "user", "content": message})
+        if not wrapper.loaded:
+            yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
+            wrapper.ensure_loaded()
+        finished, drawn = 0, 0.0
+        for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
+                wrapper, conversation, base, cell, report, stop)):
+            if kind == "progress":
+                if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
+                    drawn = time.monotonic()
+                    progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
+                    yield answer_cards(cells), gr.skip(), gr.skip(), f"Answer {finished + 1} of {len(cells)}…"
+            elif kind == "cell":
+                finished += 1
+                yield (answer_cards(cells), rows_table(compare.chat_summary(cells[:finished])),
+                       [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
+        done = [c for c in cells if c.done]
+        note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "
+        yield (answer_cards(cells), rows_table(compare.chat_summary(done)) if done else None,
+               [compare.cell_record(c) for c in cells if c.text], note + f"{len(done)} answers · seed {seed}")
 
     names = ["message", "history", "system_prompt", "model", "seed", *controls]
     take = gr.on([message.submit, send.click], lambda text: ("", text), [message], [message, pending],
                  api_visibility="private", queue=False)
     answer = take.then(api_function(respond, names),
                        [pending, chatbot, system_prompt, model, seed, *controls.values()],
-                       [chatbot, seed_used, status], api_name="chat",
+                       [chatbot, seed_used, status, steps], api_name="chat",
                        concurrency_limit=4, concurrency_id="chat")
     stop.click(None, None, None, cancels=[answer])
-    clear.click(lambda: ([], ""), None, [chatbot, status], api_visibility="private", queue=False)
+    temperature, top_p = controls["temperature"], controls["top_p"]
+    steps.change(explain_reply, [steps, temperature, top_p], [highlighted, step_index, choices_plot],
+                 api_visibility="private", queue=False)
+    gr.on([step_index.release, temperature.release, top_p.release], explain_step,
+          [steps, step_index, temperature, top_p], [choices_plot], api_visibility="private", queue=False)
+    highlighted.select(pick_token, None, [step_index], api_visibility="private", queue=False).then(
+        explain_step, [steps, step_index, temperature, top_p], [choices_plot], api_visibility="private", queue=False)
+    compare_names = ["message", "temperatures", "samples", "seed", "top_ps", "system_prompt", "model", *controls]
+    compare_controls = {**controls, "max_new_tokens": compare_tokens}
+    compared = compare_run.click(api_function(compare_chat, compare_names),
+                                 [compare_message, temperatures, samples, seed, top_ps, system_prompt, model,
+                                  *compare_controls.values()],
+                                 [answers, diversity, compare_data, compare_status], api_name="compare_chat",
+                                 concurrency_limit=2, concurrency_id="chat")
+    compare_stop.click(None, None, None, cancels=[compared])
+    clear.click(lambda: ([], "", []), None, [chatbot, status, steps], api_visibility="private", queue=False)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
-    return {"chatbot": chatbot, "message": message, "model": model, "status": status, **controls}
+    return {"chatbot": chatbot, "message": message, "model": model, "status": status, "seed": seed,
+            "system_prompt": system_prompt, "choices_plot": choices_plot, **controls}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import random
 from functools import wraps
 from typing import Callable
 
@@ -12,11 +11,11 @@ import gradio as gr
 
 from playground.errors import UserError
 from playground.options import Options, field_bounds, label_of
+from playground.seeds import MAX_SEED, resolve_seed  # noqa: F401  (tabs import them from here)
 from playground.ui.components import OptionSlider
 
 log = logging.getLogger("playground")
 
-MAX_SEED = 2**32 - 1
 
 
 def option_controls(options_cls: type[Options], overrides: dict | None = None) -> dict[str, gr.components.Component]:
@@ -69,26 +68,6 @@ def recommended_values(registry, task: str, names: list[str]) -> Callable:
         return [gr.update(value=recommended[n]) if n in recommended else gr.update() for n in names]
 
     return apply
-
-
-def resolve_seed(seed) -> int:
-    """-1 (or empty) draws a random seed; anything else must be a whole number in range."""
-    if seed is None or seed == "":
-        seed = -1
-    try:
-        value = float(seed)
-    except (TypeError, ValueError):
-        raise UserError(f"Seed must be a whole number, got {seed!r}.") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise UserError(f"Seed must be a finite whole number, got {seed}.")
-    if value != int(value):
-        raise UserError(f"Seed must be a whole number, got {seed}.")
-    value = int(value)
-    if value == -1:
-        return random.SystemRandom().randint(0, MAX_SEED)
-    if not 0 <= value <= MAX_SEED:
-        raise UserError(f"Seed must be -1 (random) or between 0 and {MAX_SEED}, got {value}.")
-    return value
 
 
 def seed_box() -> gr.Number:
@@ -157,3 +136,10 @@ def plain_error(exc: Exception, where: str) -> gr.Error:
 
 def loading_message(wrapper) -> str:
     return f"Loading {wrapper.model_id} on {wrapper.device} (first use only)…"
+
+
+def rows_table(rows: list[dict]) -> dict | None:
+    """A list of same-keyed dicts as a ``gr.Dataframe`` value (headers from the first row's keys)."""
+    if not rows:
+        return None
+    return {"headers": list(rows[0]), "data": [list(row.values()) for row in rows]}

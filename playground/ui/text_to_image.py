@@ -1,4 +1,5 @@
-"""The Text to Image tab: prompt, guidance, steps, seed, size; progress and Stop."""
+"""The Text to Image tab: prompt, guidance, steps, seed, size; progress and Stop; the path from noise to
+picture; and an X/Y grid that compares any two settings."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import time
 
 import gradio as gr
 
+from playground import compare
+from playground.grid import image_grid
 from playground.jobs import iterate_job
 from playground.models.text_to_image import Stopped
+from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     recommended_values, require_text, resolve_seed, seed_box)
 
@@ -19,6 +23,25 @@ EXAMPLE_PROMPTS = [
     "a small white square on a black background",
     "a large green triangle on an orange background",
 ]
+STRIP_FRAMES = 6  # intermediate pictures in the noise-to-picture strip
+AXIS_CHOICES = [("Guidance scale", "guidance_scale"), ("Steps", "steps"), ("Seed", "seed"),
+                ("Prompt", "prompt"), ("Model", "model")]
+AXIS_EXAMPLES = {"guidance_scale": "1, 3, 7.5", "steps": "5, 10, 20", "seed": "1, 2, 3",
+                 "prompt": "a large red circle on a blue background | a large red square on a blue background",
+                 "model": "bundled/shapes-sd"}
+
+
+def noise_strip(result, total_steps: int):
+    """The intermediate pictures and the result side by side, labelled by step."""
+    frames = [image for _, image in result.previews] + [result.image]
+    labels = [f"step {step} of {total_steps}" for step, _ in result.previews] + [f"result ({result.steps_done} steps)"]
+    return image_grid(frames, labels, cell=128)
+
+
+def shows_steps_by_default(registry, model_id) -> bool:
+    """The strip is on for the small bundled model, opt-in for hub models (decoding each step costs time)."""
+    spec = registry.spec(TASK, model_id)
+    return bool(spec and spec.bundled)
 
 
 def build(registry) -> dict:
@@ -38,13 +61,36 @@ def build(registry) -> dict:
                 with gr.Row():
                     seed = seed_box()
                     seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                show_steps = gr.Checkbox(value=shows_steps_by_default(registry, registry.task(TASK).default),
+                                         label="Show the path from noise to picture",
+                                         info="Decodes the picture at a few steps along the way (slower on big models).")
                 unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 image = gr.Image(label="Result", type="pil", format="png", height=420, interactive=False,
                                  elem_id="t2i-result")
                 status = gr.Markdown(elem_id="t2i-status")
+                strip = gr.Image(label="From noise to picture", type="pil", format="png", interactive=False,
+                                 elem_id="t2i-strip", show_label=True)
+                gr.Markdown("The model starts from random noise and removes a little of it at every step, "
+                            "guided by your prompt, until a picture is left.", elem_classes=["explain-caption"])
+        with gr.Accordion("Compare settings: an X/Y grid", open=False, elem_id="t2i-compare"):
+            gr.Markdown("Pick one or two settings and list the values to try. Every picture uses the same seed "
+                        "(unless seed is an axis), so only the setting you vary changes.")
+            with gr.Row():
+                x_param = gr.Dropdown(AXIS_CHOICES, value="guidance_scale", label="X axis")
+                x_values = gr.Textbox(value=AXIS_EXAMPLES["guidance_scale"], label="X values",
+                                      info="Numbers separated by commas; prompts separated by |", elem_id="t2i-x-values")
+                y_param = gr.Dropdown([("None", compare.NO_AXIS), *AXIS_CHOICES], value="seed", label="Y axis")
+                y_values = gr.Textbox(value=AXIS_EXAMPLES["seed"], label="Y values", elem_id="t2i-y-values")
+            with gr.Row():
+                grid_run = gr.Button("Make the grid", variant="primary", elem_id="t2i-grid-run")
+                grid_stop = gr.Button("Stop", variant="stop")
+            grid_status = gr.Markdown(elem_id="t2i-grid-status")
+            grid = gr.Image(label="Grid", type="pil", format="png", interactive=False, elem_id="t2i-grid")
+            singles = gr.Gallery(label="Single images", columns=6, height="auto", format="png")
+            grid_summary = gr.JSON(label="Settings of every cell", open=False)
 
-    def text_to_image(prompt, negative_prompt, model, seed, progress=gr.Progress(), **options):
+    def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(), **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
@@ -53,36 +99,97 @@ def build(registry) -> dict:
         wrapper = registry.get(TASK, model)
         if not wrapper.loaded:
             progress(0, desc=loading_message(wrapper))
-            yield gr.skip(), seed, loading_message(wrapper)
+            yield gr.skip(), seed, loading_message(wrapper), gr.skip()
             wrapper.ensure_loaded()
         start = time.perf_counter()
+        every = max(1, options.steps // STRIP_FRAMES) if show_noise_steps else 0
 
         def work(report, stop):
             return wrapper.generate(prompt, negative_prompt or "", options, seed,
-                                    on_step=lambda done, total: report((done, total)), stop=stop)
+                                    on_step=lambda done, total: report((done, total)), stop=stop, preview_every=every)
 
         try:
             for kind, value in iterate_job(work):
                 if kind == "progress":
                     done, total = value
                     progress(done / total, desc=f"Step {done} of {total}")
-                    yield gr.skip(), seed, f"Denoising: step {done} of {total}"
+                    yield gr.skip(), seed, f"Denoising: step {done} of {total}", gr.skip()
                 else:
                     result = value
         except Stopped as exc:
-            yield gr.skip(), seed, str(exc)
+            yield gr.skip(), seed, str(exc), gr.skip()
             return
         elapsed = time.perf_counter() - start
-        yield result.image, seed, (f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
-                                   f"seed {seed} · {wrapper.model_id} on {wrapper.device}")
+        yield (result.image, seed,
+               (f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
+                f"seed {seed} · {wrapper.model_id} on {wrapper.device}"),
+               noise_strip(result, options.steps) if show_noise_steps else None)
 
-    names = ["prompt", "negative_prompt", "model", "seed", *controls]
+    def compare_text_to_image(prompt, x_param, x_values, y_param, y_values, seed, negative_prompt, model,
+                              progress=gr.Progress(), **options):
+        prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
+        if negative_prompt:
+            require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
+        base = options_cls.parse(**options)
+        seed = resolve_seed(seed)
+        cells = compare.image_cells(prompt, model, seed, base, options_cls, x_param, x_values, y_param, y_values)
+        xs = list(dict.fromkeys(c.x for c in cells))
+        ys = list(dict.fromkeys(c.y for c in cells))
+        columns = [compare.axis_label(x_param, x, options_cls) for x in xs]
+        rows = [compare.axis_label(y_param, y, options_cls) for y in ys] if y_param != compare.NO_AXIS else None
+        title = prompt if x_param != "prompt" and y_param != "prompt" else ""
+
+        def picture():
+            return image_grid([c.image for c in cells], columns, rows, title=title[:120])
+
+        def run_one(cell, report, stop):
+            wrapper = registry.get(TASK, cell.model)
+            wrapper.ensure_loaded()
+            begin = time.perf_counter()
+            result = wrapper.generate(cell.prompt, negative_prompt or "", cell.options, cell.seed, stop=stop,
+                                      on_step=lambda done, total: report((done, total)))
+            cell.image, cell.steps_done, cell.seconds = result.image, result.steps_done, time.perf_counter() - begin
+            return cell
+
+        finished = 0
+        try:
+            for kind, value in run_sweep(cells, run_one):
+                if kind == "progress":
+                    done, total = value
+                    progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
+                    yield gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
+                elif kind == "cell":
+                    finished += 1
+                    yield (picture(), [(c.image, c.label) for c in cells if c.image is not None],
+                           [compare.cell_record(c) for c in cells if c.image is not None],
+                           f"{finished} of {len(cells)} images done")
+        except Stopped:
+            pass  # the finished cells are already shown
+        made = [c for c in cells if c.image is not None]
+        note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
+        yield (picture(), [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made],
+               note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}")
+
+    names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
     run = gr.on([generate.click, prompt.submit], api_function(text_to_image, names),
-                [prompt, negative, model, seed, *controls.values()], [image, seed_used, status],
+                [prompt, negative, model, seed, show_steps, *controls.values()], [image, seed_used, status, strip],
                 api_name="text_to_image", concurrency_limit=1, concurrency_id="text_to_image")
     stop.click(None, None, None, cancels=[run])
+    compare_names = ["prompt", "x_param", "x_values", "y_param", "y_values", "seed", "negative_prompt", "model",
+                     *controls]
+    grid_event = grid_run.click(api_function(compare_text_to_image, compare_names),
+                                [prompt, x_param, x_values, y_param, y_values, seed, negative, model,
+                                 *controls.values()],
+                                [grid, singles, grid_summary, grid_status], api_name="compare_text_to_image",
+                                concurrency_limit=1, concurrency_id="text_to_image")
+    grid_stop.click(None, None, None, cancels=[grid_event])
+    for axis, values in ((x_param, x_values), (y_param, y_values)):
+        axis.change(lambda name: AXIS_EXAMPLES.get(name, ""), [axis], [values], api_visibility="private", queue=False)
     model.change(recommended_values(registry, TASK, list(controls)), [model], list(controls.values()),
                  api_visibility="private", queue=False)
+    model.change(lambda m: shows_steps_by_default(registry, m), [model], [show_steps], api_visibility="private",
+                 queue=False)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
-    return {"prompt": prompt, "image": image, "model": model, "status": status, **controls}
+    return {"prompt": prompt, "negative_prompt": negative, "seed": seed, "image": image, "model": model,
+            "status": status, "strip": strip, "grid": grid, **controls}

@@ -1,0 +1,202 @@
+"""Compare settings side by side: the cells of a chat or text-to-image sweep, run and summarised.
+
+No gradio here: the tabs call these and only lay out what comes back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from playground.errors import UserError
+from playground.metrics import distinct_n, mean_pairwise_similarity, words
+from playground.options import label_of
+from playground.sweep import MAX_VALUES, parse_option_values, parse_values
+from playground.seeds import MAX_SEED
+
+MAX_SAMPLES = 6
+
+
+# ---------------------------------------------------------------- chat
+
+
+@dataclass
+class ChatCell:
+    temperature: float
+    top_p: float
+    sample: int
+    seed: int
+    text: str = ""
+    tokens: int = 0
+    seconds: float = 0.0
+    done: bool = False
+
+
+def chat_cells(options_cls, base, temperatures, top_ps, samples, seed: int) -> list[ChatCell]:
+    """Every temperature × top-p pair, ``samples`` answers each; sample i uses seed + i at every setting."""
+    temps = parse_option_values(temperatures, options_cls, "temperature") if _given(temperatures) else [base.temperature]
+    tops = parse_option_values(top_ps, options_cls, "top_p") if _given(top_ps) else [base.top_p]
+    samples = _whole(samples, "Samples", 1, MAX_SAMPLES)
+    return [ChatCell(t, p, i, (seed + i) % (MAX_SEED + 1)) for t, p in itertools.product(temps, tops) for i in range(samples)]
+
+
+def run_chat_cell(wrapper, conversation, base, cell: ChatCell, on_token: Callable[[ChatCell], None],
+                  stop: threading.Event) -> ChatCell:
+    """Stream one answer into ``cell``; ``on_token`` sees it grow, ``stop`` ends it early."""
+    import time
+
+    options = base.model_copy(update={"temperature": cell.temperature, "top_p": cell.top_p})
+    start = time.perf_counter()
+    stream = wrapper.stream(conversation, options, cell.seed)
+    try:
+        for step in stream:
+            cell.text += step.text
+            cell.tokens += 1
+            cell.seconds = time.perf_counter() - start
+            on_token(cell)
+            if stop.is_set():
+                break
+    finally:
+        stream.close()
+    cell.done = not stop.is_set()
+    return cell
+
+
+def chat_summary(cells: list[ChatCell]) -> list[dict]:
+    """Diversity per setting (when it has several samples) and over all answers."""
+    groups: dict[tuple, list[str]] = {}
+    for c in cells:
+        if c.text:
+            groups.setdefault((c.temperature, c.top_p), []).append(c.text)
+    rows = [_diversity(f"temperature {t:g}, top-p {p:g}", texts) for (t, p), texts in groups.items() if len(texts) > 1]
+    every = [c.text for c in cells if c.text]
+    if len(groups) > 1 or not rows:
+        rows.append(_diversity("all answers", every))
+    return rows
+
+
+def _diversity(name: str, texts: list[str]) -> dict:
+    return {
+        "set": name,
+        "answers": len(texts),
+        "mean words": round(sum(len(words(t)) for t in texts) / max(len(texts), 1), 1),
+        "distinct-1": round(distinct_n(texts, 1), 3),
+        "distinct-2": round(distinct_n(texts, 2), 3),
+        "mean pairwise similarity": round(mean_pairwise_similarity(texts), 3),
+    }
+
+
+# ---------------------------------------------------------------- text to image
+
+IMAGE_AXES = {  # axis name -> what its values are
+    "guidance_scale": "numbers",
+    "steps": "numbers",
+    "seed": "seeds",
+    "prompt": "prompts, one per line or separated by |",
+    "model": "model ids, separated by commas",
+}
+NO_AXIS = "none"
+
+
+@dataclass
+class ImageCell:
+    x: Any
+    y: Any
+    prompt: str
+    model: str
+    seed: int
+    options: Any
+    image: Any = None
+    seconds: float = 0.0
+    steps_done: int = 0
+    label: str = ""
+    settings: dict = field(default_factory=dict)
+
+
+def axis_values(name: str, text, options_cls, prompt: str, model: str) -> list:
+    """Parse one axis's values, each checked the same way a single run checks it."""
+    if name == NO_AXIS:
+        return [None]
+    if name not in IMAGE_AXES:
+        raise UserError(f"Unknown axis {name!r}; choose one of: {', '.join([*IMAGE_AXES, NO_AXIS])}.")
+    if name in options_cls.model_fields:
+        return parse_option_values(text, options_cls, name)
+    if name == "seed":
+        seeds = parse_values(text, "Seed", int)
+        for s in seeds:
+            if not 0 <= s <= MAX_SEED:
+                raise UserError(f"Seeds must be between 0 and {MAX_SEED}, got {s}.")
+        return seeds
+    separator = r"[\n|]" if name == "prompt" else r"[\n,]"
+    items = [v.strip() for v in re.split(separator, str(text or "")) if v.strip()]
+    if not items:
+        raise UserError(f"Give at least one {name} for that axis.")
+    if len(items) > MAX_VALUES:
+        raise UserError(f"The {name} axis has {len(items)} values; the limit is {MAX_VALUES}.")
+    if name == "prompt":
+        for item in items:
+            if len(item) > 2_000:
+                raise UserError(f"A prompt on the prompt axis is {len(item):,} characters long; the limit is 2,000.")
+    return items
+
+
+def image_cells(prompt, model, seed, base, options_cls, x_param, x_values, y_param, y_values) -> list[ImageCell]:
+    """The grid's cells, row by row; every cell shares the seed unless an axis is the seed."""
+    if x_param == NO_AXIS:
+        raise UserError("Choose a setting for the X axis.")
+    if x_param == y_param:
+        raise UserError(f"The X and Y axes must be different settings; both are {x_param!r}.")
+    xs = axis_values(x_param, x_values, options_cls, prompt, model)
+    ys = axis_values(y_param, y_values, options_cls, prompt, model)
+    cells = []
+    for y in ys:
+        for x in xs:
+            settings = {"prompt": prompt, "model": model, "seed": seed, **base.model_dump()}
+            for name, value in ((x_param, x), (y_param, y)):
+                if name != NO_AXIS:
+                    settings[name] = value
+            options = options_cls.parse(**{k: settings[k] for k in options_cls.model_fields})
+            cells.append(ImageCell(x, y, settings["prompt"], settings["model"], settings["seed"], options,
+                                   label=_cell_label(x_param, x, y_param, y), settings=settings))
+    return cells
+
+
+def axis_label(name: str, value, options_cls) -> str:
+    """How a value reads on the grid: "Guidance scale 7.5", "seed 42", or the prompt itself."""
+    if name in options_cls.model_fields:
+        return f"{label_of(options_cls, name)} {value:g}"
+    if name == "seed":
+        return f"seed {value}"
+    return str(value)
+
+
+def _cell_label(x_param, x, y_param, y) -> str:
+    parts = [f"{x_param}={x}"] + ([f"{y_param}={y}"] if y_param != NO_AXIS else [])
+    return ", ".join(parts)
+
+
+def cell_record(cell) -> dict:
+    """A cell as plain data for the API's JSON summary."""
+    data = dataclasses.asdict(cell) if dataclasses.is_dataclass(cell) else dict(cell)
+    data.pop("image", None)
+    if "options" in data and hasattr(cell, "options"):
+        data["options"] = cell.options.model_dump()
+    return data
+
+
+def _given(value) -> bool:
+    return value not in (None, "") and not (isinstance(value, (list, tuple)) and not value)
+
+
+def _whole(value, what: str, low: int, high: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{what} must be a whole number, got {value!r}.") from None
+    if number != number or number != int(number) or not low <= number <= high:
+        raise UserError(f"{what} must be a whole number from {low} to {high}, got {value}.")
+    return int(number)
