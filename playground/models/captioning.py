@@ -66,21 +66,22 @@ class TransformersCaptioner(ModelWrapper):
         except Exception:
             raise UserError("The image could not be prepared for the captioning model.") from None
         inputs = {k: (v.to(self.device.type, self.model.dtype) if v.is_floating_point() else v.to(self.device.type)) for k, v in inputs.items()}
-        sample = options.temperature > 0
-        torch.manual_seed(seed)
+        # Sampling draws from a private generator through SeededSampler, so concurrent captions never share
+        # (or reseed) torch's global RNG; generate() itself then decodes greedily.
+        sampler = SeededSampler(options.temperature, seed) if options.temperature > 0 else None
         with torch.inference_mode():
             out = self.model.generate(
                 **inputs,
                 max_new_tokens=options.max_new_tokens,
-                num_beams=1 if sample else options.num_beams,
-                do_sample=sample,
-                temperature=options.temperature if sample else None,
+                num_beams=1 if sampler else options.num_beams,
+                do_sample=False,
+                logits_processor=[sampler] if sampler else None,
                 output_scores=True,
                 return_dict_in_generate=True,
             )
         sequence = out.sequences[0]
         text = self.tokenizer.decode(sequence, skip_special_tokens=True).strip()
-        tokens = self._token_probabilities(out, sequence)
+        tokens = sampler.token_probabilities(sequence, self.tokenizer) if sampler else self._token_probabilities(out, sequence)
         return Caption(text, tokens)
 
     def _token_probabilities(self, out, sequence) -> list[tuple[str, float]]:
@@ -97,6 +98,36 @@ class TransformersCaptioner(ModelWrapper):
             for t, s in zip(generated, scores)
             if int(t) not in special and torch.isfinite(s)
         ]
+
+
+class SeededSampler:
+    """A logits processor that samples the next token itself, from a private ``torch.Generator``.
+
+    It runs after generate()'s own processors and leaves only the drawn token possible, so greedy
+    decoding picks it; it records the probability each drawn token had at this temperature.
+    """
+
+    def __init__(self, temperature: float, seed: int):
+        import torch
+
+        self.temperature = temperature
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.chosen: list[float] = []
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        probs = torch.softmax(scores.float().cpu() / self.temperature, dim=-1)
+        pick = torch.multinomial(probs, 1, generator=self.generator)
+        self.chosen.append(float(probs.gather(1, pick)[0, 0]))
+        only = torch.full_like(scores, float("-inf"))
+        return only.scatter_(1, pick.to(scores.device), 0.0)
+
+    def token_probabilities(self, sequence, tokenizer) -> list[tuple[str, float]]:
+        """Each drawn token (special tokens left out) with the probability it was drawn with."""
+        generated = sequence[-len(self.chosen):] if self.chosen else []
+        special = set(tokenizer.all_special_ids)
+        return [(tokenizer.decode([int(t)]), p) for t, p in zip(generated, self.chosen) if int(t) not in special]
 
 
 BACKENDS = [TransformersCaptioner]
