@@ -67,7 +67,7 @@ def test_server_keeps_serving_after_errors(client):
 
 
 def test_text_to_image_and_caption_with_local_model_folders(client, tiny_sd, tiny_blip):
-    image, seed, status = client.predict(prompt="a red circle", model=str(tiny_sd), steps=2, seed=3,
+    image, seed, status, _ = client.predict(prompt="a red circle", model=str(tiny_sd), steps=2, seed=3,
                                          api_name="/text_to_image")
     assert seed == 3 and "2 steps" in status
     caption, confidence, _, status = client.predict(image=handle_file(image), model=str(tiny_blip),

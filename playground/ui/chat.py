@@ -11,6 +11,7 @@ import gradio as gr
 
 from playground import compare, token_choices
 from playground.sweep import run_sweep
+from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     require_text, resolve_seed, rows_table, seed_box)
 
@@ -92,8 +93,8 @@ def build(registry) -> dict:
                                              elem_id="chat-compare-message")
                 temperatures = gr.Textbox(label="Temperatures", value="0.2, 0.8, 1.4", info="Separated by commas")
                 top_ps = gr.Textbox(label="Top-p values", value="", info="Empty: the slider's value")
-                samples = gr.Slider(1, compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting")
-                compare_tokens = gr.Slider(1, 512, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
+                samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting")
+                compare_tokens = OptionSlider(minimum=1, maximum=512, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
             with gr.Row():
                 compare_run = gr.Button("Compare", variant="primary", elem_id="chat-compare-run")
                 compare_stop = gr.Button("Stop", variant="stop")
