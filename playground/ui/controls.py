@@ -46,15 +46,15 @@ def default_overrides(registry, task: str) -> dict:
     return registry.spec(task, registry.task(task).default).recommended
 
 
-def model_dropdown(registry, task: str) -> gr.Dropdown:
+def model_dropdown(registry, task: str, label: str = "Model", elem_id: str | None = None) -> gr.Dropdown:
     """The model picker: bundled default, curated hub ids, or any hub id / local path typed in."""
     info = registry.task(task)
     return gr.Dropdown(
         choices=[(m.label, m.id) for m in info.models],
         value=info.default,
         allow_custom_value=True,
-        label="Model",
-        elem_id=f"{task}-model",
+        label=label,
+        elem_id=elem_id or f"{task}-model",
         info="A bundled model works offline; a hub id (org/name) or a local path also works.",
     )
 
