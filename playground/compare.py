@@ -1,4 +1,4 @@
-"""Compare settings side by side: the cells of a chat or text-to-image sweep, run and summarised.
+"""Compare settings side by side: the cells of a sweep in each tab, run and summarised.
 
 No gradio here: the tabs call these and only lay out what comes back.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from playground.errors import UserError
-from playground.metrics import distinct_n, mean_pairwise_similarity, words
+from playground.metrics import distinct_n, mean_pairwise_similarity, word_diff, word_error_rate, words
 from playground.options import label_of
 from playground.sweep import MAX_VALUES, parse_option_values, parse_values
 from playground.seeds import MAX_SEED
@@ -200,3 +200,172 @@ def _whole(value, what: str, low: int, high: int) -> int:
     if number != number or number != int(number) or not low <= number <= high:
         raise UserError(f"{what} must be a whole number from {low} to {high}, got {value}.")
     return int(number)
+
+
+# ---------------------------------------------------------------- speech, transcripts and captions
+
+MAX_MEDIA_CELLS = 12  # clips and captions travel inside the page, so these sweeps stay small
+
+
+def _limit(cells: list, what: str) -> list:
+    if len(cells) > MAX_MEDIA_CELLS:
+        raise UserError(f"That comparison makes {len(cells)} {what}; the limit is {MAX_MEDIA_CELLS}. Use fewer values.")
+    return cells
+
+
+@dataclass
+class SpeechCell:
+    expressiveness: float
+    rate: float
+    seed: int
+    options: Any
+    samples: Any = None
+    sample_rate: int = 0
+    seconds: float = 0.0  # how long the clip is
+    elapsed: float = 0.0  # how long it took to make
+
+    @property
+    def label(self) -> str:
+        return f"expressiveness {self.expressiveness:g} · rate {self.rate:g}"
+
+
+def speech_cells(options_cls, base, expressiveness_values, rate_values, seed: int) -> list[SpeechCell]:
+    """Every expressiveness × rate pair, all with the same seed, so only the setting differs."""
+    if not _given(expressiveness_values) and not _given(rate_values):
+        raise UserError("Give expressiveness or rate values to compare, separated by commas.")
+    levels = (parse_option_values(expressiveness_values, options_cls, "expressiveness")
+              if _given(expressiveness_values) else [base.expressiveness])
+    rates = parse_option_values(rate_values, options_cls, "rate") if _given(rate_values) else [base.rate]
+    cells = [SpeechCell(e, r, seed, base.model_copy(update={"expressiveness": e, "rate": r}))
+             for r in rates for e in levels]
+    return _limit(cells, "clips")
+
+
+def run_speech_cell(wrapper, text: str, cell: SpeechCell) -> SpeechCell:
+    """Speak ``text`` with the cell's settings and seed."""
+    import time
+
+    start = time.perf_counter()
+    speech = wrapper.synthesize(text, cell.options, cell.seed)
+    cell.samples, cell.sample_rate, cell.seconds = speech.samples, speech.sample_rate, speech.seconds
+    cell.elapsed = time.perf_counter() - start
+    return cell
+
+
+@dataclass
+class TranscriptCell:
+    beam_size: int
+    temperature: float
+    options: Any
+    text: str = ""
+    elapsed: float = 0.0
+    wer: float | None = None
+    done: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"beam size {self.beam_size} · temperature {self.temperature:g}"
+
+
+def transcript_cells(options_cls, base, beam_sizes, temperatures) -> list[TranscriptCell]:
+    """Every beam size × decoding temperature pair; an empty list keeps the slider's value."""
+    if not _given(beam_sizes) and not _given(temperatures):
+        raise UserError("Give beam sizes or temperatures to compare, separated by commas.")
+    beams = parse_option_values(beam_sizes, options_cls, "beam_size") if _given(beam_sizes) else [base.beam_size]
+    temps = (parse_option_values(temperatures, options_cls, "temperature")
+             if _given(temperatures) else [base.temperature])
+    cells = [TranscriptCell(b, t, base.model_copy(update={"beam_size": b, "temperature": t}))
+             for t in temps for b in beams]
+    return _limit(cells, "transcripts")
+
+
+def run_transcript_cell(wrapper, audio, cell: TranscriptCell, reference: str = "") -> TranscriptCell:
+    """Transcribe ``audio`` with the cell's settings; score it when there is a reference."""
+    import time
+
+    start = time.perf_counter()
+    cell.text = wrapper.transcribe(audio, cell.options).text
+    cell.elapsed = time.perf_counter() - start
+    cell.wer = word_error_rate(reference, cell.text) if reference.strip() else None
+    cell.done = True
+    return cell
+
+
+def transcript_summary(cells: list[TranscriptCell]) -> list[dict]:
+    """One row per finished transcript: its setting, length, time and (with a reference) word error rate."""
+    rows = []
+    for c in cells:
+        if not c.done:
+            continue
+        row = {"setting": c.label, "words": len(words(c.text)), "seconds": round(c.elapsed, 2)}
+        if c.wer is not None:
+            row["word error rate (%)"] = round(100 * c.wer, 1)
+        rows.append(row)
+    return rows
+
+
+DIFF_LABELS = {"-": "missed (in the reference only)", "+": "extra (not in the reference)"}
+
+
+def transcript_diffs(cells: list[TranscriptCell], reference: str) -> list[tuple[str, str | None]]:
+    """Each finished transcript's words against the reference, for a ``gr.HighlightedText``."""
+    out: list[tuple[str, str | None]] = []
+    for c in cells:
+        if not c.done:
+            continue
+        out.append((f"{c.label}:", None))
+        out += [(w, DIFF_LABELS.get(tag)) for w, tag in word_diff(reference, c.text)]
+        out.append(("\n", None))
+    return out
+
+
+@dataclass
+class CaptionCell:
+    model: str
+    temperature: float
+    sample: int
+    seed: int
+    options: Any
+    text: str = ""
+    tokens: list = field(default_factory=list)
+    elapsed: float = 0.0
+    done: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} · temperature {self.temperature:g} · sample {self.sample + 1} · seed {self.seed}"
+
+
+def caption_cells(options_cls, base, temperatures, models, samples, seed: int, default_model: str) -> list[CaptionCell]:
+    """Every model × temperature pair, ``samples`` captions each; sample i uses seed + i everywhere."""
+    temps = (parse_option_values(temperatures, options_cls, "temperature")
+             if _given(temperatures) else [base.temperature])
+    names = [m.strip() for m in re.split(r"[\n,]", str(models or "")) if m.strip()] or [default_model]
+    if len(names) > MAX_VALUES:
+        raise UserError(f"Models has {len(names)} values; the limit is {MAX_VALUES}.")
+    samples = _whole(samples, "Samples", 1, MAX_SAMPLES)
+    cells = [CaptionCell(m, t, i, (seed + i) % (MAX_SEED + 1), base.model_copy(update={"temperature": t}))
+             for m in dict.fromkeys(names) for t in temps for i in range(samples)]
+    return _limit(cells, "captions")
+
+
+def run_caption_cell(wrapper, image, cell: CaptionCell) -> CaptionCell:
+    """Caption ``image`` with the cell's model, temperature and seed."""
+    import time
+
+    start = time.perf_counter()
+    result = wrapper.caption(image, cell.options, cell.seed)
+    cell.text, cell.tokens, cell.elapsed, cell.done = result.text, result.tokens, time.perf_counter() - start, True
+    return cell
+
+
+def caption_summary(cells: list[CaptionCell]) -> list[dict]:
+    """How different the finished captions are, and how sure the model was on average."""
+    done = [c for c in cells if c.done]
+    if not done:
+        return []
+    confidences = [p for c in done for _, p in c.tokens]
+    row = _diversity("all captions", [c.text for c in done])
+    row["different captions"] = len({c.text for c in done})
+    row["mean word confidence (%)"] = round(100 * sum(confidences) / len(confidences), 1) if confidences else None
+    return [row]

@@ -21,6 +21,10 @@ CSS = """
 .answer-head { font-size: 0.85em; opacity: 0.75; margin-bottom: 6px; }
 .answer-text { white-space: pre-wrap; }
 .answer-foot { font-size: 0.85em; opacity: 0.75; margin-top: 6px; }
+.clip-grid { grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); }
+.clip-card audio, .clip-card img { width: 100%; display: block; margin-top: 4px; }
+.answer-text .token, .answer-legend .token { border-radius: 3px; padding: 0 3px; margin: 0 1px; color: #111; }
+.answer-legend { font-size: 0.85em; margin-bottom: 8px; }
 """
 
 

@@ -1,16 +1,20 @@
-"""The Image Captioning tab: upload an image, read its caption and each word's confidence."""
+"""The Image Captioning tab: upload an image, read its caption and each word's confidence; and several captions
+of the same image, sampled at different temperatures or from different models, side by side."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import gradio as gr
 
+from playground import compare, token_choices
 from playground.bundled import ASSETS
 from playground.media import load_image
+from playground.sweep import run_sweep
 from playground.ui.components import ImageInput
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    resolve_seed, seed_box)
+                                    resolve_seed, rows_table, seed_box)
 
 TASK = "captioning"
 
@@ -18,6 +22,28 @@ TASK = "captioning"
 def example_images() -> list[str]:
     folder = ASSETS / "examples" / "images"
     return sorted(str(p) for p in folder.glob("*.png")) if folder.is_dir() else []
+
+
+def caption_cards(cells) -> str:
+    """The compared captions as cards, each word coloured by how sure the model was of it."""
+    cards = []
+    for c in cells:
+        if not c.done:
+            body, foot = "…", "waiting"
+        elif c.tokens:
+            body = "".join(
+                f'<span class="token" title="{p:.0%} sure" style="background:'
+                f'{token_choices.BAND_COLOURS[token_choices.confidence_band(p)]}">{html.escape(t)}</span>'
+                for t, p in c.tokens)
+            foot = f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {min(p for _, p in c.tokens):.0%}"
+        else:
+            body, foot = html.escape(c.text) or "(the model produced no caption)", f"made in {c.elapsed:.2f} s"
+        cards.append(f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
+                     f'<div class="answer-text">{body}</div><div class="answer-foot">{foot}</div></div>')
+    legend = " ".join(f'<span class="token" style="background:{colour}">{html.escape(name)}</span>'
+                      for name, colour in token_choices.BAND_COLOURS.items())
+    return f'<div class="answer-legend">Each word coloured by how sure the model was: {legend}</div>' \
+           f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
 def build(registry) -> dict:
@@ -42,6 +68,25 @@ def build(registry) -> dict:
                 confidence = gr.HighlightedText(label="How sure the model was of each word",
                                                 show_legend=False, color_map=None)
                 status = gr.Markdown(elem_id="caption-status")
+        with gr.Accordion("Compare settings: one image, several captions", open=False, elem_id="caption-compare"):
+            gr.Markdown("Several captions of the same image, sampled at different temperatures or written by "
+                        "different models. At temperature 0 the model always picks its likeliest word; higher "
+                        "temperatures let it take chances. Sample *n* uses the same seed at every setting.")
+            with gr.Row():
+                temperatures = gr.Textbox(label="Temperatures", value="0, 1, 2", info="Separated by commas",
+                                          elem_id="caption-compare-temperatures")
+                models = gr.Textbox(label="Models", value="", info="Model ids separated by commas; empty: the chosen model",
+                                    elem_id="caption-compare-models")
+                samples = gr.Slider(1, compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting")
+            with gr.Row():
+                compare_run = gr.Button("Compare", variant="primary", elem_id="caption-compare-run")
+                compare_stop = gr.Button("Stop", variant="stop")
+            compare_status = gr.Markdown(elem_id="caption-compare-status")
+            captions = gr.HTML(elem_id="caption-cards")
+            diversity = gr.Dataframe(label="How different are the captions? distinct-n: share of word n-grams that "
+                                     "are new (1 = no repeats); similarity: 1 = identical captions",
+                                     interactive=False, elem_id="caption-diversity")
+            compare_data = gr.JSON(label="Every caption as data", open=False)
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
         picture = load_image(image)
@@ -58,10 +103,53 @@ def build(registry) -> dict:
         return result.text or "(the model produced no caption)", words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
                                           f"{wrapper.model_id} on {wrapper.device}")
 
+    def compare_caption(image, temperatures, models, samples, seed, model, progress=gr.Progress(), **options):
+        picture = load_image(image)
+        base = options_cls.parse(**options)
+        seed = resolve_seed(seed)
+        default = (model or "").strip() or registry.task(TASK).default
+        cells = compare.caption_cells(options_cls, base, temperatures, models, samples, seed, default)
+        wrappers = {c.model: registry.get(TASK, c.model) for c in cells}  # unknown ids fail before any work
+
+        def run_one(cell, report, stop):
+            wrapper = wrappers[cell.model]
+            if not wrapper.loaded:
+                report(loading_message(wrapper))
+                wrapper.ensure_loaded()
+            return compare.run_caption_cell(wrapper, picture, cell)
+
+        progress(0, desc=f"Caption 1 of {len(cells)}")
+        yield caption_cards(cells), gr.skip(), gr.skip(), f"Caption 1 of {len(cells)}…"
+        finished = 0
+        for kind, value in run_sweep(cells, run_one):
+            if kind == "progress":
+                yield gr.skip(), gr.skip(), gr.skip(), value
+            elif kind == "cell":
+                finished += 1
+                progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
+                yield (caption_cards(cells), rows_table(compare.caption_summary(cells)),
+                       [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
+        done = [c for c in cells if c.done]
+        note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
+        yield (caption_cards(done), rows_table(compare.caption_summary(done)), [_caption_record(c) for c in done],
+               note + f"{len(done)} captions · seed {seed}")
+
     names = ["image", "model", "seed", *controls]
     gr.on([run_button.click], api_function(caption_image, names), [image, model, seed, *controls.values()],
           [caption, confidence, seed_used, status], api_name="caption",
           concurrency_limit=2, concurrency_id="captioning")
+    compare_names = ["image", "temperatures", "models", "samples", "seed", "model", *controls]
+    compared = compare_run.click(api_function(compare_caption, compare_names),
+                                 [image, temperatures, models, samples, seed, model, *controls.values()],
+                                 [captions, diversity, compare_data, compare_status], api_name="compare_caption",
+                                 concurrency_limit=2, concurrency_id="captioning")
+    compare_stop.click(None, None, None, cancels=[compared])
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
-    return {"image": image, "caption": caption, "model": model, "status": status, **controls}
+    return {"image": image, "caption": caption, "model": model, "status": status, "seed": seed, **controls,
+            "compare": {"temperatures": temperatures, "models": models, "samples": samples}}
+
+
+def _caption_record(cell) -> dict:
+    return {"model": cell.model, "temperature": cell.temperature, "sample": cell.sample, "seed": cell.seed,
+            "caption": cell.text, "tokens": [{"token": t, "probability": round(p, 4)} for t, p in cell.tokens]}

@@ -1,15 +1,20 @@
-"""The Speech to Text tab: record or upload audio and read the transcript."""
+"""The Speech to Text tab: record or upload audio, see the picture of the sound and read the transcript; and the
+same audio transcribed at several beam sizes and temperatures side by side, scored against a reference text."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import gradio as gr
 
+from playground import audio_views, compare
 from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.models.speech_to_text import SAMPLE_RATE
-from playground.ui.controls import api_function, default_overrides, loading_message, model_dropdown, option_controls
+from playground.sweep import run_sweep
+from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
+                                    rows_table)
 
 TASK = "speech_to_text"
 
@@ -17,6 +22,18 @@ TASK = "speech_to_text"
 def example_clips() -> list[str]:
     folder = ASSETS / "examples" / "audio"
     return sorted(str(p) for p in folder.glob("*.wav")) if folder.is_dir() else []
+
+
+def transcript_cards(cells) -> str:
+    """The compared transcripts as cards: setting, the text, its word error rate when there is a reference."""
+    cards = []
+    for c in cells:
+        score = f" · word error rate {100 * c.wer:.0f}%" if c.wer is not None else ""
+        foot = f"{len(c.text.split())} words in {c.elapsed:.2f} s{score}" if c.done else "waiting"
+        text = html.escape(c.text) if c.done and c.text else ("(no speech was recognised)" if c.done else "…")
+        cards.append(f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
+                     f'<div class="answer-text">{text}</div><div class="answer-foot">{foot}</div></div>')
+    return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
 def build(registry) -> dict:
@@ -36,6 +53,30 @@ def build(registry) -> dict:
             with gr.Column(scale=3):
                 transcript = gr.Textbox(label="Transcript", lines=6, interactive=False, elem_id="stt-transcript")
                 status = gr.Markdown(elem_id="stt-status")
+                picture = gr.Plot(label=f"{audio_views.TITLE}, as the model hears it", elem_id="stt-picture")
+                gr.Markdown(audio_views.CAPTION, elem_classes=["explain-caption"])
+        with gr.Accordion("Compare settings: one recording, several transcripts", open=False, elem_id="stt-compare"):
+            gr.Markdown("The same audio transcribed at several beam sizes and/or decoding temperatures. Type what was "
+                        "really said to score each transcript: the word error rate counts the words missed, added "
+                        "or changed, out of the words in your text (0% is perfect).")
+            with gr.Row():
+                beam_sizes = gr.Textbox(label="Beam sizes", value="1, 5", info="Separated by commas",
+                                        elem_id="stt-compare-beams")
+                temperatures = gr.Textbox(label="Decoding temperatures", value="",
+                                          info="Empty: the slider's value", elem_id="stt-compare-temperatures")
+                reference = gr.Textbox(label="What was really said (optional)", value="", scale=2,
+                                       elem_id="stt-compare-reference")
+            with gr.Row():
+                compare_run = gr.Button("Compare", variant="primary", elem_id="stt-compare-run")
+                compare_stop = gr.Button("Stop", variant="stop")
+            compare_status = gr.Markdown(elem_id="stt-compare-status")
+            transcripts = gr.HTML(elem_id="stt-transcripts")
+            scores = gr.Dataframe(label="Transcripts compared", interactive=False, elem_id="stt-scores")
+            differences = gr.HighlightedText(label="Words that differ from what was really said",
+                                             color_map={compare.DIFF_LABELS["-"]: "#ffadad",
+                                                        compare.DIFF_LABELS["+"]: "#ffe08a"},
+                                             show_legend=True, combine_adjacent=False, elem_id="stt-differences")
+            compare_data = gr.JSON(label="Every transcript as data", open=False)
 
     def transcribe(audio, model, progress=gr.Progress(), **options):
         samples = load_audio(audio, SAMPLE_RATE)
@@ -52,9 +93,60 @@ def build(registry) -> dict:
         return text, (f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
                       f"{wrapper.model_id} on {wrapper.device}")
 
+    def draw_input(audio):
+        if not audio:
+            return None
+        return audio_views.sound_figure(load_audio(audio, SAMPLE_RATE), SAMPLE_RATE)
+
+    def compare_transcribe(audio, beam_sizes, temperatures, reference, model, progress=gr.Progress(), **options):
+        samples = load_audio(audio, SAMPLE_RATE)
+        base = options_cls.parse(**options)
+        reference = reference if isinstance(reference, str) else ""
+        cells = compare.transcript_cells(options_cls, base, beam_sizes, temperatures)
+        wrapper = registry.get(TASK, model)
+        if not wrapper.loaded:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
+            wrapper.ensure_loaded()
+        progress(0, desc=f"Transcript 1 of {len(cells)}")
+        yield transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), f"Transcript 1 of {len(cells)}…"
+
+        def run_one(cell, report, stop):
+            return compare.run_transcript_cell(wrapper, samples, cell, reference)
+
+        finished = 0
+        for kind, _ in run_sweep(cells, run_one):
+            if kind == "cell":
+                finished += 1
+                progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
+                yield (transcript_cards(cells), rows_table(compare.transcript_summary(cells)),
+                       compare.transcript_diffs(cells, reference) if reference.strip() else None,
+                       [_transcript_record(c) for c in cells if c.done], f"{finished} of {len(cells)} transcripts done")
+        done = [c for c in cells if c.done]
+        note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
+        scored = ""
+        if reference.strip() and done:
+            best = min(done, key=lambda c: c.wer)
+            scored = f" · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
+        yield (transcript_cards(done), rows_table(compare.transcript_summary(done)),
+               compare.transcript_diffs(done, reference) if reference.strip() else None,
+               [_transcript_record(c) for c in done], note + f"{len(done)} transcripts{scored}")
+
     names = ["audio", "model", *controls]
     gr.on([run_button.click], api_function(transcribe, names), [audio, model, *controls.values()],
           [transcript, status], api_name="transcribe", concurrency_limit=2, concurrency_id="speech_to_text")
+    audio.change(api_function(draw_input, ["audio"]), [audio], [picture], api_visibility="private")
+    compare_names = ["audio", "beam_sizes", "temperatures", "reference", "model", *controls]
+    compared = compare_run.click(api_function(compare_transcribe, compare_names),
+                                 [audio, beam_sizes, temperatures, reference, model, *controls.values()],
+                                 [transcripts, scores, differences, compare_data, compare_status],
+                                 api_name="compare_transcribe", concurrency_limit=2, concurrency_id="speech_to_text")
+    compare_stop.click(None, None, None, cancels=[compared])
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
-    return {"audio": audio, "transcript": transcript, "model": model, "status": status, **controls}
+    return {"audio": audio, "transcript": transcript, "model": model, "status": status, "picture": picture,
+            **controls, "compare": {"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference}}
+
+
+def _transcript_record(cell) -> dict:
+    return {"beam_size": cell.beam_size, "temperature": cell.temperature, "text": cell.text, "wer": cell.wer,
+            "seconds": round(cell.elapsed, 3)}

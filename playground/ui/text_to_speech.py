@@ -1,14 +1,21 @@
-"""The Text to Speech tab: type text, hear it, download the WAV."""
+"""The Text to Speech tab: type text, hear it, see the picture of the sound, download the WAV; and the same
+text spoken at several expressiveness and rate settings side by side."""
 
 from __future__ import annotations
 
+import base64
+import html
+import tempfile
 import time
+from pathlib import Path
 
 import gradio as gr
 
+from playground import audio_views, compare
 from playground.models.text_to_speech import MAX_TEXT_CHARS
+from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text)
+                                    require_text, resolve_seed, rows_table, seed_box)
 
 TASK = "text_to_speech"
 EXAMPLE_TEXTS = [
@@ -16,6 +23,25 @@ EXAMPLE_TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
     "Speech synthesis turns written words into sound, one phoneme at a time.",
 ]
+COMPARE_TEXT = "The sea was calm this morning."
+
+
+def clip_cards(cells) -> str:
+    """The compared clips as cards: setting, a player, and the picture of the sound."""
+    cards = []
+    for c in cells:
+        if c.samples is None:
+            body, foot = '<div class="clip-wait">…</div>', "waiting"
+        else:
+            wav = base64.b64encode(audio_views.wav_bytes(c.samples, c.sample_rate)).decode()
+            png = base64.b64encode(audio_views.png_bytes(audio_views.sound_figure(
+                c.samples, c.sample_rate, title="", size=(3.6, 2.3), compact=True))).decode()
+            body = (f'<audio controls preload="metadata" src="data:audio/wav;base64,{wav}"></audio>'
+                    f'<img alt="The picture of the sound for {html.escape(c.label)}" src="data:image/png;base64,{png}">')
+            foot = f"{c.seconds:.1f} s of speech, made in {c.elapsed:.2f} s"
+        cards.append(f'<div class="answer-card clip-card"><div class="answer-head">{html.escape(c.label)} · seed {c.seed}'
+                     f'</div>{body}<div class="answer-foot">{foot}</div></div>')
+    return f'<div class="answer-grid clip-grid">{"".join(cards)}</div>'
 
 
 def build(registry) -> dict:
@@ -29,29 +55,99 @@ def build(registry) -> dict:
                 gr.Examples([[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Example texts")
                 model = model_dropdown(registry, TASK)
                 controls = option_controls(options_cls, default_overrides(registry, TASK))
+                with gr.Row():
+                    seed = seed_box()
+                    seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
                 unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,
                                   elem_id="tts-audio")
                 status = gr.Markdown(elem_id="tts-status")
+                picture = gr.Plot(label=audio_views.TITLE, elem_id="tts-picture")
+                gr.Markdown(audio_views.CAPTION, elem_classes=["explain-caption"])
+        with gr.Accordion("Compare settings: one text, several voices", open=False, elem_id="tts-compare"):
+            gr.Markdown("The same text spoken at several expressiveness and speaking-rate values. Every clip uses the "
+                        "same seed, so only the setting you vary changes.")
+            with gr.Row():
+                compare_text = gr.Textbox(label="Text", value=COMPARE_TEXT, scale=3, elem_id="tts-compare-text")
+                expressiveness_values = gr.Textbox(label="Expressiveness values", value="0, 0.667, 1.3",
+                                                   info="Separated by commas", elem_id="tts-compare-expressiveness")
+                rate_values = gr.Textbox(label="Rate values", value="", info="Empty: the slider's value",
+                                         elem_id="tts-compare-rate")
+            with gr.Row():
+                compare_run = gr.Button("Compare", variant="primary", elem_id="tts-compare-run")
+                compare_stop = gr.Button("Stop", variant="stop")
+            compare_status = gr.Markdown(elem_id="tts-compare-status")
+            clips = gr.HTML(elem_id="tts-clips")
+            clip_files = gr.File(label="Download the clips", file_count="multiple", interactive=False)
+            compare_data = gr.JSON(label="Every clip's settings", open=False)
 
-    def synthesize(text, model, progress=gr.Progress(), **options):
+    def synthesize(text, model, seed, progress=gr.Progress(), **options):
         text = require_text(text, "text", MAX_TEXT_CHARS)
         options = options_cls.parse(**options)
+        seed = resolve_seed(seed)
         wrapper = registry.get(TASK, model)
         if not wrapper.loaded:
             progress(0, desc=loading_message(wrapper))
             wrapper.ensure_loaded()
         start = time.perf_counter()
-        result = wrapper.synthesize(text, options)
+        result = wrapper.synthesize(text, options, seed)
         elapsed = time.perf_counter() - start
-        return (result.sample_rate, result.samples), (
+        return (result.sample_rate, result.samples), seed, (
             f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
-            f"{wrapper.model_id} on {wrapper.device}")
+            f"seed {seed} · {wrapper.model_id} on {wrapper.device}")
 
-    names = ["text", "model", *controls]
-    gr.on([run_button.click], api_function(synthesize, names), [text, model, *controls.values()],
-          [speech, status], api_name="synthesize", concurrency_limit=2, concurrency_id="text_to_speech")
+    def draw_speech(audio):
+        if audio is None:
+            return None
+        sample_rate, samples = audio
+        return audio_views.sound_figure(samples, sample_rate)
+
+    def compare_speech(text, expressiveness_values, rate_values, seed, model, progress=gr.Progress(), **options):
+        text = require_text(text, "text", MAX_TEXT_CHARS)
+        base = options_cls.parse(**options)
+        seed = resolve_seed(seed)
+        cells = compare.speech_cells(options_cls, base, expressiveness_values, rate_values, seed)
+        wrapper = registry.get(TASK, model)
+        if not wrapper.loaded:
+            yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
+            wrapper.ensure_loaded()
+        progress(0, desc=f"Clip 1 of {len(cells)}")
+        yield clip_cards(cells), gr.skip(), gr.skip(), f"Clip 1 of {len(cells)}…"
+        folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
+        files, finished = [], 0
+        for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell)):
+            if kind == "cell":
+                finished += 1
+                index, cell = value
+                path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
+                path.write_bytes(audio_views.wav_bytes(cell.samples, cell.sample_rate))
+                files.append(str(path))
+                progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
+                yield (clip_cards(cells), list(files), [_clip_record(c) for c in cells if c.samples is not None],
+                       f"{finished} of {len(cells)} clips done")
+        made = [c for c in cells if c.samples is not None]
+        note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
+        yield (clip_cards(made), list(files), [_clip_record(c) for c in made],
+               note + f"{len(made)} clips · seed {seed}")
+
+    names = ["text", "model", "seed", *controls]
+    gr.on([run_button.click], api_function(synthesize, names), [text, model, seed, *controls.values()],
+          [speech, seed_used, status], api_name="synthesize", concurrency_limit=2, concurrency_id="text_to_speech")
+    speech.change(draw_speech, [speech], [picture], api_visibility="private")
+    compare_names = ["text", "expressiveness_values", "rate_values", "seed", "model", *controls]
+    compared = compare_run.click(api_function(compare_speech, compare_names),
+                                 [compare_text, expressiveness_values, rate_values, seed, model, *controls.values()],
+                                 [clips, clip_files, compare_data, compare_status], api_name="compare_speech",
+                                 concurrency_limit=2, concurrency_id="text_to_speech")
+    compare_stop.click(None, None, None, cancels=[compared])
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
-    return {"text": text, "speech": speech, "model": model, "status": status, **controls}
+    return {"text": text, "speech": speech, "model": model, "status": status, "seed": seed, "picture": picture,
+            **controls, "compare": {"text": compare_text, "expressiveness_values": expressiveness_values,
+                                    "rate_values": rate_values}}
+
+
+def _clip_record(cell) -> dict:
+    return {"expressiveness": cell.expressiveness, "rate": cell.rate, "seed": cell.seed,
+            "seconds": round(cell.seconds, 3), "made_in_seconds": round(cell.elapsed, 3)}
