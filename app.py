@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 TASK_ALIASES = {"chat": "chat", "t2i": "text_to_image", "text_to_image": "text_to_image", "image": "text_to_image",
@@ -22,6 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Compute device (default auto: cuda, then mps, then cpu).")
     parser.add_argument("--preload", default="", help="Comma-separated tasks to load at start: chat,t2i,caption,stt,tts.")
     parser.add_argument("--share", action="store_true", help="Open a public Gradio share link (off by default).")
+    parser.add_argument("--no-history", action="store_true",
+                        help="Private mode: keep no history (no run log, output files or upload copies are written).")
     args = parser.parse_args(argv)
     unknown = [t for t in filter(None, args.preload.split(",")) if t.strip() not in TASK_ALIASES]
     if unknown:
@@ -32,8 +37,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     data_dir = Path(args.data_dir).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "tmp"))  # uploads and outputs stay in --data-dir
+    from playground.history import open_history, unwritable_reason
+
+    problem = None if args.no_history else unwritable_reason(data_dir)
+    if problem or args.no_history:  # Gradio's uploads and results go to a private folder, removed at exit
+        scratch = tempfile.mkdtemp(prefix="playground-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        os.environ.setdefault("GRADIO_TEMP_DIR", scratch)
+    else:
+        os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "tmp"))  # uploads and outputs stay in --data-dir
+    if problem:
+        print(f"The data folder {data_dir} cannot be written ({problem}): history is off; results are still "
+              "shown.", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from playground.devices import DeviceChoice
@@ -49,10 +64,11 @@ def main(argv=None) -> None:
             registry.load(name)
         except UserError as exc:
             sys.exit(f"Could not preload {name}: {exc}")
-    demo = build_app(registry)
+    run_log = open_history(data_dir, enabled=not args.no_history)
+    demo = build_app(registry, run_log)
     demo.queue(default_concurrency_limit=2)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                max_file_size="200mb", footer_links=["api"])
+                max_file_size="200mb", footer_links=["api"], allowed_paths=run_log.served_paths())
 
 
 if __name__ == "__main__":

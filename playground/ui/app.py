@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from playground.ui import captioning, chat, speech_to_text, text_to_image, text_to_speech
+from playground.ui import captioning, chat, history, speech_to_text, text_to_image, text_to_speech
 
 TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech)
 
@@ -14,6 +14,7 @@ CSS = """
 /* small images (the bundled 64×64 model) scale up with crisp pixels instead of showing as a speck */
 #t2i-result img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 #t2i-strip img, #t2i-grid img { image-rendering: pixelated; }
+#history-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 .explain-caption { opacity: 0.85; font-size: 0.95em; }
 .answer-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 10px; }
 .answer-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px;
@@ -28,14 +29,23 @@ CSS = """
 """
 
 
-def build_app(registry) -> gr.Blocks:
-    """The playground: a header with the device in use and one tab per task."""
+def build_app(registry, run_log=None) -> gr.Blocks:
+    """The playground: a header with the device in use, one tab per task, and the History tab.
+
+    ``run_log`` keeps every run (``playground.history.open_history``); None keeps nothing.
+    """
+    if run_log is None:
+        from playground.history import NoHistory
+
+        run_log = NoHistory("History is off: this app was built without a run log.")
+    recorder = history.WarnWhenNotKept(run_log)
     with gr.Blocks(title="Generative AI Playground") as demo:
         gr.Markdown("# Generative AI Playground\nChat, draw, caption, listen and speak with local models.")
         device_line = gr.Markdown("Device: checking…", elem_id="device-line")
-        with gr.Tabs():
-            for tab in TABS:
-                tab.build(registry)
-        demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded.",
+        with gr.Tabs() as tabs:
+            built = {tab.TASK: tab.build(registry, recorder) for tab in TABS}
+            history.build(registry, run_log, tabs, built)
+        demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
+                          + (f" · {run_log.note}" if run_log.note else ""),
                   None, device_line, api_visibility="private", queue=False)
     return demo

@@ -47,8 +47,8 @@ def plain_history(history) -> list[dict]:
     return messages
 
 
-def build(registry) -> dict:
-    """Build the tab and wire its events; returns the main components."""
+def build(registry, run_log) -> dict:
+    """Build the tab and wire its events; ``run_log`` keeps each reply. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Chat", id=TASK):
         with gr.Row():
@@ -127,6 +127,8 @@ def build(registry) -> dict:
         elapsed = time.perf_counter() - start
         if not reply.strip():
             shown[-1]["content"] = "(the model ended its reply without any text)"
+        run_log.record("chat", wrapper, options, seed=seed, outputs=[reply], seconds=elapsed,
+                       settings={"message": message, "history": history, "system_prompt": system_prompt})
         yield shown, seed, (f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
                             f"seed {seed} · {wrapper.model_id} on {wrapper.device}"), recorded
 
@@ -171,6 +173,11 @@ def build(registry) -> dict:
                        [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
         done = [c for c in cells if c.done]
         note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "
+        run_log.record("compare_chat", wrapper, base, seed=seed, seconds=sum(c.seconds for c in cells),
+                       settings={"message": message, "temperatures": temperatures, "samples": samples,
+                                 "top_ps": top_ps, "system_prompt": system_prompt},
+                       outputs=[f"temperature {c.temperature:g}, top-p {c.top_p:g}, seed {c.seed}: {c.text}"
+                                for c in cells if c.text])
         yield (answer_cards(cells), rows_table(compare.chat_summary(done)) if done else None,
                [compare.cell_record(c) for c in cells if c.text], note + f"{len(done)} answers · seed {seed}")
 
@@ -201,4 +208,6 @@ def build(registry) -> dict:
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"chatbot": chatbot, "message": message, "model": model, "status": status, "seed": seed,
-            "system_prompt": system_prompt, "choices_plot": choices_plot, **controls}
+            "system_prompt": system_prompt, "choices_plot": choices_plot, **controls,
+            "compare": {"message": compare_message, "temperatures": temperatures, "top_ps": top_ps,
+                        "samples": samples, "max_new_tokens": compare_tokens}}

@@ -44,8 +44,8 @@ def shows_steps_by_default(registry, model_id) -> bool:
     return bool(spec and spec.bundled)
 
 
-def build(registry) -> dict:
-    """Build the tab and wire its events; returns the main components."""
+def build(registry, run_log) -> dict:
+    """Build the tab and wire its events; ``run_log`` keeps each picture. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Text to Image", id=TASK):
         with gr.Row():
@@ -120,6 +120,9 @@ def build(registry) -> dict:
             yield gr.skip(), seed, str(exc), gr.skip()
             return
         elapsed = time.perf_counter() - start
+        run_log.record("text_to_image", wrapper, options, seed=seed, outputs=[result.image], seconds=elapsed,
+                       settings={"prompt": prompt, "negative_prompt": negative_prompt or "",
+                                 "show_noise_steps": bool(show_noise_steps)})
         yield (result.image, seed,
                (f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
                 f"seed {seed} · {wrapper.model_id} on {wrapper.device}"),
@@ -167,7 +170,13 @@ def build(registry) -> dict:
             pass  # the finished cells are already shown
         made = [c for c in cells if c.image is not None]
         note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
-        yield (picture(), [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made],
+        grid_image = picture()
+        if made:
+            run_log.record("compare_text_to_image", registry.get(TASK, model), base, seed=seed, outputs=[grid_image],
+                           seconds=sum(c.seconds for c in made),
+                           settings={"prompt": prompt, "x_param": x_param, "x_values": x_values, "y_param": y_param,
+                                     "y_values": y_values, "negative_prompt": negative_prompt or ""})
+        yield (grid_image, [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made],
                note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}")
 
     names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
@@ -192,4 +201,5 @@ def build(registry) -> dict:
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"prompt": prompt, "negative_prompt": negative, "seed": seed, "image": image, "model": model,
-            "status": status, "strip": strip, "grid": grid, **controls}
+            "status": status, "strip": strip, "grid": grid, **controls, "show_noise_steps": show_steps,
+            "compare": {"x_param": x_param, "x_values": x_values, "y_param": y_param, "y_values": y_values}}

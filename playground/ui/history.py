@@ -1,0 +1,335 @@
+"""The History tab: every run newest first; open one to read its run card, send its settings back to its
+tab, export or delete it; drop a PNG, WAV or run-card JSON the app made to restore its settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import urllib.parse
+from pathlib import Path
+
+import gradio as gr
+
+from playground.errors import UserError
+from playground.history import read_card
+from playground.ui.controls import plain_error
+
+log = logging.getLogger("playground")
+
+PAGE = 48  # cards shown at first; "Show more" adds as many again
+ALIASES = {"history": "chatbot"}  # API parameter name -> the tab's component key, where they differ
+FIRST = ("model", "x_param", "y_param")  # set before the rest: changing them moves other controls
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".webm"}
+
+CARDS_JS = """
+element.addEventListener('click', (event) => {
+  if (event.target.closest('input, audio, label')) return;
+  const card = event.target.closest('[data-run]');
+  if (card) trigger('open_run', {run: card.dataset.run});
+});
+element.addEventListener('change', (event) => {
+  if (!event.target.matches('input[data-pick]')) return;
+  const runs = [...element.querySelectorAll('input[data-pick]:checked')].map((box) => box.dataset.pick);
+  trigger('pick', {runs: runs});
+});
+"""
+
+CARDS_CSS = """
+.runs { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 10px; align-items: start; }
+.run { position: relative; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px;
+       background: var(--background-fill-secondary); cursor: pointer; display: flex; flex-direction: column; gap: 6px; }
+.run:hover { border-color: var(--color-accent); }
+.run .media img { width: 100%; aspect-ratio: 1; object-fit: contain; image-rendering: pixelated; border-radius: 4px;
+                  background: var(--background-fill-primary); display: block; }
+.run .media audio { width: 100%; height: 36px; }
+.run .out { font-size: 0.9em; white-space: pre-wrap; max-height: 7.5em; overflow: hidden; }
+.run .in { font-size: 0.85em; opacity: 0.85; max-height: 3.4em; overflow: hidden; white-space: pre-wrap; }
+.run .head { font-size: 0.8em; font-weight: 600; padding-right: 22px; }
+.run .foot { font-size: 0.75em; opacity: 0.7; }
+.run .pick { position: absolute; top: 6px; right: 6px; }
+.run .pick input { width: 16px; height: 16px; cursor: pointer; }
+.empty { opacity: 0.75; padding: 16px 4px; }
+"""
+
+
+class WarnWhenNotKept:
+    """The run log as the tabs see it: when a run cannot be kept, whoever made it is told why, once per cause."""
+
+    def __init__(self, run_log):
+        self.run_log = run_log
+        self.enabled = run_log.enabled
+        self._told = ""
+
+    def record(self, *args, **kwargs):
+        card = self.run_log.record(*args, **kwargs)
+        note = getattr(self.run_log, "note", "")
+        if card is None and self.enabled and note and note != self._told:
+            self._told = note
+            gr.Warning(note)
+        elif card is not None:
+            self._told = ""
+        return card
+
+    @property
+    def note(self) -> str:
+        return self.run_log.note
+
+
+def file_url(path) -> str:
+    """A URL the browser can load a file in the data dir from (its folder is among launch's allowed paths)."""
+    return "gradio_api/file=" + urllib.parse.quote(str(path))
+
+
+def when(card: dict) -> str:
+    try:
+        return dt.datetime.fromisoformat(card["created"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except (KeyError, ValueError):
+        return card.get("created", "")
+
+
+def summary(card: dict) -> str:
+    """One line: task, kind, model, seed and time taken."""
+    parts = [card["model"]]
+    if card.get("seed") is not None:
+        parts.append(f"seed {card['seed']}")
+    seconds = (card.get("timings") or {}).get("seconds")
+    if seconds is not None:
+        parts.append(f"{seconds:.1f} s")
+    return " · ".join(parts)
+
+
+def card_html(card: dict, run_log, titles: dict) -> str:
+    """One run as a small card: its picture or player (else its text), what went in, and when."""
+    media = ""
+    files = [(e, run_log.file(e["path"])) for e in card.get("output_files") or []]
+    files += [(e, run_log.file(e["path"])) for e in card.get("input_files") or []]
+    for entry, path in files:
+        if path is None:
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            media = f'<img src="{html.escape(file_url(path))}" loading="lazy" alt="picture of run {card["run_id"]}">'
+        elif path.suffix.lower() in AUDIO_SUFFIXES:
+            media = f'<audio controls preload="none" src="{html.escape(file_url(path))}"></audio>'
+        if media:
+            break
+    inputs = card.get("input_text") or ""
+    output = card.get("output_text") or ""
+    title = titles.get(card["task"], card["task"]) + (" · compare" if card.get("kind") == "compare" else "")
+    run = html.escape(card["run_id"])
+    return (f'<div class="run" data-run="{run}" title="Open run {run}">'
+            f'<label class="pick" title="Select for export"><input type="checkbox" data-pick="{run}"></label>'
+            f'<div class="head">{html.escape(title)}</div>'
+            + (f'<div class="media">{media}</div>' if media else "")
+            + (f'<div class="in">{html.escape(inputs[:200])}</div>' if inputs else "")
+            + (f'<div class="out">{html.escape(output[:400])}</div>' if output else "")
+            + f'<div class="foot">{html.escape(when(card))}<br>{html.escape(summary(card))}</div></div>')
+
+
+def restore_slots(targets: dict) -> dict:
+    """(task, kind, setting name) -> the component that shows it, from each tab's build() dict."""
+    slots = {}
+    for task, components in targets.items():
+        single = {k: c for k, c in components.items() if isinstance(c, gr.components.Component)}
+        compare = {k: c for k, c in (components.get("compare") or {}).items()
+                   if isinstance(c, gr.components.Component)}
+        for name, component in single.items():
+            slots[(task, "run", name)] = component
+        for name, component in {**single, **compare}.items():
+            slots[(task, "compare", name)] = component
+    return slots
+
+
+def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
+    """Build the History tab; ``targets`` maps each task to its tab's build() dict, for "Use these settings"."""
+    titles = {name: registry.task(name).title for name in registry.catalog}
+    slots = restore_slots(targets)
+    receivers = list(dict.fromkeys(slots.values()))
+    first_receivers = list(dict.fromkeys(c for (_, _, name), c in slots.items() if name in FIRST))
+    with gr.Tab("History", id="history") as tab:
+        note = gr.Markdown(elem_id="history-note")
+        with gr.Row(visible=run_log.enabled):
+            task = gr.Dropdown([("All tasks", ""), *((t, n) for n, t in titles.items())], value="", label="Task",
+                               elem_id="history-task")
+            model = gr.Dropdown([("Any model", "")], value="", allow_custom_value=True, label="Model",
+                                elem_id="history-model")
+            text = gr.Textbox(label="Text", placeholder="Words in a prompt, message, caption or transcript; Enter",
+                              elem_id="history-text")
+            refresh = gr.Button("Refresh", size="sm", scale=0, min_width=90)
+        with gr.Row():
+            with gr.Column(scale=3):
+                cards = gr.HTML("", js_on_load=CARDS_JS, css_template=CARDS_CSS, elem_id="history-cards",
+                                visible=run_log.enabled)
+                with gr.Row(visible=run_log.enabled):
+                    picked_note = gr.Markdown("Tick runs to export several at once.", elem_id="history-picked")
+                    export_picked = gr.Button("Export selected", size="sm", interactive=False)
+                    more = gr.Button("Show more", size="sm", visible=False)
+            with gr.Column(scale=2):
+                title = gr.Markdown("Open a run to see its run card.", elem_id="history-title")
+                image = gr.Image(label="Output", type="filepath", interactive=False, visible=False, height=280,
+                                 elem_id="history-image")
+                audio = gr.Audio(label="Output", type="filepath", interactive=False, visible=False,
+                                 elem_id="history-audio")
+                output_text = gr.Textbox(label="Output", interactive=False, visible=False, lines=4, max_lines=12,
+                                         elem_id="history-output")
+                with gr.Row():
+                    use = gr.Button("Use these settings", variant="primary", interactive=False, elem_id="history-use")
+                    export_one = gr.Button("Export this run", interactive=False, elem_id="history-export")
+                    delete = gr.Button("Delete this run", variant="stop", interactive=False, elem_id="history-delete")
+                download = gr.File(label="Exported zip", visible=False, interactive=False, elem_id="history-zip")
+                card_view = gr.JSON(label="Run card", open=True, elem_id="history-card", visible=False)
+                dropped = gr.File(label="Restore settings from a file: drop a PNG or WAV made by the app, or its "
+                                  "run-card JSON", file_types=[".png", ".wav", ".json"], type="filepath",
+                                  elem_id="history-drop")
+    opened = gr.State(None)  # the card on show: an opened run, or one read from a dropped file
+    picked = gr.State([])
+    limit = gr.State(PAGE)
+
+    def list_runs(task, model, text, limit):
+        if not run_log.enabled:
+            return (f"**{run_log.note}**", "", gr.update(), [], "", gr.update(interactive=False), gr.update())
+        runs = run_log.runs(task or None, model or None, text or None, limit=limit)
+        total = run_log.count(task or None, model or None, text or None)
+        filtered = bool(task or (model or "").strip() or (text or "").strip())
+        lines = [f"**{run_log.note}**"] if run_log.note else []
+        lines.append(f"{total} run{'s' if total != 1 else ''}{' match' if filtered else ' kept'}"
+                     + (f"; showing the newest {len(runs)}." if total > len(runs) else ".")
+                     + f" Files live in `{run_log.data_dir}`.")
+        body = "".join(card_html(c, run_log, titles) for c in runs)
+        if not runs:
+            body = ('<div class="empty">No runs match.</div>' if filtered else
+                    '<div class="empty">No runs yet: every result you make in the other tabs is kept here with '
+                    'its settings.</div>')
+        models = [("Any model", ""), *((m, m) for m in run_log.models())]
+        return ("\n\n".join(lines), f'<div class="runs">{body}</div>', gr.update(choices=models), [],
+                "Tick runs to export several at once.", gr.update(interactive=False),
+                gr.update(visible=total > len(runs)))
+
+    def show(card, preview=None, heading=None):
+        """The detail pane for ``card``; ``preview`` is a dropped file to show when the run's own file is gone."""
+        if card is None:
+            return (None, "Open a run to see its run card.", gr.update(visible=False, value=None),
+                    gr.update(visible=False, value=None), gr.update(visible=False, value=""),
+                    *[gr.update(interactive=False)] * 3, gr.update(visible=False, value=None),
+                    gr.update(visible=False, value=None))
+        def found(entries):
+            paths = [run_log.file(e["path"]) if run_log.enabled else None for e in entries or []]
+            return ([p for p in paths if p is not None and p.suffix.lower() in IMAGE_SUFFIXES],
+                    [p for p in paths if p is not None and p.suffix.lower() in AUDIO_SUFFIXES])
+
+        pictures, sounds = found(card.get("output_files"))
+        if preview and Path(preview).suffix.lower() == ".png" and not pictures:
+            pictures = [preview]
+        if preview and Path(preview).suffix.lower() == ".wav" and not sounds:
+            sounds = [preview]
+        input_pictures, input_sounds = found(card.get("input_files"))  # what a caption or transcript came from
+        picture_label = "Output" if pictures else "Input image"
+        sound_label = "Output" if sounds else "Input audio"
+        pictures, sounds = pictures or input_pictures, sounds or input_sounds
+        known = run_log.enabled and run_log.get(card["run_id"]) is not None
+        kind = " (compare)" if card.get("kind") == "compare" else ""
+        head = heading or f"### {titles.get(card['task'], card['task'])}{kind}"
+        lines = [head, f"Run `{card['run_id']}` · {when(card)} · {summary(card)}",
+                 f"{card.get('backend', '')} on {card.get('device', '')} {card.get('dtype', '')} · model "
+                 f"revision `{(card.get('revision') or 'unknown')[:23]}`"]
+        return (card, "\n\n".join(lines),
+                gr.update(visible=bool(pictures), value=str(pictures[0]) if pictures else None, label=picture_label),
+                gr.update(visible=bool(sounds), value=str(sounds[0]) if sounds else None, label=sound_label),
+                gr.update(visible=bool(card.get("output_text")), value=card.get("output_text") or ""),
+                gr.update(interactive=True), gr.update(interactive=known), gr.update(interactive=known),
+                gr.update(visible=False, value=None), gr.update(visible=True, value=card))
+
+    def open_run(evt: gr.EventData):
+        card = run_log.get(evt.run) if run_log.enabled else None
+        if card is None:
+            raise gr.Error("That run is no longer in the history; press Refresh.", print_exception=False)
+        return show(card)
+
+    def open_file(path):
+        if not path:
+            return show(None)
+        try:
+            card = read_card(path, run_log)
+        except UserError as exc:
+            raise plain_error(exc, "open_file") from None
+        return show(card, preview=path, heading="### Settings read from the dropped file")
+
+    def settings_of(card):
+        if card is None:
+            raise gr.Error("Open a run or drop a file first.", print_exception=False)
+        if run_log.enabled:
+            return run_log.replay_settings(card)
+        settings = dict(card.get("settings") or {})
+        missing = [e.get("name") for e in card.get("input_files") or []]
+        for name in missing:
+            settings.pop(name, None)
+        return settings, missing
+
+    def updates_for(card, names):
+        """{component: value} for the card's settings whose names are in ``names`` (None: all)."""
+        settings, _ = settings_of(card)
+        kind = "compare" if card.get("kind") == "compare" else "run"
+        changes = {}
+        for name, value in settings.items():
+            component = slots.get((card["task"], kind, ALIASES.get(name, name)))
+            if component is not None and (names is None or name in names):
+                changes[component] = value
+        return changes
+
+    def use_first(card):
+        if card is None:
+            raise gr.Error("Open a run or drop a file first.", print_exception=False)
+        if card["task"] not in targets:
+            raise gr.Error(f"This app has no {card['task']} tab to send these settings to.", print_exception=False)
+        return {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST)}
+
+    def use_rest(card):
+        changes = updates_for(card, None)
+        settings, missing = settings_of(card)
+        kind = "compare" if card.get("kind") == "compare" else "run"
+        skipped = [n for n in settings if (card["task"], kind, ALIASES.get(n, n)) not in slots]
+        where = "open “Compare settings” and press its button" if kind == "compare" else "press the tab's button"
+        message = f"Restored {len(changes)} settings from run {card['run_id']}: {where} to run it again."
+        if missing:
+            message += f" The input {', '.join(missing)} is not in this app's data folder: add it again."
+        if skipped:
+            message += f" Not restored (no control here): {', '.join(skipped)}."
+        gr.Info(message)
+        return {c: v for c, v in changes.items() if c not in first_receivers}
+
+    def export(run_ids):
+        try:
+            path = run_log.export(run_ids)
+        except UserError as exc:
+            raise plain_error(exc, "export") from None
+        return gr.update(visible=True, value=str(path))
+
+    def delete_run(card, task, model, text, limit):
+        if card is None or not run_log.enabled:
+            raise gr.Error("Open a run first.", print_exception=False)
+        run_log.delete([card["run_id"]])
+        gr.Info(f"Deleted run {card['run_id']} and its files.")
+        return (*show(None), *list_runs(task, model, text, limit))
+
+    def picked_runs(evt: gr.EventData):
+        runs = list(evt.runs or [])
+        label = f"{len(runs)} selected." if runs else "Tick runs to export several at once."
+        return runs, label, gr.update(interactive=bool(runs))
+
+    listing = [note, cards, model, picked, picked_note, export_picked, more]
+    detail = [opened, title, image, audio, output_text, use, export_one, delete, download, card_view]
+    filters = [task, model, text, limit]
+    private = dict(api_visibility="private")
+    gr.on([tab.select, refresh.click, task.change, model.change, text.submit], lambda *a: (PAGE, *list_runs(*a[:3], PAGE)),
+          filters, [limit, *listing], **private)
+    more.click(lambda t, m, x, n: (n + PAGE, *list_runs(t, m, x, n + PAGE)), filters, [limit, *listing], **private)
+    cards.open_run(open_run, None, detail, **private)
+    cards.pick(picked_runs, None, [picked, picked_note, export_picked], **private)
+    dropped.upload(open_file, dropped, detail, **private)
+    use.click(use_first, opened, [tabs, *first_receivers], **private).success(
+        use_rest, opened, receivers, **private)
+    export_one.click(lambda card: export([card["run_id"]] if card else []), opened, download, **private)
+    export_picked.click(export, picked, download, **private)
+    delete.click(delete_run, [opened, *filters], [*detail, *listing], **private)
+    return {"cards": cards, "use": use, "card": card_view, "dropped": dropped}
