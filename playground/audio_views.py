@@ -75,6 +75,8 @@ def sound_figure(samples, sample_rate: int, title: str = TITLE, size: tuple[floa
     spec_ax.tick_params(axis="x", labelsize=7 if compact else 8)
     if title:
         fig.suptitle(title, fontsize=10 if compact else 12, x=0.01, ha="left")
+    elif not compact:
+        fig.get_layout_engine().set(rect=(0, 0, 1, 0.92))  # room for the label a Gradio plot draws over its corner
     return fig
 
 

@@ -313,8 +313,9 @@ def transcript_diffs(cells: list[TranscriptCell], reference: str) -> list[tuple[
     for c in cells:
         if not c.done:
             continue
-        out.append((f"{c.label}:", None))
-        out += [(w, DIFF_LABELS.get(tag)) for w, tag in word_diff(reference, c.text)]
+        out.append((f"{c.label}: ", None))
+        for w, tag in word_diff(reference, c.text):
+            out += [(w, DIFF_LABELS.get(tag)), (" ", None)]  # the component joins pieces with no space
         out.append(("\n", None))
     return out
 

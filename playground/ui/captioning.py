@@ -31,11 +31,11 @@ def caption_cards(cells) -> str:
         if not c.done:
             body, foot = "…", "waiting"
         elif c.tokens:
-            body = "".join(
-                f'<span class="token" title="{p:.0%} sure" style="background:'
+            body = " ".join(
+                f'<span class="token" title="{_percent(p)} sure" style="background:'
                 f'{token_choices.BAND_COLOURS[token_choices.confidence_band(p)]}">{html.escape(t)}</span>'
                 for t, p in c.tokens)
-            foot = f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {min(p for _, p in c.tokens):.0%}"
+            foot = f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {_percent(min(p for _, p in c.tokens))}"
         else:
             body, foot = html.escape(c.text) or "(the model produced no caption)", f"made in {c.elapsed:.2f} s"
         cards.append(f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
@@ -46,8 +46,8 @@ def caption_cards(cells) -> str:
            f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
-def build(registry, run_log) -> dict:
-    """Build the tab and wire its events; ``run_log`` keeps each caption. Returns the main components."""
+def build(registry) -> dict:
+    """Build the tab and wire its events; returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Image Captioning", id=TASK):
         with gr.Row():
@@ -86,7 +86,8 @@ def build(registry, run_log) -> dict:
             diversity = gr.Dataframe(label="How different are the captions? distinct-n: share of word n-grams that "
                                      "are new (1 = no repeats); similarity: 1 = identical captions",
                                      interactive=False, elem_id="caption-diversity")
-            compare_data = gr.JSON(label="Every caption as data", open=False)
+            with gr.Accordion("Every caption as data", open=False):
+                compare_data = gr.JSON(label="Every caption as data", open=False)
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
         picture = load_image(image)
@@ -100,8 +101,6 @@ def build(registry, run_log) -> dict:
         result = wrapper.caption(picture, options, seed)
         elapsed = time.perf_counter() - start
         words = [(token, f"{p:.0%}") for token, p in result.tokens]
-        run_log.record("caption", wrapper, options, seed=seed, files={"image": image}, outputs=[result.text],
-                       seconds=elapsed)
         return result.text or "(the model produced no caption)", words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
                                           f"{wrapper.model_id} on {wrapper.device}")
 
@@ -133,9 +132,6 @@ def build(registry, run_log) -> dict:
                        [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
         done = [c for c in cells if c.done]
         note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
-        run_log.record("compare_caption", registry.get(TASK, default), base, seed=seed, files={"image": image},
-                       settings={"temperatures": temperatures, "models": models, "samples": samples},
-                       outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
         yield (caption_cards(done), rows_table(compare.caption_summary(done)), [_caption_record(c) for c in done],
                note + f"{len(done)} captions · seed {seed}")
 
@@ -153,6 +149,10 @@ def build(registry, run_log) -> dict:
                  api_visibility="private")
     return {"image": image, "caption": caption, "model": model, "status": status, "seed": seed, **controls,
             "compare": {"temperatures": temperatures, "models": models, "samples": samples}}
+
+
+def _percent(p: float) -> str:
+    return f"{p:.0%}" if p >= 0.01 else "under 1%"
 
 
 def _caption_record(cell) -> dict:

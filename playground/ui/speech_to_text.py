@@ -36,8 +36,8 @@ def transcript_cards(cells) -> str:
     return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
-def build(registry, run_log) -> dict:
-    """Build the tab and wire its events; ``run_log`` keeps each transcript. Returns the main components."""
+def build(registry) -> dict:
+    """Build the tab and wire its events; returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Speech to Text", id=TASK):
         with gr.Row():
@@ -76,7 +76,8 @@ def build(registry, run_log) -> dict:
                                              color_map={compare.DIFF_LABELS["-"]: "#ffadad",
                                                         compare.DIFF_LABELS["+"]: "#ffe08a"},
                                              show_legend=True, combine_adjacent=False, elem_id="stt-differences")
-            compare_data = gr.JSON(label="Every transcript as data", open=False)
+            with gr.Accordion("Every transcript as data", open=False):
+                compare_data = gr.JSON(label="Every transcript as data", open=False)
 
     def transcribe(audio, model, progress=gr.Progress(), **options):
         samples = load_audio(audio, SAMPLE_RATE)
@@ -90,14 +91,13 @@ def build(registry, run_log) -> dict:
         elapsed = time.perf_counter() - start
         seconds = len(samples) / SAMPLE_RATE
         text = result.text or "(no speech was recognised)"
-        run_log.record("transcribe", wrapper, options, files={"audio": audio}, outputs=[result.text], seconds=elapsed)
         return text, (f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
                       f"{wrapper.model_id} on {wrapper.device}")
 
     def draw_input(audio):
         if not audio:
             return None
-        return audio_views.sound_figure(load_audio(audio, SAMPLE_RATE), SAMPLE_RATE)
+        return audio_views.sound_figure(load_audio(audio, SAMPLE_RATE), SAMPLE_RATE, title="")
 
     def compare_transcribe(audio, beam_sizes, temperatures, reference, model, progress=gr.Progress(), **options):
         samples = load_audio(audio, SAMPLE_RATE)
@@ -124,9 +124,6 @@ def build(registry, run_log) -> dict:
                        [_transcript_record(c) for c in cells if c.done], f"{finished} of {len(cells)} transcripts done")
         done = [c for c in cells if c.done]
         note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
-        run_log.record("compare_transcribe", wrapper, base, files={"audio": audio},
-                       settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
-                       outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
         scored = ""
         if reference.strip() and done:
             best = min(done, key=lambda c: c.wer)
