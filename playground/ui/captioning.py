@@ -46,8 +46,8 @@ def caption_cards(cells) -> str:
            f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
-def build(registry) -> dict:
-    """Build the tab and wire its events; returns the main components."""
+def build(registry, run_log) -> dict:
+    """Build the tab and wire its events; ``run_log`` keeps each caption. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Image Captioning", id=TASK):
         with gr.Row():
@@ -101,6 +101,8 @@ def build(registry) -> dict:
         result = wrapper.caption(picture, options, seed)
         elapsed = time.perf_counter() - start
         words = [(token, f"{p:.0%}") for token, p in result.tokens]
+        run_log.record("caption", wrapper, options, seed=seed, files={"image": image}, outputs=[result.text],
+                       seconds=elapsed)
         return result.text or "(the model produced no caption)", words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
                                           f"{wrapper.model_id} on {wrapper.device}")
 
@@ -132,6 +134,9 @@ def build(registry) -> dict:
                        [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
         done = [c for c in cells if c.done]
         note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
+        run_log.record("compare_caption", registry.get(TASK, default), base, seed=seed, files={"image": image},
+                       settings={"temperatures": temperatures, "models": models, "samples": samples},
+                       outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
         yield (caption_cards(done), rows_table(compare.caption_summary(done)), [_caption_record(c) for c in done],
                note + f"{len(done)} captions · seed {seed}")
 

@@ -36,8 +36,8 @@ def transcript_cards(cells) -> str:
     return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
-def build(registry) -> dict:
-    """Build the tab and wire its events; returns the main components."""
+def build(registry, run_log) -> dict:
+    """Build the tab and wire its events; ``run_log`` keeps each transcript. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Speech to Text", id=TASK):
         with gr.Row():
@@ -91,6 +91,7 @@ def build(registry) -> dict:
         elapsed = time.perf_counter() - start
         seconds = len(samples) / SAMPLE_RATE
         text = result.text or "(no speech was recognised)"
+        run_log.record("transcribe", wrapper, options, files={"audio": audio}, outputs=[result.text], seconds=elapsed)
         return text, (f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
                       f"{wrapper.model_id} on {wrapper.device}")
 
@@ -124,6 +125,9 @@ def build(registry) -> dict:
                        [_transcript_record(c) for c in cells if c.done], f"{finished} of {len(cells)} transcripts done")
         done = [c for c in cells if c.done]
         note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
+        run_log.record("compare_transcribe", wrapper, base, files={"audio": audio},
+                       settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
+                       outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
         scored = ""
         if reference.strip() and done:
             best = min(done, key=lambda c: c.wer)

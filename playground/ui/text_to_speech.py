@@ -44,8 +44,8 @@ def clip_cards(cells) -> str:
     return f'<div class="answer-grid clip-grid">{"".join(cards)}</div>'
 
 
-def build(registry) -> dict:
-    """Build the tab and wire its events; returns the main components."""
+def build(registry, run_log) -> dict:
+    """Build the tab and wire its events; ``run_log`` keeps each clip. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Text to Speech", id=TASK):
         with gr.Row():
@@ -94,6 +94,8 @@ def build(registry) -> dict:
         start = time.perf_counter()
         result = wrapper.synthesize(text, options, seed)
         elapsed = time.perf_counter() - start
+        run_log.record("synthesize", wrapper, options, seed=seed, settings={"text": text},
+                       outputs=[(result.sample_rate, result.samples)], seconds=elapsed)
         return (result.sample_rate, result.samples), seed, (
             f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
             f"seed {seed} · {wrapper.model_id} on {wrapper.device}")
@@ -129,6 +131,10 @@ def build(registry) -> dict:
                        f"{finished} of {len(cells)} clips done")
         made = [c for c in cells if c.samples is not None]
         note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
+        run_log.record("compare_speech", wrapper, base, seed=seed, seconds=sum(c.elapsed for c in made),
+                       settings={"text": text, "expressiveness_values": expressiveness_values,
+                                 "rate_values": rate_values},
+                       outputs=[(c.sample_rate, c.samples) for c in made])
         yield (clip_cards(made), list(files), [_clip_record(c) for c in made],
                note + f"{len(made)} clips · seed {seed}")
 
