@@ -101,3 +101,20 @@ def test_synthesize_speech_and_see_the_player(page):
     wait_for_text(page, "#tts-status", "real-time factor")
     page.wait_for_selector("#tts-audio audio, #tts-audio wave, #tts-audio button", timeout=30_000)
     page.screenshot(path=ARTIFACTS / "text_to_speech.png", full_page=True)
+
+
+def test_speech_compare_shows_a_player_and_a_picture_per_clip(page):
+    open_tab(page, "Text to Speech")
+    page.locator("#tts-run").click()
+    page.wait_for_selector("#tts-picture img[src]", timeout=60_000)  # the picture of the sound under the player
+    page.locator("#tts-compare").get_by_text("Compare settings").click()
+    page.locator("#tts-compare-text textarea").fill("Good morning.")
+    page.locator("#tts-compare-expressiveness textarea").fill("0, 1.2")
+    page.locator("#tts-compare-rate textarea").fill("1")
+    page.locator("#tts-compare-run").click()
+    wait_for_text(page, "#tts-compare-status", "2 clips")
+    cards = page.locator("#tts-clips .clip-card")
+    assert cards.count() == 2
+    assert page.locator("#tts-clips .clip-card audio").count() == 2
+    assert page.locator("#tts-clips .clip-card img").count() == 2
+    page.locator("#tts-compare").screenshot(path=ARTIFACTS / "text_to_speech_compare.png")
