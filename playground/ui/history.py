@@ -36,6 +36,8 @@ element.addEventListener('change', (event) => {
 });
 """
 
+CONFIRM_DELETE = "() => confirm('Delete this run and its files? This cannot be undone.')"
+
 CARDS_CSS = """
 .runs { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 10px; align-items: start; }
 .run { position: relative; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px;
@@ -183,6 +185,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
                                   "run-card JSON", file_types=[".png", ".wav", ".json"], type="filepath",
                                   elem_id="history-drop")
     opened = gr.State(None)  # the card on show: an opened run, or one read from a dropped file
+    confirm = gr.Checkbox(visible=False)  # set by the browser's "are you sure?" before a delete
     picked = gr.State([])
     limit = gr.State(PAGE)
 
@@ -305,7 +308,9 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
             raise plain_error(exc, "export") from None
         return gr.update(visible=True, value=str(path))
 
-    def delete_run(card, task, model, text, limit):
+    def delete_run(confirmed, card, task, model, text, limit):
+        if not confirmed:
+            return tuple(gr.skip() for _ in [*detail, *listing])
         if card is None or not run_log.enabled:
             raise gr.Error("Open a run first.", print_exception=False)
         run_log.delete([card["run_id"]])
@@ -331,5 +336,6 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
         use_rest, opened, receivers, **private)
     export_one.click(lambda card: export([card["run_id"]] if card else []), opened, download, **private)
     export_picked.click(export, picked, download, **private)
-    delete.click(delete_run, [opened, *filters], [*detail, *listing], **private)
+    delete.click(None, None, confirm, js=CONFIRM_DELETE, queue=False, **private).then(
+        delete_run, [confirm, opened, *filters], [*detail, *listing], **private)
     return {"cards": cards, "use": use, "card": card_view, "dropped": dropped}
