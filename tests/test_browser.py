@@ -118,3 +118,25 @@ def test_speech_compare_shows_a_player_and_a_picture_per_clip(page):
     assert page.locator("#tts-clips .clip-card audio").count() == 2
     assert page.locator("#tts-clips .clip-card img").count() == 2
     page.locator("#tts-compare").screenshot(path=ARTIFACTS / "text_to_speech_compare.png")
+
+
+def test_history_lists_opens_and_restores_a_run(page):
+    open_tab(page, "Text to Image")
+    prompt = "a medium yellow triangle on a purple background"
+    page.locator("#t2i-prompt textarea").fill(prompt)
+    page.locator("#t2i-generate").click()
+    wait_for_text(page, "#t2i-status", "steps in")
+    page.locator("#t2i-prompt textarea").fill("something else")
+    open_tab(page, "History")
+    newest = page.locator("#history-cards .run").first
+    newest.locator("img").wait_for(timeout=30_000)  # newest first, with its thumbnail
+    assert prompt in newest.inner_text()
+    page.screenshot(path=ARTIFACTS / "history.png", full_page=True)
+    newest.click()
+    wait_for_text(page, "#history-title", "Text to Image")
+    page.locator("#history-image img").wait_for()
+    page.screenshot(path=ARTIFACTS / "history_run_card.png", full_page=True)
+    page.locator("#history-use").click()
+    page.wait_for_function("(p) => document.querySelector('#t2i-prompt textarea')?.value === p", arg=prompt,
+                           timeout=30_000)  # back on its tab, with its settings
+    page.screenshot(path=ARTIFACTS / "history_restored.png", full_page=True)
