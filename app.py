@@ -27,10 +27,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="Open a public Gradio share link (off by default).")
     parser.add_argument("--no-history", action="store_true",
                         help="Private mode: keep no history (no run log, output files or upload copies are written).")
+    parser.add_argument("--presenter", action="store_true",
+                        help="Presenter mode: large type, essential controls first, every tab's model (or --preload's) "
+                             "loaded at start with a ready line.")
+    parser.add_argument("--check", nargs="?", const="all", default=None, metavar="TASKS",
+                        help="Check that each tab's default model is present, loads and runs a tiny input, then exit "
+                             "(non-zero if not); optionally only the comma-separated TASKS.")
     args = parser.parse_args(argv)
-    unknown = [t for t in filter(None, args.preload.split(",")) if t.strip() not in TASK_ALIASES]
-    if unknown:
-        parser.error(f"unknown task in --preload: {', '.join(unknown)}; use {', '.join(sorted(TASK_ALIASES))}")
+    for flag, value in (("--preload", args.preload), ("--check", "" if args.check in (None, "all") else args.check)):
+        unknown = [t for t in filter(None, value.split(",")) if t.strip() not in TASK_ALIASES]
+        if unknown:
+            parser.error(f"unknown task in {flag}: {', '.join(unknown)}; use {', '.join(sorted(TASK_ALIASES))}")
     return args
 
 
@@ -54,21 +61,36 @@ def main(argv=None) -> None:
     from playground.devices import DeviceChoice
     from playground.errors import UserError
     from playground.registry import Registry
-    from playground.ui.app import CSS, build_app
 
     registry = Registry(data_dir, DeviceChoice(args.device))
-    for task in filter(None, (t.strip() for t in args.preload.split(","))):
-        name = TASK_ALIASES[task]
+    if args.check is not None:
+        from playground.selfcheck import report
+
+        tasks = None if args.check == "all" else [TASK_ALIASES[t.strip()] for t in args.check.split(",") if t.strip()]
+        sys.exit(report(registry, tasks))
+
+    from playground.ui.app import build_app, page_css
+    from playground.ui.presenter import theme
+
+    preload = [TASK_ALIASES[t.strip()] for t in args.preload.split(",") if t.strip()]
+    preloader = None
+    if args.presenter:  # load in the background: the page is up at once and says which tabs are ready
+        from playground.preload import Preloader
+
+        preloader = Preloader(registry, preload or list(registry.catalog))
+        preloader.start()
+    for name in [] if args.presenter else preload:
         print(f"Preloading {name}…", flush=True)
         try:
             registry.load(name)
         except UserError as exc:
             sys.exit(f"Could not preload {name}: {exc}")
     run_log = open_history(data_dir, enabled=not args.no_history)
-    demo = build_app(registry, run_log)
+    demo = build_app(registry, run_log, presenter_mode=args.presenter, preloader=preloader)
     demo.queue(default_concurrency_limit=2)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                max_file_size="200mb", footer_links=["api"], allowed_paths=run_log.served_paths())
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=page_css(),
+                theme=theme() if args.presenter else None, max_file_size="200mb",
+                footer_links=[] if args.presenter else ["api"], allowed_paths=run_log.served_paths())
 
 
 if __name__ == "__main__":

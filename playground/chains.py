@@ -269,13 +269,16 @@ def draw_and_describe(registry, prompt: str, *, seed: int, rounds: int = 1, nega
     if not 1 <= int(rounds) <= MAX_ROUNDS:
         raise UserError(f"Rounds must be between 1 and {MAX_ROUNDS}, got {rounds}.")
     result = DrawResult()
+    for number in range(1, int(rounds) + 1):  # every stage is listed up front, so the whole game shows from the start
+        suffix = f" (round {number})" if rounds > 1 else ""
+        _add_stage(registry, result, "text_to_image", suffix)
+        _add_stage(registry, result, "captioning", suffix)
+    yield result
     current = prompt
     for number in range(1, int(rounds) + 1):
-        suffix = f" (round {number})" if rounds > 1 else ""
+        draw, describe = result.stages[2 * number - 2: 2 * number]
         this = DrawRound(number, current, (seed + number - 1) % (MAX_SEED + 1))
         result.rounds.append(this)
-        draw = _add_stage(registry, result, "text_to_image", suffix)
-        describe = _add_stage(registry, result, "captioning", suffix)
         yield result
 
         with _running(draw):

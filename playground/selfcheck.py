@@ -116,7 +116,7 @@ def format_line(result: CheckResult) -> str:
         state = "found" if result.found else "MISSING"
         return f"{head} {state}  FAILED: {result.problem}"
     return (f"{head} found  loaded in {result.load_seconds:5.1f} s  ran in {result.run_seconds:5.2f} s  "
-            f"{result.precision:<20} {result.output}")
+            f"{result.precision:<26} {result.output}")
 
 
 def summary(results: list[CheckResult], seconds: float) -> tuple[int, str]:
@@ -173,3 +173,12 @@ def _speech_to_text(wrapper, shared) -> str:
 
 TINY_RUNS = {"chat": _chat, "text_to_image": _text_to_image, "captioning": _captioning,
              "text_to_speech": _text_to_speech, "speech_to_text": _speech_to_text}
+
+
+def report(registry, tasks: list[str] | None = None, write: Callable[[str], None] = print) -> int:
+    """Run the checks, write a line each and a last line saying what to fix; return the exit code."""
+    start = time.perf_counter()
+    results = run_checks(registry, tasks, write)
+    code, line = summary(results, time.perf_counter() - start)
+    write(line)
+    return code

@@ -69,14 +69,24 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def server(data_dir, tmp_path_factory):
     """The real app, started as a subprocess the way users start it; yields its URL."""
+    yield from run_app(data_dir, tmp_path_factory.mktemp("server") / "server.log")
+
+
+@pytest.fixture(scope="session")
+def presenter_server(data_dir, tmp_path_factory):
+    """The app started with ``--presenter``; yields its URL."""
+    yield from run_app(data_dir, tmp_path_factory.mktemp("presenter") / "server.log", "--presenter")
+
+
+def run_app(data_dir: Path, log: Path, *flags: str):
+    """Start app.py with ``flags``, wait until it serves, yield its URL, stop it afterwards."""
     import urllib.request
 
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir)],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir),
+                                 *flags], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while True:

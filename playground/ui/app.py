@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from playground.ui import captioning, chat, history, speech_to_text, text_to_image, text_to_speech
+from playground.ui import (captioning, chains, chat, history, presenter, speech_to_text, text_to_image,
+                           text_to_speech)
 
-TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech)
+TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech, chains)
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -29,10 +30,17 @@ CSS = """
 """
 
 
-def build_app(registry, run_log=None) -> gr.Blocks:
+def page_css() -> str:
+    """The app's CSS: the tabs' rules and the presenter look (switched on by a class on the page)."""
+    return CSS + chains.CSS + presenter.look_css()
+
+
+def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=None) -> gr.Blocks:
     """The playground: a header with the device in use, one tab per task, and the History tab.
 
     ``run_log`` keeps every run (``playground.history.open_history``); None keeps nothing.
+    ``presenter_mode`` tucks secondary controls under "Advanced" and starts in the presenter look;
+    ``preloader`` (``playground.preload.Preloader``) adds a line saying which tabs are ready.
     """
     if run_log is None:
         from playground.history import NoHistory
@@ -40,12 +48,18 @@ def build_app(registry, run_log=None) -> gr.Blocks:
         run_log = NoHistory("History is off: this app was built without a run log.")
     recorder = history.WarnWhenNotKept(run_log)
     with gr.Blocks(title="Generative AI Playground") as demo:
-        gr.Markdown("# Generative AI Playground\nChat, draw, caption, listen and speak with local models.")
+        with gr.Row():
+            gr.Markdown("# Generative AI Playground\nChat, draw, caption, listen and speak with local models.")
+            presenter.build_toggle(presenter_mode)
         device_line = gr.Markdown("Device: checking…", elem_id="device-line")
+        if preloader is not None:
+            presenter.build_ready_line(preloader)
         with gr.Tabs() as tabs:
-            built = {tab.TASK: tab.build(registry, recorder) for tab in TABS}
+            built = {tab.TASK: tab.build(registry, recorder, presenter=presenter_mode) for tab in TABS}
             history.build(registry, run_log, tabs, built)
         demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
                           + (f" · {run_log.note}" if run_log.note else ""),
                   None, device_line, api_visibility="private", queue=False)
+        if presenter_mode:
+            demo.load(None, None, None, js=presenter.LOOK_ON, api_visibility="private", queue=False)
     return demo

@@ -15,6 +15,7 @@ from playground.sweep import run_sweep
 from playground.ui.components import ImageInput
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     resolve_seed, rows_table, seed_box)
+from playground.ui.presenter import advanced
 
 TASK = "captioning"
 
@@ -46,7 +47,7 @@ def caption_cards(cells) -> str:
            f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
-def build(registry, run_log) -> dict:
+def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each caption. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Image Captioning", id=TASK):
@@ -57,12 +58,13 @@ def build(registry, run_log) -> dict:
                 run_button = gr.Button("Caption", variant="primary", elem_id="caption-run")
                 if example_images():
                     gr.Examples([[p] for p in example_images()], inputs=[image], label="Example images")
-                model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls, default_overrides(registry, TASK))
-                with gr.Row():
-                    seed = seed_box()
-                    seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
-                unload = gr.Button("Unload model", size="sm")
+                with advanced(presenter):
+                    model = model_dropdown(registry, TASK)
+                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    with gr.Row():
+                        seed = seed_box()
+                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 caption = gr.Textbox(label="Caption", interactive=False, elem_id="caption-text")
                 confidence = gr.HighlightedText(label="How sure the model was of each word",

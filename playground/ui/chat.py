@@ -14,6 +14,7 @@ from playground.sweep import run_sweep
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     require_text, resolve_seed, rows_table, seed_box)
+from playground.ui.presenter import advanced
 
 TASK = "chat"
 MAX_MESSAGE_CHARS = 20_000
@@ -47,7 +48,7 @@ def plain_history(history) -> list[dict]:
     return messages
 
 
-def build(registry, run_log) -> dict:
+def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each reply. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Chat", id=TASK):
@@ -63,13 +64,14 @@ def build(registry, run_log) -> dict:
                     clear = gr.Button("Clear chat")
                 status = gr.Markdown(elem_id="chat-status")
             with gr.Column(scale=2):
-                model = model_dropdown(registry, TASK)
-                system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
-                controls = option_controls(options_cls, default_overrides(registry, TASK))
-                with gr.Row():
-                    seed = seed_box()
-                    seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
-                unload = gr.Button("Unload model", size="sm")
+                with advanced(presenter):
+                    model = model_dropdown(registry, TASK)
+                    system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
+                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    with gr.Row():
+                        seed = seed_box()
+                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    unload = gr.Button("Unload model", size="sm")
         pending = gr.Textbox(visible=False)  # the message being answered, once the box is cleared
         steps = gr.State([])  # the last reply's tokens with what the model was choosing from
         with gr.Accordion("What the model was choosing from", open=True, elem_id="chat-explain"):
@@ -84,7 +86,7 @@ def build(registry, run_log) -> dict:
                                                      combine_adjacent=False, elem_id="chat-tokens")
                     step_index = gr.Slider(1, 2, value=1, step=1, label="Token", elem_id="chat-token-index")
                 with gr.Column(scale=3):
-                    choices_plot = gr.Plot(label="Candidates for the next token", elem_id="chat-choices")
+                    choices_plot = gr.Plot(label="Candidates for the next token", show_label=False, elem_id="chat-choices")
         with gr.Accordion("Compare settings: one message, several answers", open=False, elem_id="chat-compare"):
             gr.Markdown("The same message answered at several temperatures and/or top-p values, or several samples "
                         "at one setting. Sample *n* uses the same seed at every setting, so only the setting differs.")
@@ -103,7 +105,8 @@ def build(registry, run_log) -> dict:
             diversity = gr.Dataframe(label="How different are the answers? distinct-n: share of word n-grams that "
                                      "are new (1 = no repeats); similarity: 1 = identical answers",
                                      interactive=False, elem_id="chat-diversity")
-            compare_data = gr.JSON(label="Every answer as data", open=False)
+            with gr.Accordion("Every answer as data", open=False):
+                compare_data = gr.JSON(show_label=False)
 
     def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), **options):
         message = require_text(message, "message", MAX_MESSAGE_CHARS)

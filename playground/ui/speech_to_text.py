@@ -15,6 +15,7 @@ from playground.models.speech_to_text import SAMPLE_RATE
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     rows_table)
+from playground.ui.presenter import advanced
 
 TASK = "speech_to_text"
 
@@ -36,7 +37,7 @@ def transcript_cards(cells) -> str:
     return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
-def build(registry, run_log) -> dict:
+def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each transcript. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Speech to Text", id=TASK):
@@ -47,9 +48,10 @@ def build(registry, run_log) -> dict:
                 run_button = gr.Button("Transcribe", variant="primary", elem_id="stt-run")
                 if example_clips():
                     gr.Examples([[p] for p in example_clips()], inputs=[audio], label="Example clips")
-                model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls, default_overrides(registry, TASK))
-                unload = gr.Button("Unload model", size="sm")
+                with advanced(presenter):
+                    model = model_dropdown(registry, TASK)
+                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 transcript = gr.Textbox(label="Transcript", lines=6, interactive=False, elem_id="stt-transcript")
                 status = gr.Markdown(elem_id="stt-status")

@@ -14,6 +14,7 @@ from playground.models.text_to_image import Stopped
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     recommended_values, require_text, resolve_seed, seed_box)
+from playground.ui.presenter import advanced
 
 TASK = "text_to_image"
 MAX_PROMPT_CHARS = 2_000
@@ -44,7 +45,7 @@ def shows_steps_by_default(registry, model_id) -> bool:
     return bool(spec and spec.bundled)
 
 
-def build(registry, run_log) -> dict:
+def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each picture. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Text to Image", id=TASK):
@@ -56,15 +57,16 @@ def build(registry, run_log) -> dict:
                     generate = gr.Button("Generate", variant="primary", elem_id="t2i-generate")
                     stop = gr.Button("Stop", variant="stop")
                 gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example prompts")
-                model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls, default_overrides(registry, TASK))
-                with gr.Row():
-                    seed = seed_box()
-                    seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
-                show_steps = gr.Checkbox(value=shows_steps_by_default(registry, registry.task(TASK).default),
-                                         label="Show the path from noise to picture",
-                                         info="Decodes the picture at a few steps along the way (slower on big models).")
-                unload = gr.Button("Unload model", size="sm")
+                with advanced(presenter):
+                    model = model_dropdown(registry, TASK)
+                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    with gr.Row():
+                        seed = seed_box()
+                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    show_steps = gr.Checkbox(value=shows_steps_by_default(registry, registry.task(TASK).default),
+                                             label="Show the path from noise to picture",
+                                             info="Decodes the picture at a few steps along the way (slower on big models).")
+                    unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 image = gr.Image(label="Result", type="pil", format="png", height=420, interactive=False,
                                  elem_id="t2i-result")
@@ -87,8 +89,9 @@ def build(registry, run_log) -> dict:
                 grid_stop = gr.Button("Stop", variant="stop")
             grid_status = gr.Markdown(elem_id="t2i-grid-status")
             grid = gr.Image(label="Grid", type="pil", format="png", interactive=False, elem_id="t2i-grid")
-            singles = gr.Gallery(label="Single images", columns=6, height="auto", format="png")
-            grid_summary = gr.JSON(label="Settings of every cell", open=False)
+            singles = gr.Gallery(label="Single images", columns=8, height=220, format="png")
+            with gr.Accordion("Settings of every cell", open=False):
+                grid_summary = gr.JSON(show_label=False)
 
     def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(), **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)

@@ -16,6 +16,7 @@ from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
                                     require_text, resolve_seed, rows_table, seed_box)
+from playground.ui.presenter import advanced
 
 TASK = "text_to_speech"
 EXAMPLE_TEXTS = [
@@ -44,7 +45,7 @@ def clip_cards(cells) -> str:
     return f'<div class="answer-grid clip-grid">{"".join(cards)}</div>'
 
 
-def build(registry, run_log) -> dict:
+def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each clip. Returns the main components."""
     options_cls = registry.options_class(TASK)
     with gr.Tab("Text to Speech", id=TASK):
@@ -53,12 +54,13 @@ def build(registry, run_log) -> dict:
                 text = gr.Textbox(label="Text", lines=4, value=EXAMPLE_TEXTS[0], elem_id="tts-text")
                 run_button = gr.Button("Speak", variant="primary", elem_id="tts-run")
                 gr.Examples([[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Example texts")
-                model = model_dropdown(registry, TASK)
-                controls = option_controls(options_cls, default_overrides(registry, TASK))
-                with gr.Row():
-                    seed = seed_box()
-                    seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
-                unload = gr.Button("Unload model", size="sm")
+                with advanced(presenter):
+                    model = model_dropdown(registry, TASK)
+                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    with gr.Row():
+                        seed = seed_box()
+                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,
                                   elem_id="tts-audio")

@@ -1,0 +1,366 @@
+"""The "Try it together" tab: Talk to it, Draw and describe, Say it back. Layout and wiring only;
+the chains themselves live in ``playground.chains`` and run the same wrappers as the single tabs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import gradio as gr
+
+from playground import chains
+from playground.bundled import ASSETS
+from playground.media import load_audio
+from playground.metrics import words
+from playground.models.speech_to_text import SAMPLE_RATE
+from playground.models.text_to_speech import MAX_TEXT_CHARS
+from playground.ui.chat import plain_history
+from playground.ui.controls import (api_function, default_overrides, model_dropdown, option_controls, require_text,
+                                    resolve_seed, seed_box)
+
+TASK = "chains"
+MAX_PROMPT_CHARS = 2_000
+TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence in English."
+TALK_MAX_NEW_TOKENS = 60  # a spoken reply should be short; the slider goes up to the chat tab's limit
+QUESTIONS = {  # assets/examples/audio/<name>.wav, spoken by the bundled voice (see assets/examples/make_examples.py)
+    "capital-of-france": "What is the capital of France?",
+    "why-is-the-sky-blue": "Why is the sky blue?",
+    "fun-fact-about-the-moon": "Tell me a fun fact about the moon.",
+}
+DRAW_PROMPTS = [
+    "a large red circle on a blue background",
+    "a small yellow triangle on a black background",
+    "a medium white square on a green background",
+]
+SAY_TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "She sells sea shells by the sea shore.",
+    "Generative models turn one kind of data into another.",
+]
+DIFF_LABELS = {"-": "typed, not heard", "+": "heard instead"}
+DIFF_COLOURS = {"typed, not heard": "#f87171", "heard instead": "#60a5fa"}
+STATE_TEXT = {"waiting": "waiting", "loading": "loading the model…", "running": "working…"}
+
+CSS = """
+.chain-intro { font-size: var(--text-lg); }
+.chain-pipeline { display: flex; flex-wrap: wrap; align-items: stretch; gap: 6px; }
+.chain-stage { border: 2px solid var(--border-color-primary); border-radius: 10px; padding: 8px 14px; min-width: 150px;
+               background: var(--background-fill-secondary); }
+.chain-stage .stage-name { font-weight: 600; }
+.chain-stage .stage-time { font-size: 1.35em; font-weight: 700; }
+.chain-stage .stage-detail { font-size: 0.85em; opacity: 0.8; }
+.chain-stage.done { border-color: #15803d; }
+.chain-stage.loading, .chain-stage.running { border-color: #1d4ed8; }
+.chain-stage.failed { border-color: #b91c1c; }
+.chain-stage.failed .stage-detail { color: #b91c1c; opacity: 1; }
+.chain-arrow { align-self: center; font-size: 1.6em; opacity: 0.6; }
+.chain-pipeline.compact { margin-bottom: 6px; align-items: center; flex-wrap: nowrap; }
+.chain-pipeline.compact .chain-stage { padding: 2px 10px; min-width: 0; flex: 1 1 0; }
+.chain-pipeline.compact .stage-name, .chain-pipeline.compact .stage-time { display: inline; margin-right: 6px; }
+.chain-pipeline.compact .stage-time { font-size: 1em; white-space: nowrap; }
+.chain-pipeline.compact .chain-arrow { font-size: 1.2em; }
+.chain-pipeline .round-label { font-weight: 600; white-space: nowrap; }
+.round-card { display: flex; gap: 16px; align-items: center; border: 2px solid var(--border-color-primary);
+              border-radius: 10px; padding: 10px; margin-bottom: 10px; }
+.round-card img { width: 160px; height: 160px; image-rendering: pixelated; border-radius: 6px; flex: none; }
+.round-card .label { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.04em; opacity: 0.7; }
+.round-card .text { font-size: 1.2em; margin-bottom: 6px; }
+.round-card .score { font-weight: 600; }
+.round-card .score.high { color: #15803d; } .round-card .score.mid { color: #b45309; } .round-card .score.low { color: #b91c1c; }
+.wer-score { font-size: 1.6em; font-weight: 700; }
+"""
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def stage_box(stage: chains.Stage, label: str) -> str:
+    """One stage: its name, its time (or its state), and what it made or why it failed."""
+    timing = f"{stage.seconds:.2f} s" if stage.state in ("done", "failed") else STATE_TEXT[stage.state]
+    notes = [stage.error if stage.failed else stage.detail]
+    if stage.load_seconds >= 0.05:
+        notes.append(f"first use: {stage.load_seconds:.1f} s loading")
+    detail = " · ".join(html.escape(n) for n in notes if n)
+    return (f'<div class="chain-stage {stage.state}"><div class="stage-name">{html.escape(label)}</div>'
+            f'<div class="stage-time">{timing}</div><div class="stage-detail">{detail}</div></div>')
+
+
+def pipeline_html(stages: list[chains.Stage]) -> str:
+    """The chain's stages left to right; the rounds of a telephone game one row each."""
+    arrow = '<span class="chain-arrow">→</span>'
+    rounds: dict[str, list[chains.Stage]] = {}
+    for stage in stages:
+        title, _, rest = stage.title.partition(" (round ")
+        rounds.setdefault(rest.rstrip(")"), []).append(stage)
+    if list(rounds) == [""]:  # a single pass
+        boxes = [stage_box(s, f"{i}. {s.title}") for i, s in enumerate(stages, 1)]
+        return f'<div class="chain-pipeline">{arrow.join(boxes)}</div>'
+    rows = []
+    for number, group in rounds.items():
+        boxes = [stage_box(s, s.title.partition(" (round ")[0]) for s in group]
+        rows.append(f'<div class="chain-pipeline compact"><span class="round-label">Round {number}</span>'
+                    f'{arrow.join(boxes)}</div>')
+    return "".join(rows)
+
+
+def status_line(result: chains.ChainResult, extra: str = "") -> str:
+    if result.failed:
+        return result.failure_sentence()
+    current = next((s for s in result.stages if s.state != "done"), None)
+    if current is not None:
+        return f"{current.title}: {STATE_TEXT[current.state]}"
+    timed = " · ".join(f"{s.title} {s.seconds:.2f} s" for s in result.stages)
+    loading = sum(s.load_seconds for s in result.stages)
+    total = f"total {result.total_seconds:.1f} s" + (f", of which {loading:.1f} s loading models" if loading >= 0.05 else "")
+    return f"{timed} · {total}" + (f" · {extra}" if extra else "")
+
+
+def png_data_uri(image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def score_class(score: float) -> str:
+    return "high" if score >= 0.75 else "mid" if score >= 0.5 else "low"
+
+
+def round_cards(result: chains.DrawResult) -> str:
+    """Each round as a card: the picture, the prompt beside the caption, and how well they agree."""
+    cards = []
+    for r in result.rounds:
+        picture = f'<img alt="round {r.number}" src="{png_data_uri(r.image)}">' if r.image is not None else ""
+        caption = html.escape(r.caption) if r.caption else "…"
+        scores = ""
+        if r.agreement is not None:
+            scores = (f'<div class="score {score_class(r.agreement.score)}">{r.agreement.score:.0%} agreement: '
+                      f'{html.escape(r.agreement.describe())}</div>')
+            if r.prompt != result.rounds[0].prompt:
+                scores += (f'<div class="score {score_class(r.drift.score)}">{r.drift.score:.0%} agreement with the '
+                           f'first prompt: {html.escape(r.drift.describe())}</div>')
+        cards.append(f'<div class="round-card">{picture}<div><div class="label">Round {r.number} · asked</div>'
+                     f'<div class="text">{html.escape(r.prompt)}</div><div class="label">The captioner saw</div>'
+                     f'<div class="text">{caption}</div>{scores}</div></div>')
+    return "".join(cards)
+
+
+def round_records(result: chains.DrawResult) -> dict:
+    def agreement(a):
+        return None if a is None else {"score": round(a.score, 4), "method": a.method, "matched": a.matched,
+                                       "differing": a.differing}
+
+    return {"rounds": [{"round": r.number, "prompt": r.prompt, "seed": r.seed, "caption": r.caption,
+                        "agreement": agreement(r.agreement), "agreement_with_first_prompt": agreement(r.drift)}
+                       for r in result.rounds],
+            "stages": result.stage_records()}
+
+
+def wer_html(result: chains.SayBackResult) -> str:
+    if result.wer is None:
+        return ""
+    changed = sum(1 for _, tag in result.diff if tag == "-")
+    total = len(words(result.text))
+    return (f'<div class="wer-score">Word error rate {result.wer:.0%}</div>'
+            f'<div>{changed} of {total} typed words were not heard as typed.</div>')
+
+
+# ---------------------------------------------------------------- building
+
+
+def stage_settings(registry, task: str, prefix: str, title: str, overrides: dict | None = None):
+    """A stage's model picker and option sliders (the single tab's, from the same Options class)."""
+    gr.Markdown(f"**{title}**")
+    model = model_dropdown(registry, task, label=f"{title} model", elem_id=f"chain-{prefix}model")
+    controls = option_controls(registry.options_class(task), {**default_overrides(registry, task), **(overrides or {})})
+    return model, {prefix + name: control for name, control in controls.items()}
+
+
+def stage_options(registry, task: str, prefix: str, values: dict):
+    """Parse the prefixed values of one stage with its Options class."""
+    return registry.options_class(task).parse(**{k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)})
+
+
+def example_clips() -> tuple[list[list[str]], list[str]]:
+    folder = ASSETS / "examples" / "audio"
+    found = [(folder / f"{name}.wav", text) for name, text in QUESTIONS.items() if (folder / f"{name}.wav").is_file()]
+    return [[str(path)] for path, _ in found], [text for _, text in found]
+
+
+def build(registry, run_log=None, *, presenter: bool = False) -> dict:
+    """Build the tab and wire its events; returns the main components."""
+    with gr.Tab("Try it together", id=TASK):
+        gr.Markdown("Chain the models: what one makes, the next one reads. Each box shows how long its stage took.",
+                    elem_classes=["chain-intro"])
+        with gr.Tabs():
+            talk = build_talk(registry)
+            draw = build_draw(registry)
+            say = build_say_back(registry)
+    return {**talk, **draw, **say}
+
+
+def build_talk(registry) -> dict:
+    with gr.Tab("Talk to it", id="chain-talk"):
+        gr.Markdown("Speak (or pick a question): **Speech to Text** writes it down, **Chat** answers, "
+                    "**Text to Speech** says the answer. Keep talking: it remembers the conversation.")
+        with gr.Row():
+            with gr.Column(scale=2):
+                audio = gr.Audio(label="Your question", sources=["microphone", "upload"], type="filepath",
+                                 elem_id="chain-talk-audio")
+                with gr.Row():
+                    run = gr.Button("Talk", variant="primary", elem_id="chain-talk-run")
+                    stop = gr.Button("Stop", variant="stop")
+                    clear = gr.Button("Start over")
+                clips, labels = example_clips()
+                if clips:
+                    gr.Examples(clips, inputs=[audio], example_labels=labels, label="Questions to try")
+                with gr.Accordion("Advanced", open=False):
+                    system_prompt = gr.Textbox(label="System prompt", value=TALK_SYSTEM_PROMPT, lines=2)
+                    seed = seed_box()
+                    stt_model, stt = stage_settings(registry, "speech_to_text", "stt_", "Speech to Text")
+                    chat_model, chat = stage_settings(registry, "chat", "chat_", "Chat",
+                                                      {"max_new_tokens": TALK_MAX_NEW_TOKENS})
+                    tts_model, tts = stage_settings(registry, "text_to_speech", "tts_", "Text to Speech")
+            with gr.Column(scale=3):
+                pipeline = gr.HTML(elem_id="chain-talk-stages")
+                chatbot = gr.Chatbot(label="Conversation", height=320, elem_id="chain-talk-chat",
+                                     placeholder="The transcript and the reply appear here.")
+                transcript = gr.Textbox(label="What it heard", interactive=False, elem_id="chain-talk-transcript")
+                reply = gr.Audio(label="The reply, spoken", type="numpy", format="wav", interactive=False, autoplay=True,
+                                 elem_id="chain-talk-reply")
+                status = gr.Markdown(elem_id="chain-talk-status")
+                with gr.Accordion("Results as data", open=False):
+                    stages = gr.JSON(label="Stages")
+
+    def chain_talk(audio, history, system_prompt, seed, stt_model, chat_model, tts_model, **options):
+        samples = load_audio(audio, SAMPLE_RATE)
+        seed = resolve_seed(seed)
+        run_options = {"stt_options": stage_options(registry, "speech_to_text", "stt_", options),
+                       "chat_options": stage_options(registry, "chat", "chat_", options),
+                       "tts_options": stage_options(registry, "text_to_speech", "tts_", options)}
+        first = True
+        for result in chains.talk(registry, samples, plain_history(history), system_prompt=system_prompt, seed=seed,
+                                  stt_model=stt_model, chat_model=chat_model, tts_model=tts_model, **run_options):
+            speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else gr.skip()
+            yield (result.history, result.transcript, None if first else speech, pipeline_html(result.stages),
+                   result.stage_records(), status_line(result, f"seed {seed}"))
+            first = False
+        if result.failed:
+            gr.Warning(result.failure_sentence())
+
+    names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
+    event = run.click(api_function(chain_talk, names),
+                      [audio, chatbot, system_prompt, seed, stt_model, chat_model, tts_model,
+                       *stt.values(), *chat.values(), *tts.values()],
+                      [chatbot, transcript, reply, pipeline, stages, status], api_name="chain_talk",
+                      concurrency_limit=1, concurrency_id="chains")
+    stop.click(None, None, None, cancels=[event])
+    clear.click(lambda: ([], "", None, "", None, ""), None, [chatbot, transcript, reply, pipeline, stages, status],
+                api_visibility="private", queue=False)
+    return {"talk_audio": audio, "talk_chatbot": chatbot, "talk_status": status}
+
+
+def build_draw(registry) -> dict:
+    with gr.Tab("Draw and describe", id="chain-draw"):
+        gr.Markdown("A prompt goes to **Text to Image**; **Image Captioning** describes the picture. With more rounds, "
+                    "each caption is drawn again, like the telephone game: watch the meaning drift.")
+        with gr.Row():
+            with gr.Column(scale=2):
+                prompt = gr.Textbox(label="Prompt", value=DRAW_PROMPTS[0], lines=2, elem_id="chain-draw-prompt")
+                rounds = gr.Slider(1, chains.MAX_ROUNDS, value=1, step=1, label="Rounds",
+                                   info="1 draws and describes once; more plays the telephone game.",
+                                   elem_id="chain-draw-rounds")
+                with gr.Row():
+                    run = gr.Button("Draw and describe", variant="primary", elem_id="chain-draw-run")
+                    stop = gr.Button("Stop", variant="stop")
+                gr.Examples([[p, 1] for p in DRAW_PROMPTS[:2]] + [[DRAW_PROMPTS[2], 4]], inputs=[prompt, rounds],
+                            example_labels=DRAW_PROMPTS[:2] + [f"{DRAW_PROMPTS[2]}, 4 rounds"],
+                            label="Prompts to try")
+                with gr.Accordion("Advanced", open=False):
+                    negative = gr.Textbox(label="Negative prompt", value="")
+                    seed = seed_box()
+                    image_model, image = stage_settings(registry, "text_to_image", "image_", "Text to Image")
+                    caption_model, caption = stage_settings(registry, "captioning", "caption_", "Image Captioning")
+            with gr.Column(scale=3):
+                pipeline = gr.HTML(elem_id="chain-draw-stages")
+                cards = gr.HTML(elem_id="chain-draw-rounds-view")
+                status = gr.Markdown(elem_id="chain-draw-status")
+                with gr.Accordion("Results as data", open=False):
+                    gallery = gr.Gallery(label="Pictures", format="png", columns=4, height="auto")
+                    records = gr.JSON(label="Rounds and stages")
+
+    def chain_draw_describe(prompt, rounds, negative_prompt, seed, image_model, caption_model, **options):
+        prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
+        if negative_prompt:
+            require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
+        seed = resolve_seed(seed)
+        image_options = stage_options(registry, "text_to_image", "image_", options)
+        caption_options = stage_options(registry, "captioning", "caption_", options)
+        for result in chains.draw_and_describe(registry, prompt, seed=seed, rounds=int(rounds),
+                                               negative_prompt=negative_prompt or "", image_model=image_model,
+                                               caption_model=caption_model, image_options=image_options,
+                                               caption_options=caption_options):
+            pictures = [(r.image, f"Round {r.number}: {r.caption or '…'}") for r in result.rounds if r.image is not None]
+            yield (round_cards(result), pipeline_html(result.stages), pictures, round_records(result),
+                   status_line(result, f"seed {seed}"))
+        if result.failed:
+            gr.Warning(result.failure_sentence())
+
+    names = ["prompt", "rounds", "negative_prompt", "seed", "image_model", "caption_model", *image, *caption]
+    event = gr.on([run.click, prompt.submit], api_function(chain_draw_describe, names),
+                  [prompt, rounds, negative, seed, image_model, caption_model, *image.values(), *caption.values()],
+                  [cards, pipeline, gallery, records, status], api_name="chain_draw_describe",
+                  concurrency_limit=1, concurrency_id="chains")
+    stop.click(None, None, None, cancels=[event])
+    return {"draw_prompt": prompt, "draw_cards": cards, "draw_status": status}
+
+
+def build_say_back(registry) -> dict:
+    with gr.Tab("Say it back", id="chain-say"):
+        gr.Markdown("**Text to Speech** reads your text aloud; **Speech to Text** writes down what it hears. "
+                    "The word error rate counts the words that did not survive the round trip.")
+        with gr.Row():
+            with gr.Column(scale=2):
+                text = gr.Textbox(label="Text", value=SAY_TEXTS[0], lines=3, elem_id="chain-say-text")
+                run = gr.Button("Say it back", variant="primary", elem_id="chain-say-run")
+                gr.Examples([[t] for t in SAY_TEXTS], inputs=[text], example_labels=SAY_TEXTS,
+                            label="Texts to try")
+                with gr.Accordion("Advanced", open=False):
+                    tts_model, tts = stage_settings(registry, "text_to_speech", "tts_", "Text to Speech")
+                    stt_model, stt = stage_settings(registry, "speech_to_text", "stt_", "Speech to Text")
+            with gr.Column(scale=3):
+                pipeline = gr.HTML(elem_id="chain-say-stages")
+                speech = gr.Audio(label="What the voice said", type="numpy", format="wav", interactive=False,
+                                  autoplay=True, elem_id="chain-say-audio")
+                transcript = gr.Textbox(label="What was heard", interactive=False, elem_id="chain-say-transcript")
+                score = gr.HTML(elem_id="chain-say-score")
+                diff = gr.HighlightedText(label="Words that differ", color_map=DIFF_COLOURS, show_legend=True,
+                                          combine_adjacent=False, elem_id="chain-say-diff")
+                status = gr.Markdown(elem_id="chain-say-status")
+                with gr.Accordion("Results as data", open=False):
+                    wer = gr.Number(label="Word error rate (0 is perfect)", interactive=False, precision=4)
+                    stages = gr.JSON(label="Stages")
+
+    def chain_say_back(text, tts_model, stt_model, **options):
+        text = require_text(text, "text", MAX_TEXT_CHARS)
+        tts_options = stage_options(registry, "text_to_speech", "tts_", options)
+        stt_options = stage_options(registry, "speech_to_text", "stt_", options)
+        sent = False
+        for result in chains.say_back(registry, text, tts_model=tts_model, stt_model=stt_model,
+                                      tts_options=tts_options, stt_options=stt_options):
+            audio = None if result.speech is None else gr.skip() if sent else (result.speech.sample_rate,
+                                                                                result.speech.samples)
+            sent = result.speech is not None
+            shown = [part for i, (w, tag) in enumerate(result.diff)
+                     for part in ([(" ", None)] if i else []) + [(w, DIFF_LABELS.get(tag))]]
+            yield (audio, result.transcript, wer_html(result), shown, pipeline_html(result.stages),
+                   result.wer, result.stage_records(), status_line(result))
+        if result.failed:
+            gr.Warning(result.failure_sentence())
+
+    names = ["text", "tts_model", "stt_model", *tts, *stt]
+    gr.on([run.click], api_function(chain_say_back, names),
+          [text, tts_model, stt_model, *tts.values(), *stt.values()],
+          [speech, transcript, score, diff, pipeline, wer, stages, status], api_name="chain_say_back",
+          concurrency_limit=1, concurrency_id="chains")
+    return {"say_text": text, "say_transcript": transcript, "say_status": status}
