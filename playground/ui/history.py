@@ -184,8 +184,8 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
                 dropped = gr.File(label="Restore settings from a file: drop a PNG or WAV made by the app, or its "
                                   "run-card JSON", file_types=[".png", ".wav", ".json"], type="filepath",
                                   elem_id="history-drop")
+        confirm = gr.Checkbox(visible=False)  # set by the browser's "are you sure?" before a delete
     opened = gr.State(None)  # the card on show: an opened run, or one read from a dropped file
-    confirm = gr.Checkbox(visible=False)  # set by the browser's "are you sure?" before a delete
     picked = gr.State([])
     limit = gr.State(PAGE)
 
