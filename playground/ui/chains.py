@@ -16,6 +16,7 @@ from playground.metrics import words
 from playground.models.speech_to_text import SAMPLE_RATE
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.ui.chat import plain_history
+from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, default_overrides, model_dropdown, option_controls, require_text,
                                     resolve_seed, seed_box)
 
@@ -110,7 +111,12 @@ def status_line(result: chains.ChainResult, extra: str = "") -> str:
     current = next((s for s in result.stages if s.state != "done"), None)
     if current is not None:
         return f"{current.title}: {STATE_TEXT[current.state]}"
-    timed = " · ".join(f"{s.title} {s.seconds:.2f} s" for s in result.stages)
+    per_title: dict[str, float] = {}  # the rounds of a telephone game add up per stage
+    for stage in result.stages:
+        title = stage.title.partition(" (round ")[0]
+        per_title[title] = per_title.get(title, 0.0) + stage.seconds
+    rounds = len(result.stages) // max(1, len(per_title))
+    timed = (f"{rounds} rounds: " if rounds > 1 else "") + " · ".join(f"{t} {sec:.2f} s" for t, sec in per_title.items())
     loading = sum(s.load_seconds for s in result.stages)
     total = f"total {result.total_seconds:.1f} s" + (f", of which {loading:.1f} s loading models" if loading >= 0.05 else "")
     return f"{timed} · {total}" + (f" · {extra}" if extra else "")
@@ -238,15 +244,17 @@ def build_talk(registry) -> dict:
         run_options = {"stt_options": stage_options(registry, "speech_to_text", "stt_", options),
                        "chat_options": stage_options(registry, "chat", "chat_", options),
                        "tts_options": stage_options(registry, "text_to_speech", "tts_", options)}
-        first = True
+        reply = None  # cleared at the start; the spoken reply is sent once, at the end, so it plays once
         for result in chains.talk(registry, samples, plain_history(history), system_prompt=system_prompt, seed=seed,
                                   stt_model=stt_model, chat_model=chat_model, tts_model=tts_model, **run_options):
-            speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else gr.skip()
-            yield (result.history, result.transcript, None if first else speech, pipeline_html(result.stages),
-                   result.stage_records(), status_line(result, f"seed {seed}"))
-            first = False
+            yield (result.history, result.transcript, reply, pipeline_html(result.stages), result.stage_records(),
+                   status_line(result, f"seed {seed}"))
+            reply = gr.skip()
         if result.failed:
             gr.Warning(result.failure_sentence())
+        speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
+        yield (result.history, result.transcript, speech, pipeline_html(result.stages), result.stage_records(),
+               status_line(result, f"seed {seed}"))
 
     names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
     event = run.click(api_function(chain_talk, names),
@@ -267,7 +275,7 @@ def build_draw(registry) -> dict:
         with gr.Row():
             with gr.Column(scale=2):
                 prompt = gr.Textbox(label="Prompt", value=DRAW_PROMPTS[0], lines=2, elem_id="chain-draw-prompt")
-                rounds = gr.Slider(1, chains.MAX_ROUNDS, value=1, step=1, label="Rounds",
+                rounds = OptionSlider(minimum=1, maximum=chains.MAX_ROUNDS, value=1, step=1, label="Rounds",
                                    info="1 draws and describes once; more plays the telephone game.",
                                    elem_id="chain-draw-rounds")
                 with gr.Row():
@@ -345,18 +353,22 @@ def build_say_back(registry) -> dict:
         text = require_text(text, "text", MAX_TEXT_CHARS)
         tts_options = stage_options(registry, "text_to_speech", "tts_", options)
         stt_options = stage_options(registry, "speech_to_text", "stt_", options)
-        sent = False
+        def shown(result):
+            audio = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
+            diff = [part for i, (w, tag) in enumerate(result.diff)
+                    for part in ([(" ", None)] if i else []) + [(w, DIFF_LABELS.get(tag))]]
+            return (audio, result.transcript, wer_html(result), diff, pipeline_html(result.stages), result.wer,
+                    result.stage_records(), status_line(result))
+
+        sent = False  # the speech is sent once, as soon as it exists, so it plays once
         for result in chains.say_back(registry, text, tts_model=tts_model, stt_model=stt_model,
                                       tts_options=tts_options, stt_options=stt_options):
-            audio = None if result.speech is None else gr.skip() if sent else (result.speech.sample_rate,
-                                                                                result.speech.samples)
+            values = shown(result)
+            yield (gr.skip() if sent else values[0], *values[1:])
             sent = result.speech is not None
-            shown = [part for i, (w, tag) in enumerate(result.diff)
-                     for part in ([(" ", None)] if i else []) + [(w, DIFF_LABELS.get(tag))]]
-            yield (audio, result.transcript, wer_html(result), shown, pipeline_html(result.stages),
-                   result.wer, result.stage_records(), status_line(result))
         if result.failed:
             gr.Warning(result.failure_sentence())
+        yield shown(result)  # the whole result once more, so an API caller's final value holds the speech too
 
     names = ["text", "tts_model", "stt_model", *tts, *stt]
     gr.on([run.click], api_function(chain_say_back, names),
