@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup run test browser-deps clean
+.PHONY: setup run test check browser-deps clean
 
 $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: setup
 
 test: setup browser-deps
 	$(PY) -m pytest
+
+# Before a demo, and in CI: every tab's default model is present, loads and runs a tiny input.
+check: setup
+	$(PY) app.py --check $(ARGS)
 
 clean:
 	rm -rf $(VENV) .cache test-artifacts
