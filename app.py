@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+AUTH_FILE_VARIABLE = "PLAYGROUND_AUTH_FILE"  # names a file of user:password lines
 TASK_ALIASES = {"chat": "chat", "t2i": "text_to_image", "text_to_image": "text_to_image", "image": "text_to_image",
                 "caption": "captioning", "captioning": "captioning", "stt": "speech_to_text",
                 "speech_to_text": "speech_to_text", "tts": "text_to_speech", "text_to_speech": "text_to_speech"}
@@ -25,6 +26,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Compute device (default auto: cuda, then mps, then cpu).")
     parser.add_argument("--preload", default="", help="Comma-separated tasks to load at start: chat,t2i,caption,stt,tts.")
     parser.add_argument("--share", action="store_true", help="Open a public Gradio share link (off by default).")
+    parser.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD",
+                        help=f"Require this login for the page and the API (repeatable); {AUTH_FILE_VARIABLE} may "
+                             "name a file of user:password lines instead.")
+    parser.add_argument("--trust-remote-code", action="append", default=[], metavar="MODEL_ID",
+                        help="Let this model (hub id or path) run the code in its repository (repeatable; off for "
+                             "every other model).")
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="Load pickle-only checkpoints (.bin/.pt/.ckpt), which can run code; safetensors only "
+                             "otherwise.")
+    parser.add_argument("--max-memory", default=None, metavar="SIZE",
+                        help="Memory loaded models may take, like 8GB (default: half the RAM); past it the least "
+                             "recently used model is unloaded.")
     parser.add_argument("--no-history", action="store_true",
                         help="Private mode: keep no history (no run log, output files or upload copies are written).")
     parser.add_argument("--presenter", action="store_true",
@@ -34,11 +47,38 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Check that each tab's default model is present, loads and runs a tiny input, then exit "
                              "(non-zero if not); optionally only the comma-separated TASKS.")
     args = parser.parse_args(argv)
+    try:
+        args.auth = read_logins(args.auth, os.environ.get(AUTH_FILE_VARIABLE))
+        if args.max_memory is not None:
+            from playground.memory import parse_size
+
+            args.max_memory = parse_size(args.max_memory)
+    except ValueError as exc:
+        parser.error(str(exc))
     for flag, value in (("--preload", args.preload), ("--check", "" if args.check in (None, "all") else args.check)):
         unknown = [t for t in filter(None, value.split(",")) if t.strip() not in TASK_ALIASES]
         if unknown:
             parser.error(f"unknown task in {flag}: {', '.join(unknown)}; use {', '.join(sorted(TASK_ALIASES))}")
     return args
+
+
+def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]]:
+    """The (user, password) logins from ``--auth`` and the file named by PLAYGROUND_AUTH_FILE."""
+    lines = [(f"--auth {p.split(':', 1)[0]}:…", p) for p in pairs]
+    if auth_file:
+        try:
+            text = Path(auth_file).expanduser().read_text()
+        except OSError as exc:
+            raise ValueError(f"{AUTH_FILE_VARIABLE} names {auth_file}, which cannot be read ({exc.strerror}).")
+        lines += [(f"line {n} of {auth_file}", line.strip()) for n, line in enumerate(text.splitlines(), 1)
+                  if line.strip() and not line.lstrip().startswith("#")]
+    logins = []
+    for where, line in lines:
+        user, sep, password = line.partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError(f"{where} is not a user:password login.")
+        logins.append((user.strip(), password))
+    return logins
 
 
 def main(argv=None) -> None:
@@ -60,9 +100,14 @@ def main(argv=None) -> None:
 
     from playground.devices import DeviceChoice
     from playground.errors import UserError
+    from playground.models.base import LoadPolicy
     from playground.registry import Registry
 
-    registry = Registry(data_dir, DeviceChoice(args.device))
+    policy = LoadPolicy(trust_remote_code=frozenset(args.trust_remote_code), allow_pickle=args.allow_pickle)
+    registry = Registry(data_dir, DeviceChoice(args.device), policy=policy, max_memory=args.max_memory)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
+        print(f"Serving on {args.host} without --auth: anyone who can reach this address can use the app.",
+              file=sys.stderr, flush=True)
     if args.check is not None:
         from playground.selfcheck import report
 
@@ -90,7 +135,8 @@ def main(argv=None) -> None:
     demo.queue(default_concurrency_limit=2)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=page_css(),
                 theme=theme() if args.presenter else None, max_file_size="200mb",
-                footer_links=[] if args.presenter else ["api"], allowed_paths=run_log.served_paths())
+                footer_links=[] if args.presenter else ["api"], allowed_paths=run_log.served_paths(),
+                auth=args.auth or None)
 
 
 if __name__ == "__main__":

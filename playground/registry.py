@@ -15,7 +15,8 @@ from typing import Callable
 from playground import bundled
 from playground.devices import DeviceChoice
 from playground.errors import UserError
-from playground.models.base import ModelWrapper, resolve_source
+from playground.memory import MemoryBudget, default_budget
+from playground.models.base import LoadPolicy, ModelWrapper, resolve_source
 
 SHAPES_NOTE = "demo model trained on synthetic shapes — choose a hub model for photos"
 
@@ -86,12 +87,20 @@ def default_catalog() -> dict[str, TaskInfo]:
 
 
 class Registry:
-    """Looks models up by id and keeps each loaded instance for reuse."""
+    """Looks models up by id and keeps each loaded instance for reuse.
 
-    def __init__(self, data_dir: Path, device: DeviceChoice, catalog: dict[str, TaskInfo] | None = None):
+    ``policy`` says which models may run their own code or unpickle weights (neither, by default);
+    ``max_memory`` is the bytes loaded models may take (default: half the RAM) before the least
+    recently used one is unloaded.
+    """
+
+    def __init__(self, data_dir: Path, device: DeviceChoice, catalog: dict[str, TaskInfo] | None = None,
+                 policy: LoadPolicy | None = None, max_memory: int | None = None):
         self.data_dir = Path(data_dir)
         self.device = device
         self.catalog = catalog if catalog is not None else default_catalog()
+        self.policy = policy or LoadPolicy()
+        self.memory = MemoryBudget(max_memory if max_memory is not None else default_budget())
         self._instances: dict[tuple[str, str], ModelWrapper] = {}
         self._lock = threading.Lock()
 
@@ -135,7 +144,8 @@ class Registry:
         backend = next((b for b in self.backends(task) if b.claims(source)), None)
         if backend is None:
             raise UserError(f"No {info.title} backend can load '{model_id}'.")
-        wrapper = backend(model_id, source, self.device.resolve(), self.cache_dir / task)
+        wrapper = backend(model_id, source, self.device.resolve(), self.cache_dir / task, policy=self.policy,
+                          budget=self.memory)
         with self._lock:
             return self._instances.setdefault(key, wrapper)
 

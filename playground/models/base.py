@@ -5,14 +5,43 @@ from __future__ import annotations
 import gc
 import re
 import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 from playground.devices import Device
 from playground.errors import UserError
 from playground.options import Options
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".gguf", *PICKLE_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class LoadPolicy:
+    """What a model may do when it loads: run its repository's code, or unpickle its weights.
+
+    Both are off by default; ``trust_remote_code`` names the model ids (or paths) that opted in.
+    """
+
+    trust_remote_code: frozenset[str] = frozenset()
+    allow_pickle: bool = False
+
+    def trusts(self, model_id: str, source: str) -> bool:
+        """Whether this model was named with ``--trust-remote-code``."""
+        return model_id in self.trust_remote_code or source in self.trust_remote_code
+
+
+class NoBudget:
+    """The memory budget of a wrapper made outside a Registry: no limit, nothing to evict."""
+
+    def admit(self, wrapper: "ModelWrapper") -> None:
+        pass
+
+    def touch(self, wrapper: "ModelWrapper") -> None:
+        pass
 
 
 class ModelWrapper:
@@ -26,13 +55,32 @@ class ModelWrapper:
     backend: ClassVar[str]
     Options: ClassVar[type[Options]] = Options
 
-    def __init__(self, model_id: str, source: str, device: Device, cache_dir: Path):
+    #: Whether this backend's ``.bin`` files are pickles (transformers, diffusers) rather than another format
+    #: (CTranslate2's ``model.bin``); pickle-only checkpoints are refused without ``--allow-pickle``.
+    pickled_bin: ClassVar[bool] = True
+
+    def __init__(self, model_id: str, source: str, device: Device, cache_dir: Path,
+                 policy: LoadPolicy | None = None, budget=None):
         self.model_id = model_id  # what the user picked
         self.source = source  # a local path or a hub id
         self.device = device
         self.cache_dir = cache_dir
+        self.policy = policy or LoadPolicy()
+        self.budget = budget or NoBudget()  # playground.memory.MemoryBudget in a Registry
         self.loaded = False
         self.load_lock = threading.Lock()
+        self.users = 0  # runs in progress; a busy model is never unloaded to make room
+        self._users_lock = threading.Lock()
+
+    @property
+    def trust_remote_code(self) -> bool:
+        """Whether this model's own code may run (only when named with ``--trust-remote-code``)."""
+        return self.policy.trusts(self.model_id, self.source)
+
+    @property
+    def use_safetensors(self) -> bool | None:
+        """What to pass as ``use_safetensors``: True (refuse pickles) unless ``--allow-pickle`` was given."""
+        return None if self.policy.allow_pickle else True
 
     @classmethod
     def claims(cls, source: str) -> bool:
@@ -40,11 +88,33 @@ class ModelWrapper:
         return True
 
     def ensure_loaded(self) -> None:
-        """Load once; concurrent callers wait for the same load."""
+        """Load once; concurrent callers wait for the same load. A failed load is retried next time."""
         with self.load_lock:
             if not self.loaded:
+                if self.pickled_bin and not self.policy.allow_pickle:
+                    refuse_pickle_only(self.source, self.model_id)
+                self.budget.admit(self)
                 self.load()
                 self.loaded = True
+        self.budget.touch(self)
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Load if needed and mark the model busy while the block runs, so it is not unloaded under it."""
+        with self._users_lock:
+            self.users += 1
+        try:
+            self.ensure_loaded()
+            yield
+        finally:
+            with self._users_lock:
+                self.users -= 1
+            self.budget.touch(self)
+
+    def estimated_bytes(self) -> int:
+        """Memory the loaded model needs, estimated from its weight files (0 when they are not on disk)."""
+        folder = local_files(self.source)
+        return weight_bytes(folder) if folder is not None else 0
 
     def load(self) -> None:  # pragma: no cover - every backend overrides it
         raise NotImplementedError
@@ -83,6 +153,53 @@ def resolve_source(model_id: str) -> str:
     if not HUB_ID.match(text):
         raise UserError(f"Unknown model: '{text}' is neither a local path nor a hub id like 'org/name'.")
     return text
+
+
+def local_files(source: str) -> Path | None:
+    """The local file or folder behind ``source``: the path itself, or a hub model's cached snapshot."""
+    path = Path(source)
+    if path.exists():
+        return path
+    if not HUB_ID.match(source) or "/" not in source:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=True))
+    except Exception:
+        return None
+
+
+def weight_bytes(path: Path) -> int:
+    """Total size of the weights that would load from ``path``: per folder, safetensors when there are any."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
+        files = [f for f in folder.iterdir() if f.is_file() and f.name.endswith(WEIGHT_SUFFIXES)]
+        safe = [f for f in files if f.suffix == ".safetensors"]
+        total += sum(f.stat().st_size for f in (safe or files))
+    return total
+
+
+def refuse_pickle_only(source: str, model_id: str) -> None:
+    """Raise if the model's weights exist only as pickles, which can run code when they are read."""
+    path = local_files(source)
+    if path is None:
+        return
+    if path.is_file():
+        pickled = path.suffix in PICKLE_SUFFIXES
+    else:
+        pickled = False
+        for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
+            names = [f.name for f in folder.iterdir() if f.is_file()]
+            if any(n.endswith(PICKLE_SUFFIXES) for n in names) and not any(
+                    n.endswith((".safetensors", ".gguf", ".onnx")) for n in names):
+                pickled = True
+                break
+    if pickled:
+        raise UserError(f"Model '{model_id}' has only pickle weights (.bin/.pt/.ckpt), which can run code when "
+                        "loaded; use a safetensors copy, or start the app with --allow-pickle if you trust it.")
 
 
 def load_error(exc: BaseException, model_id: str) -> UserError:

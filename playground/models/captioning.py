@@ -39,15 +39,17 @@ class TransformersCaptioner(ModelWrapper):
         from transformers import AutoConfig, AutoProcessor
 
         try:
-            config = AutoConfig.from_pretrained(self.source, trust_remote_code=False)
-            self.processor = AutoProcessor.from_pretrained(self.source, trust_remote_code=False)
+            config = AutoConfig.from_pretrained(self.source, trust_remote_code=self.trust_remote_code)
+            self.processor = AutoProcessor.from_pretrained(self.source, trust_remote_code=self.trust_remote_code)
             if config.model_type == "vision-encoder-decoder":
                 model_class = transformers.VisionEncoderDecoderModel
             elif config.model_type == "blip":
                 model_class = transformers.BlipForConditionalGeneration
             else:
                 model_class = transformers.AutoModelForImageTextToText
-            self.model = model_class.from_pretrained(self.source, dtype=self.device.torch_dtype, trust_remote_code=False)
+            self.model = model_class.from_pretrained(self.source, dtype=self.device.torch_dtype,
+                                                     trust_remote_code=self.trust_remote_code,
+                                                     use_safetensors=self.use_safetensors)
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         self.model.to(self.device.type).eval()
@@ -60,29 +62,29 @@ class TransformersCaptioner(ModelWrapper):
         """Caption a PIL RGB image."""
         import torch
 
-        self.ensure_loaded()
-        try:
-            inputs = self.processor(images=image, return_tensors="pt")
-        except Exception:
-            raise UserError("The image could not be prepared for the captioning model.") from None
-        inputs = {k: (v.to(self.device.type, self.model.dtype) if v.is_floating_point() else v.to(self.device.type)) for k, v in inputs.items()}
-        # Sampling draws from a private generator through SeededSampler, so concurrent captions never share
-        # (or reseed) torch's global RNG; generate() itself then decodes greedily.
-        sampler = SeededSampler(options.temperature, seed) if options.temperature > 0 else None
-        with torch.inference_mode():
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=options.max_new_tokens,
-                num_beams=1 if sampler else options.num_beams,
-                do_sample=False,
-                logits_processor=[sampler] if sampler else None,
-                output_scores=True,
-                return_dict_in_generate=True,
-            )
-        sequence = out.sequences[0]
-        text = self.tokenizer.decode(sequence, skip_special_tokens=True).strip()
-        tokens = sampler.token_probabilities(sequence, self.tokenizer) if sampler else self._token_probabilities(out, sequence)
-        return Caption(text, tokens)
+        with self.in_use():
+            try:
+                inputs = self.processor(images=image, return_tensors="pt")
+            except Exception:
+                raise UserError("The image could not be prepared for the captioning model.") from None
+            inputs = {k: (v.to(self.device.type, self.model.dtype) if v.is_floating_point() else v.to(self.device.type)) for k, v in inputs.items()}
+            # Sampling draws from a private generator through SeededSampler, so concurrent captions never share
+            # (or reseed) torch's global RNG; generate() itself then decodes greedily.
+            sampler = SeededSampler(options.temperature, seed) if options.temperature > 0 else None
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **inputs,
+                    max_new_tokens=options.max_new_tokens,
+                    num_beams=1 if sampler else options.num_beams,
+                    do_sample=False,
+                    logits_processor=[sampler] if sampler else None,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                )
+            sequence = out.sequences[0]
+            text = self.tokenizer.decode(sequence, skip_special_tokens=True).strip()
+            tokens = sampler.token_probabilities(sequence, self.tokenizer) if sampler else self._token_probabilities(out, sequence)
+            return Caption(text, tokens)
 
     def _token_probabilities(self, out, sequence) -> list[tuple[str, float]]:
         import torch

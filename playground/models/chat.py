@@ -70,9 +70,10 @@ class TransformersChat(ModelWrapper):
         if source.endswith(".gguf"):
             source = str(self._converted_gguf(Path(source)))
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+            self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=self.trust_remote_code)
             self.model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=self.device.torch_dtype, trust_remote_code=False
+                source, dtype=self.device.torch_dtype, trust_remote_code=self.trust_remote_code,
+                use_safetensors=self.use_safetensors,
             )
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
@@ -85,6 +86,11 @@ class TransformersChat(ModelWrapper):
 
     def _release(self) -> None:
         self.model = self.tokenizer = None
+
+    def estimated_bytes(self) -> int:
+        if self.source.endswith(".gguf"):  # de-quantized to float32 at load: about 7× a 4-bit file
+            return Path(self.source).stat().st_size * 7 if Path(self.source).is_file() else 0
+        return super().estimated_bytes()
 
     def _converted_gguf(self, gguf: Path) -> Path:
         """Convert a GGUF file to a safetensors folder once (about 30 s), then reuse it (under 1 s)."""
@@ -128,13 +134,12 @@ class TransformersChat(ModelWrapper):
         """Yield the reply one token at a time; closing the iterator stops generation."""
         import torch
 
-        self.ensure_loaded()
-        ids = self.prompt_ids(messages).to(self.device.type)
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        seen = ids[0].tolist()
-        generated: list[int] = []
-        emitted = ""
-        with torch.inference_mode():
+        with self.in_use(), torch.inference_mode():
+            ids = self.prompt_ids(messages).to(self.device.type)
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            seen = ids[0].tolist()
+            generated: list[int] = []
+            emitted = ""
             out = self.model(input_ids=ids, use_cache=True)
             for _ in range(options.max_new_tokens):
                 logits = out.logits[0, -1].float().cpu()

@@ -34,6 +34,7 @@ class FasterWhisperSTT(ModelWrapper):
     task = "speech_to_text"
     backend = "faster-whisper"
     Options = TranscribeOptions
+    pickled_bin = False  # CTranslate2's model.bin is not a pickle
 
     @classmethod
     def claims(cls, source: str) -> bool:
@@ -55,17 +56,17 @@ class FasterWhisperSTT(ModelWrapper):
 
     def transcribe(self, audio, options: TranscribeOptions) -> Transcript:
         """Transcribe 16 kHz mono float32 audio."""
-        self.ensure_loaded()
-        is_english_only = getattr(self.model.model, "is_multilingual", True) is False
-        segments, info = self.model.transcribe(
-            audio,
-            beam_size=options.beam_size,
-            temperature=options.temperature,
-            language="en" if is_english_only else None,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
-        parts = [(s.start, s.end, s.text.strip()) for s in segments]
+        with self.in_use():
+            is_english_only = getattr(self.model.model, "is_multilingual", True) is False
+            segments, info = self.model.transcribe(
+                audio,
+                beam_size=options.beam_size,
+                temperature=options.temperature,
+                language="en" if is_english_only else None,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            parts = [(s.start, s.end, s.text.strip()) for s in segments]
         return Transcript(" ".join(p[2] for p in parts).strip(), parts, info.language)
 
 
@@ -85,7 +86,8 @@ class TransformersASR(ModelWrapper):
                 model=self.source,
                 dtype=self.device.torch_dtype,
                 device=self.device.type,
-                trust_remote_code=False,
+                trust_remote_code=self.trust_remote_code,
+                model_kwargs={"use_safetensors": self.use_safetensors},
             )
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
@@ -95,15 +97,15 @@ class TransformersASR(ModelWrapper):
 
     def transcribe(self, audio, options: TranscribeOptions) -> Transcript:
         """Transcribe 16 kHz mono float32 audio."""
-        self.ensure_loaded()
-        kwargs = {}
-        if self.pipe.type == "seq2seq_whisper" or getattr(self.pipe.model.config, "model_type", "") == "whisper":
-            gen = {"num_beams": options.beam_size}
-            if options.temperature > 0:
-                gen.update(do_sample=True, temperature=options.temperature)
-            kwargs["generate_kwargs"] = gen
-            kwargs["return_timestamps"] = len(audio) > 30 * SAMPLE_RATE
-        result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
+        with self.in_use():
+            kwargs = {}
+            if self.pipe.type == "seq2seq_whisper" or getattr(self.pipe.model.config, "model_type", "") == "whisper":
+                gen = {"num_beams": options.beam_size}
+                if options.temperature > 0:
+                    gen.update(do_sample=True, temperature=options.temperature)
+                kwargs["generate_kwargs"] = gen
+                kwargs["return_timestamps"] = len(audio) > 30 * SAMPLE_RATE
+            result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
         chunks = [(c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])]
         return Transcript(result["text"].strip(), chunks)
 

@@ -52,7 +52,9 @@ class DiffusersText2Image(ModelWrapper):
         from diffusers import AutoPipelineForText2Image
 
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(self.source, dtype=self.device.torch_dtype)
+            pipe = AutoPipelineForText2Image.from_pretrained(self.source, dtype=self.device.torch_dtype,
+                                                             use_safetensors=self.use_safetensors,
+                                                             trust_remote_code=self.trust_remote_code)
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         if hasattr(pipe, "safety_checker"):
@@ -78,42 +80,42 @@ class DiffusersText2Image(ModelWrapper):
         """Generate one image; ``on_step(done, total)`` reports progress and ``stop`` interrupts."""
         import torch
 
-        self.ensure_loaded()
-        width = options.width or self.native_size
-        height = options.height or self.native_size
-        for name, value in (("Width", width), ("Height", height)):
-            if value % 8:
-                raise UserError(f"{name} must be a multiple of 8, got {value}.")
-        previews: list = []
-        done = [0]
+        with self.in_use():
+            width = options.width or self.native_size
+            height = options.height or self.native_size
+            for name, value in (("Width", width), ("Height", height)):
+                if value % 8:
+                    raise UserError(f"{name} must be a multiple of 8, got {value}.")
+            previews: list = []
+            done = [0]
 
-        def callback(pipe, step, timestep, kwargs):
-            done[0] = step + 1
-            if preview_every and (step + 1) % preview_every == 0 and step + 1 < options.steps:
-                previews.append((step + 1, self.decode_latents(kwargs["latents"])))
-            if on_step:
-                on_step(step + 1, options.steps)
-            if stop is not None and stop.is_set():
-                pipe._interrupt = True
-            return kwargs
+            def callback(pipe, step, timestep, kwargs):
+                done[0] = step + 1
+                if preview_every and (step + 1) % preview_every == 0 and step + 1 < options.steps:
+                    previews.append((step + 1, self.decode_latents(kwargs["latents"])))
+                if on_step:
+                    on_step(step + 1, options.steps)
+                if stop is not None and stop.is_set():
+                    pipe._interrupt = True
+                return kwargs
 
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        # The pipeline object keeps per-call state (_interrupt, _guidance_scale), so one call at a time.
-        with self.run_lock:
-            out = self.pipe(
-                prompt=prompt,
-                negative_prompt=negative_prompt or None,
-                guidance_scale=options.guidance_scale,
-                num_inference_steps=options.steps,
-                width=width,
-                height=height,
-                generator=generator,
-                callback_on_step_end=callback,
-                callback_on_step_end_tensor_inputs=["latents"],
-            )
-        if stop is not None and stop.is_set() and done[0] < options.steps:
-            raise Stopped(f"Stopped after {done[0]} of {options.steps} steps.")
-        return ImageResult(out.images[0], seed, width, height, done[0], previews)
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            # The pipeline object keeps per-call state (_interrupt, _guidance_scale), so one call at a time.
+            with self.run_lock:
+                out = self.pipe(
+                    prompt=prompt,
+                    negative_prompt=negative_prompt or None,
+                    guidance_scale=options.guidance_scale,
+                    num_inference_steps=options.steps,
+                    width=width,
+                    height=height,
+                    generator=generator,
+                    callback_on_step_end=callback,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                )
+            if stop is not None and stop.is_set() and done[0] < options.steps:
+                raise Stopped(f"Stopped after {done[0]} of {options.steps} steps.")
+            return ImageResult(out.images[0], seed, width, height, done[0], previews)
 
     def decode_latents(self, latents):
         """Decode intermediate latents to a PIL image (for the noise-to-picture strip)."""

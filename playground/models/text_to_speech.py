@@ -51,6 +51,7 @@ class PiperTTS(ModelWrapper):
     task = "text_to_speech"
     backend = "piper"
     Options = SpeechOptions
+    pickled_bin = False
 
     @classmethod
     def claims(cls, source: str) -> bool:
@@ -83,14 +84,14 @@ class PiperTTS(ModelWrapper):
         import numpy as np
         from piper import SynthesisConfig
 
-        self.ensure_loaded()
-        config = SynthesisConfig(
-            length_scale=self.voice.config.length_scale / options.rate,
-            noise_scale=options.expressiveness,
-            noise_w_scale=options.rhythm_variation,
-        )
-        voice = dataclasses.replace(self.voice, session=SeededSession(self.voice.session, seed))
-        chunks = [c.audio_int16_array for c in voice.synthesize(text, syn_config=config)]
+        with self.in_use():
+            config = SynthesisConfig(
+                length_scale=self.voice.config.length_scale / options.rate,
+                noise_scale=options.expressiveness,
+                noise_w_scale=options.rhythm_variation,
+            )
+            voice = dataclasses.replace(self.voice, session=SeededSession(self.voice.session, seed))
+            chunks = [c.audio_int16_array for c in voice.synthesize(text, syn_config=config)]
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")
         return Speech(self.voice.config.sample_rate, np.concatenate(chunks))
