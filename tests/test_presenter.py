@@ -48,8 +48,13 @@ def test_presenter_mode_at_projector_sizes(browser, presenter_server, width, hei
     page.get_by_role("tab", name="Text to Image").click()
     page.locator(".advanced:visible").get_by_text("Advanced").first.click()
     page.locator("#text_to_image-model").wait_for(state="visible", timeout=10_000)
-    text = page.evaluate("document.body.innerText")
-    assert not PATH_OR_TRACE.search(text), PATH_OR_TRACE.search(text)
+    for tab in ["Chat", "Text to Image", "Image Captioning", "Speech to Text", "Text to Speech", "Try it together"]:
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        text = page.evaluate("document.body.innerText")  # what is shown: hidden tabs are left out
+        assert not PATH_OR_TRACE.search(text), (tab, PATH_OR_TRACE.search(text))
+        if tab in ("Image Captioning", "Speech to Text") and (width, height) == SIZES[0]:
+            page.screenshot(path=ARTIFACTS / f"presenter_{tab.lower().replace(' ', '_')}_{width}x{height}.png")
     page.close()
 
 
