@@ -33,7 +33,9 @@ def parse_size(text: str) -> int:
 
 def human(size: int) -> str:
     """A byte count as people read it: 1.2 GB, 340 MB."""
-    return f"{size / GB:.1f} GB" if size >= GB else f"{size / 1024**2:.0f} MB"
+    if size >= GB:
+        return f"{size / GB:.1f} GB"
+    return f"{size / 1024**2:.0f} MB" if size >= 1024**2 else f"{size / 1024:.0f} KB"
 
 
 class MemoryBudget:
