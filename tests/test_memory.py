@@ -69,7 +69,7 @@ def test_least_recently_used_model_is_unloaded_and_rss_drops(big_blip, tiny_blip
 
 def test_a_model_larger_than_the_budget_is_refused_with_its_size(tiny_blip, tmp_path):
     registry = fresh_registry(tmp_path, max_memory=1024)
-    with pytest.raises(UserError, match=r"needs about \d+ MB of memory, more than the 1 KB budget.*--max-memory"):
+    with pytest.raises(UserError, match=r"needs about \d+ [KM]B of memory, more than the 1 KB budget.*--max-memory"):
         registry.load("captioning", str(tiny_blip))
 
 
