@@ -12,9 +12,9 @@ from playground import compare, token_choices
 from playground.bundled import ASSETS
 from playground.media import load_image
 from playground.sweep import run_sweep
-from playground.ui.components import ImageInput
+from playground.ui.components import ImageInput, OptionSlider
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    resolve_seed, rows_table, seed_box)
+                                    resolve_seed, rows_table, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "captioning"
@@ -61,9 +61,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
-                    with gr.Row():
-                        seed = seed_box()
-                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 caption = gr.Textbox(label="Caption", interactive=False, elem_id="caption-text")
@@ -79,7 +77,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                           elem_id="caption-compare-temperatures")
                 models = gr.Textbox(label="Models", value="", info="Model ids separated by commas; empty: the chosen model",
                                     elem_id="caption-compare-models")
-                samples = gr.Slider(1, compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting")
+                samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting")
             with gr.Row():
                 compare_run = gr.Button("Compare", variant="primary", elem_id="caption-compare-run")
                 compare_stop = gr.Button("Stop", variant="stop")
@@ -89,7 +87,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                      "are new (1 = no repeats); similarity: 1 = identical captions",
                                      interactive=False, elem_id="caption-diversity")
             with gr.Accordion("Every caption as data", open=False):
-                compare_data = gr.JSON(label="Every caption as data", open=False)
+                compare_data = gr.JSON(show_label=False)
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
         picture = load_image(image)

@@ -13,7 +13,7 @@ from playground import compare, token_choices
 from playground.sweep import run_sweep
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text, resolve_seed, rows_table, seed_box)
+                                    require_text, resolve_seed, rows_table, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "chat"
@@ -68,9 +68,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     model = model_dropdown(registry, TASK)
                     system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
-                    with gr.Row():
-                        seed = seed_box()
-                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
         pending = gr.Textbox(visible=False)  # the message being answered, once the box is cleared
         steps = gr.State([])  # the last reply's tokens with what the model was choosing from

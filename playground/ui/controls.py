@@ -74,6 +74,14 @@ def seed_box() -> gr.Number:
     return gr.Number(value=-1, precision=0, label="Seed", info="-1 draws a random seed; the seed used is shown with the result.")
 
 
+def seed_row() -> tuple[gr.Number, gr.Number]:
+    """The seed box and, beside it, the seed a run actually used."""
+    with gr.Row():
+        seed = seed_box()
+        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+    return seed, seed_used
+
+
 def require_text(value, what: str, limit: int) -> str:
     """Reject empty, non-text or over-long text with a plain sentence."""
     if value is None or not isinstance(value, str):

@@ -13,7 +13,7 @@ from playground.jobs import iterate_job
 from playground.models.text_to_image import Stopped
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    recommended_values, require_text, resolve_seed, seed_box)
+                                    recommended_values, require_text, resolve_seed, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "text_to_image"
@@ -60,9 +60,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
-                    with gr.Row():
-                        seed = seed_box()
-                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    seed, seed_used = seed_row()
                     show_steps = gr.Checkbox(value=shows_steps_by_default(registry, registry.task(TASK).default),
                                              label="Show the path from noise to picture",
                                              info="Decodes the picture at a few steps along the way (slower on big models).")

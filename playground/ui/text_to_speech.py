@@ -15,7 +15,7 @@ from playground import audio_views, compare
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text, resolve_seed, rows_table, seed_box)
+                                    require_text, resolve_seed, rows_table, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "text_to_speech"
@@ -57,9 +57,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
-                    with gr.Row():
-                        seed = seed_box()
-                        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+                    seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,
