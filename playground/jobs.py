@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 _DONE = object()
+ABANDON_AFTER = 1.0  # seconds a reader may leave progress unread before the work is stopped
 
 
-def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], poll: float = 0.1) -> Iterator[tuple[str, Any]]:
+def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], poll: float = 0.1,
+                abandon_after: float = ABANDON_AFTER) -> Iterator[tuple[str, Any]]:
     """Run ``work(report, stop)`` in a thread.
 
     Yields ``("progress", value)`` for each ``report(value)`` and finally ``("done", result)``;
-    the work's exception is re-raised here. Closing the iterator early (a cancelled
-    request) sets ``stop`` so the work can end at its next check.
+    the work's exception is re-raised here. Closing the iterator early sets ``stop`` so the work
+    can end at its next check. So does leaving it unread for ``abandon_after`` seconds while the
+    work reports progress: Gradio stops reading a cancelled request's generator without closing it.
     """
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
     outcome: dict[str, Any] = {}
+    waiting_since = [None]  # when this generator last paused at a yield, None while it runs
+
+    def report(value):
+        paused = waiting_since[0]
+        if paused is not None and time.monotonic() - paused > abandon_after:
+            stop.set()  # nobody is reading: the request was cancelled or its page closed
+        events.put(value)
 
     def run():
         try:
-            outcome["result"] = work(lambda value: events.put(value), stop)
+            outcome["result"] = work(report, stop)
         except BaseException as exc:  # handed to the caller's thread below
             outcome["error"] = exc
         finally:
@@ -38,7 +49,9 @@ def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], p
                 continue
             if item is _DONE:
                 break
+            waiting_since[0] = time.monotonic()
             yield "progress", item
+            waiting_since[0] = None
         if "error" in outcome:
             raise outcome["error"]
         yield "done", outcome["result"]

@@ -64,6 +64,15 @@ class MemoryBudget:
             raise UserError(f"Model '{wrapper.model_id}' needs about {human(need)} of memory, more than the "
                             f"{human(self.limit)} budget; start the app with a larger --max-memory, or pick a "
                             "smaller model.")
+        try:
+            self._make_room(wrapper, need)
+        except UserError:
+            import gc
+
+            gc.collect()  # an abandoned generation (a cancelled stream) releases its model when collected
+            self._make_room(wrapper, need)
+
+    def _make_room(self, wrapper, need: int) -> None:
         with self._lock:
             self._loaded = {k: w for k, w in self._loaded.items() if w.loaded}
             others = sorted((w for k, w in self._loaded.items() if w is not wrapper),

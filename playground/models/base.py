@@ -216,6 +216,15 @@ def load_error(exc: BaseException, model_id: str) -> UserError:
         return UserError(f"Model '{model_id}' was not found on the hub or on disk; check the id.")
     if isinstance(exc, MemoryError) or "out of memory" in text:
         return UserError(f"Model '{model_id}' does not fit in the available memory.")
+    damaged = ("deserializing header", "incomplete metadata", "headertoolarge", "unable to load weights from checkpoint",
+               "invalid load key", "unexpected eof", "pytorchstreamreader failed", "protobuf parsing failed")
+    if "SafetensorError" in names or any(marker in text for marker in damaged):
+        return UserError(f"Model '{model_id}' could not be loaded: a weights file is damaged or incomplete; "
+                         "copy or download the model again.")
+    missing = re.search(r"no file named (\S+?)\.? found", text)
+    if missing:
+        return UserError(f"Model '{model_id}' could not be loaded: its weights file ({missing.group(1)}) is missing"
+                         " (pickle .bin weights also need --allow-pickle).")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UserError(f"Model '{model_id}' could not be loaded: {first[:300]}")
 

@@ -1,0 +1,112 @@
+"""Faults: a model that fails to load is named plainly and retried next time; a cancelled run stops at once."""
+
+import shutil
+import threading
+import time
+
+import pytest
+from gradio_client import handle_file
+
+from playground.errors import UserError
+
+
+def job_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "playground-job" and t.is_alive()]
+
+
+def wait_until(condition, timeout: float) -> float:
+    """Seconds until ``condition()`` held; fails after ``timeout``."""
+    start = time.perf_counter()
+    while not condition():
+        assert time.perf_counter() - start < timeout, "timed out"
+        time.sleep(0.02)
+    return time.perf_counter() - start
+
+
+@pytest.fixture
+def broken_blip(tiny_blip, tmp_path):
+    """A copy of the tiny BLIP whose weights file is cut in half."""
+    folder = tmp_path / "blip"
+    shutil.copytree(tiny_blip, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return folder
+
+
+def test_corrupt_model_is_named_other_tabs_work_and_the_next_attempt_retries(client, broken_blip, tiny_blip, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (32, 32), "red").save(picture)
+    with pytest.raises(Exception, match=r"could not be loaded: a weights file is damaged or incomplete"):
+        client.predict(image=handle_file(str(picture)), model=str(broken_blip), api_name="/caption")
+    wav, _, _ = client.predict(text="Still working.", api_name="/synthesize")
+    assert wav.endswith(".wav")
+    shutil.copy(tiny_blip / "model.safetensors", broken_blip / "model.safetensors")  # repaired: try again
+    caption, _, _, status = client.predict(image=handle_file(str(picture)), model=str(broken_blip), api_name="/caption")
+    assert isinstance(caption, str) and "Captioned a 32×32 image" in status
+
+
+def test_missing_weights_are_named(tiny_blip, tmp_path):
+    from playground.devices import DeviceChoice
+    from playground.registry import Registry
+
+    folder = tmp_path / "blip"
+    shutil.copytree(tiny_blip, folder)
+    (folder / "model.safetensors").unlink()
+    registry = Registry(tmp_path / "data", DeviceChoice("cpu"))
+    for _ in range(2):  # the failure is not remembered: each attempt loads again
+        with pytest.raises(UserError, match=r"its weights file \(model.safetensors\) is missing"):
+            registry.load("captioning", str(folder))
+    shutil.copy(tiny_blip / "model.safetensors", folder / "model.safetensors")
+    assert registry.load("captioning", str(folder)).loaded
+
+
+@pytest.fixture(scope="module")
+def local_app(registry):
+    """The whole app served from this process, so the test can see its threads."""
+    from gradio_client import Client
+
+    from conftest import free_port
+    from playground.ui.app import build_app
+
+    demo = build_app(registry)
+    demo.queue(default_concurrency_limit=2)
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    demo.close()
+
+
+def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, registry, tiny_sd):
+    registry.load("text_to_image", str(tiny_sd))
+    assert not job_threads()
+    job = local_app.submit(prompt="a red circle", model=str(tiny_sd), steps=100, width=64, height=64, seed=1,
+                           api_name="/text_to_image")
+    wait_until(lambda: job_threads(), timeout=60)
+    time.sleep(0.5)  # a few denoising steps in
+    assert not job.done()
+    cancelled = time.perf_counter()
+    job.cancel()
+    wait_until(lambda: not job_threads(), timeout=5)
+    seconds = time.perf_counter() - cancelled
+    print(f"image worker gone {seconds:.2f} s after the cancel")
+    assert seconds < 2.0  # the reader counts as gone after 1 s, then the next step checks
+
+
+def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
+    chat = registry.load("chat")
+    steps = [0]
+    hook = chat.model.register_forward_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
+    try:
+        job = local_app.submit(message="Tell me a long story about a dragon.", max_new_tokens=2048, temperature=0.8,
+                               seed=1, api_name="/chat")
+        wait_until(lambda: steps[0] > 3, timeout=60)
+        job.cancel()
+        time.sleep(1.0)
+        after_a_second = steps[0]
+        time.sleep(1.0)
+        assert steps[0] == after_a_second, "the model kept generating after the cancel"
+    finally:
+        hook.remove()
+    print(f"chat stopped after {after_a_second} tokens")
