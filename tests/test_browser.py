@@ -124,8 +124,10 @@ def test_history_lists_opens_and_restores_a_run(page):
     open_tab(page, "Text to Image")
     prompt = "a medium yellow triangle on a purple background"
     page.locator("#t2i-prompt textarea").fill(prompt)
+    before = page.locator("#t2i-status").inner_text()  # an earlier test may have left "… steps in …" there
     page.locator("#t2i-generate").click()
-    wait_for_text(page, "#t2i-status", "steps in")
+    page.wait_for_function("(old) => { const t = document.querySelector('#t2i-status')?.innerText || '';"
+                           " return t !== old && t.includes('steps in'); }", arg=before, timeout=120_000)
     page.locator("#t2i-prompt textarea").fill("something else")
     open_tab(page, "History")
     newest = page.locator("#history-cards .run").first
