@@ -56,6 +56,23 @@ def test_text2image_script_trains_resumes_and_exports(vae_dir, tmp_path):
     assert img.size == (64, 64)
 
 
+def test_text2image_starts_from_an_exported_model_and_stops_early(vae_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from playground.bundled import ASSETS
+    from playground.train import text2image
+    from playground.train.common import load_checkpoint
+
+    bundled = ASSETS / "models" / "shapes-sd"
+    text2image.train(tmp_path / "sd", steps=5, batch_size=4, dataset_size=16, vae_dir=vae_dir, lr=0.0,
+                     ckpt_dir=tmp_path / "ckpt", log_every=1, init_from=bundled, stop_after=2)
+    assert load_checkpoint(tmp_path / "ckpt" / "ckpt.pt") == 2  # stopped at step 2 of the 5-step schedule
+    # With a zero learning rate the exported weights are still the ones it started from.
+    start = load_file(bundled / "unet" / "diffusion_pytorch_model.safetensors")
+    end = load_file(tmp_path / "sd" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(start[k], end[k]) for k in start)
+
+
 def test_caption_augmentation_keeps_grammar_words():
     from playground.train.text2image import augment_caption
 

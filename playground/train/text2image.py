@@ -225,6 +225,7 @@ def train(
     p_junk: float = 0.15,
     export_only: bool = False,
     init_from: str | Path | None = None,
+    stop_after: int | None = None,
 ):
     """Train (resuming from ``ckpt_dir``) and save the pipeline to ``out_dir``.
 
@@ -232,7 +233,9 @@ def train(
     latest checkpoint (EMA weights), so a model can be exported mid-run.
     ``init_from`` starts a new run (no checkpoint yet) from the UNet and text
     encoder of an exported pipeline folder, e.g. the bundled model, when the
-    checkpoints of the run that made it are gone.
+    checkpoints of the run that made it are gone.  ``stop_after`` ends the run
+    at that step of the ``steps``-long schedule (the learning rate still
+    follows the full schedule), which is how the bundled model was cut.
     """
     setup_torch(seed)
     out_dir = Path(out_dir)
@@ -272,7 +275,8 @@ def train(
         logger = Logger(log_every, steps)
         unet.train()
         text_encoder.train()
-        for step in range(start + 1, steps + 1):
+        last = min(steps, stop_after or steps)
+        for step in range(start + 1, last + 1):
             idx = batch_indices(len(latents), batch_size, seed, step)
             g = step_generator(seed, step)
             rng = np.random.default_rng(seed * 1_000_003 + step)
@@ -295,7 +299,7 @@ def train(
             ema_unet.update(unet, step)
             ema_text.update(text_encoder, step)
             logger.log(step, loss=loss.item(), lr=sched.get_last_lr()[0])
-            if step % ckpt_every == 0 or step == steps:
+            if step % ckpt_every == 0 or step == last:
                 save_checkpoint(
                     ckpt_path, step, unet=unet, text_encoder=text_encoder, opt=opt,
                     sched=sched, ema_unet=ema_unet, ema_text=ema_text,
@@ -319,9 +323,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ckpt-dir", default=None)
     p.add_argument("--export-only", action="store_true")
     p.add_argument("--init-from", default=None, help="exported pipeline folder to start a new run from")
+    p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
     a = p.parse_args(argv)
     train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed,
-          a.vae_dir, a.ckpt_dir, export_only=a.export_only, init_from=a.init_from)
+          a.vae_dir, a.ckpt_dir, export_only=a.export_only, init_from=a.init_from, stop_after=a.stop_after)
 
 
 if __name__ == "__main__":
