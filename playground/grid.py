@@ -55,7 +55,8 @@ def image_grid(images: list, columns: list[str], rows: list[str] | None = None, 
         raise ValueError(f"{len(images)} images do not fill a {len(rows)}×{len(columns)} grid")
     cell = cell or cell_size(images)
     font, title_font = _font(15), _font(18)
-    left = 0 if rows == [""] else cell // 2 + PAD * 2
+    long_labels = max(map(len, rows)) > 24  # prompts as row labels need room for three lines
+    left = 0 if rows == [""] else (cell if long_labels else cell // 2) + PAD * 2
     line = 19
     top = (line * 3 + PAD) + (28 if title else 0)
     width = left + len(columns) * (cell + PAD) + PAD
