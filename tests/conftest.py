@@ -129,3 +129,34 @@ def speech_wav(registry, tmp_path_factory) -> tuple[Path, str]:
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation, for comparing transcripts."""
     return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
+
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-default-apps", "--metrics-recording-only"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium through Playwright (which cannot download its own browser here)."""
+    import shutil
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: run make test, which installs it")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def open_app(browser, url: str, width: int = 1400, height: int = 1000):
+    """A new page on the app, once its header says which device it runs on."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_selector("text=Running on", timeout=60_000)
+    return page
+

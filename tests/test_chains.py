@@ -1,11 +1,10 @@
 """The three chains through their API endpoints and in Chromium, with the bundled models; a failing stage is named."""
 
-import shutil
 
 import pytest
 from gradio_client import handle_file
 
-from conftest import ARTIFACTS, words
+from conftest import ARTIFACTS, open_app, words
 from playground.chains import agreement
 
 UNCACHED_CHAT = "HuggingFaceTB/SmolLM2-360M-Instruct"  # offline and never downloaded: loading it fails
@@ -110,23 +109,11 @@ def test_bad_input_gets_one_plain_sentence(client, kwargs, message):
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: run make test, which installs it")
-    from playwright.sync_api import sync_playwright
-
-    from test_browser import CHROMIUM_FLAGS
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
-        page.wait_for_selector("text=Running on", timeout=60_000)
-        page.get_by_role("tab", name="Try it together").click()
-        yield page
-        browser.close()
+def page(browser, server):
+    page = open_app(browser, server)
+    page.get_by_role("tab", name="Try it together").click()
+    yield page
+    page.close()
 
 
 def wait_for_text(page, selector: str, text: str, timeout: float = 180_000):

@@ -1,7 +1,6 @@
 """``--presenter`` in headless Chromium at projector sizes: large type, Advanced accordions, ready chips, no paths."""
 
 import re
-import shutil
 
 import pytest
 
@@ -9,22 +8,6 @@ from conftest import ARTIFACTS
 
 SIZES = [(1280, 720), (1920, 1080)]
 PATH_OR_TRACE = re.compile(r"(?:/[\w.-]+){2,}\.\w+|Traceback|File \"")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: run make test, which installs it")
-    from playwright.sync_api import sync_playwright
-
-    from test_browser import CHROMIUM_FLAGS
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("width, height", SIZES)

@@ -15,7 +15,7 @@ from playground import audio_views, compare
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text, resolve_seed, rows_table, seed_row)
+                                    require_text, resolve_seed, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "text_to_speech"
