@@ -9,6 +9,7 @@ from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
 
 SAMPLE_RATE = 16_000
+SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: below any microphone's noise floor
 
 
 @dataclass
@@ -56,6 +57,8 @@ class FasterWhisperSTT(ModelWrapper):
 
     def transcribe(self, audio, options: TranscribeOptions) -> Transcript:
         """Transcribe 16 kHz mono float32 audio."""
+        if is_silent(audio):
+            return Transcript("", [])
         with self.in_use():
             is_english_only = getattr(self.model.model, "is_multilingual", True) is False
             segments, info = self.model.transcribe(
@@ -97,6 +100,8 @@ class TransformersASR(ModelWrapper):
 
     def transcribe(self, audio, options: TranscribeOptions) -> Transcript:
         """Transcribe 16 kHz mono float32 audio."""
+        if is_silent(audio):
+            return Transcript("", [])
         with self.in_use():
             kwargs = {}
             if self.pipe.type == "seq2seq_whisper" or getattr(self.pipe.model.config, "model_type", "") == "whisper":
@@ -108,6 +113,13 @@ class TransformersASR(ModelWrapper):
             result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
         chunks = [(c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])]
         return Transcript(result["text"].strip(), chunks)
+
+
+def is_silent(audio) -> bool:
+    """True when no sample rises above -60 dBFS; Whisper only hallucinates words ("you you you") in such audio."""
+    import numpy as np
+
+    return audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK
 
 
 def _offline() -> bool:

@@ -112,6 +112,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         seed = resolve_seed(seed)
         wrapper = registry.get(TASK, model)
         history = plain_history(history)
+        if (system_prompt or "").strip():
+            require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
         conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
         conversation += history + [{"role": "user", "content": message}]
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
@@ -155,6 +157,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         seed = resolve_seed(seed)
         cells = compare.chat_cells(options_cls, base, temperatures, top_ps, samples, seed)
         wrapper = registry.get(TASK, model)
+        if (system_prompt or "").strip():
+            require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
         conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
         conversation.append({"role": "user", "content": message})
         if not wrapper.loaded:

@@ -25,6 +25,17 @@ class OptionSlider(gr.Slider):
         return super().preprocess(payload)
 
 
+class SeedNumber(gr.Number):
+    """A seed box that hands non-finite API values (NaN, inf) to the seed check instead of failing to round them."""
+
+    is_template = True  # render with the stock Number front end
+
+    def preprocess(self, payload):
+        if isinstance(payload, float) and not math.isfinite(payload):
+            return payload  # resolve_seed names it in a sentence
+        return super().preprocess(payload)
+
+
 class ImageInput(gr.Image):
     """An image input whose unreadable uploads get a plain error instead of a hidden exception."""
 

@@ -49,3 +49,19 @@ class ImageInput(gr.Image):
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component
+class SeedNumber(gr.Number):
+    """A seed box that hands non-finite API values (NaN, inf) to the seed check instead of failing to round them."""
+
+    is_template = True  # render with the stock Number front end
+
+    def preprocess(self, payload):
+        if isinstance(payload, float) and not math.isfinite(payload):
+            return payload  # resolve_seed names it in a sentence
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

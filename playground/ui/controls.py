@@ -12,7 +12,7 @@ import gradio as gr
 from playground.errors import UserError
 from playground.options import Options, field_bounds, label_of
 from playground.seeds import MAX_SEED, resolve_seed  # noqa: F401  (tabs import them from here)
-from playground.ui.components import OptionSlider
+from playground.ui.components import OptionSlider, SeedNumber
 
 log = logging.getLogger("playground")
 
@@ -71,7 +71,7 @@ def recommended_values(registry, task: str, names: list[str]) -> Callable:
 
 
 def seed_box() -> gr.Number:
-    return gr.Number(value=-1, precision=0, label="Seed", info="-1 draws a random seed; the seed used is shown with the result.")
+    return SeedNumber(value=-1, precision=0, label="Seed", info="-1 draws a random seed; the seed used is shown with the result.")
 
 
 def seed_row() -> tuple[gr.Number, gr.Number]:
@@ -90,6 +90,10 @@ def require_text(value, what: str, limit: int) -> str:
         raise UserError(f"The {what} is empty: type something first.")
     if len(value) > limit:
         raise UserError(f"The {what} is {len(value):,} characters long; the limit is {limit:,}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: JSON can carry them, tokenizers and Piper cannot
+        raise UserError(f"The {what} holds characters that are not valid Unicode (lone surrogates).") from None
     return value
 
 
