@@ -77,6 +77,33 @@ class ChainResult:
         return [asdict(s) for s in self.stages]
 
 
+@dataclass
+class ChainModels:
+    """The wrappers of a chain's stages, standing in for one wrapper when the run log records the chain."""
+
+    task: str
+    stages: list  # the wrappers that ran, in stage order
+
+    @property
+    def model_id(self) -> str:
+        return " → ".join(dict.fromkeys(w.model_id for w in self.stages))
+
+    @property
+    def backend(self) -> str:
+        return " + ".join(dict.fromkeys(getattr(w, "backend", "") for w in self.stages))
+
+    @property
+    def device(self):
+        return self.stages[0].device if self.stages else None
+
+
+def models_of(registry, result: ChainResult, task: str = "chains") -> ChainModels:
+    """The wrappers of the stages that ran (each model once), for recording the run."""
+    ran = [s for s in result.stages if s.model_id and s.state in ("done", "failed")]
+    wrappers = {(s.task, s.model_id): registry.get(s.task, s.model_id) for s in ran}
+    return ChainModels(task, list(wrappers.values()))
+
+
 def _join(names: list[str]) -> str:
     names = list(dict.fromkeys(names))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -225,7 +225,8 @@ class RunLog:
         """Keep one run: its settings, inputs, outputs and timings. Returns its run card, or None on failure.
 
         ``api`` is the endpoint that replays the run; ``settings`` the parameters other than the model, the
-        seed and the options, named as that endpoint names them; ``files`` the input files by parameter name
+        seed and the options (an Options object, or a dict already named as the endpoint names them), named as
+        that endpoint names them; ``files`` the input files by parameter name
         (paths or PIL images), which are copied into the data dir; ``outputs`` PIL images, ``(rate, samples)``
         audio and strings. PIL images get the run card in their ``info``, so a copy Gradio serves carries it.
         """
@@ -256,15 +257,20 @@ class RunLog:
             inputs.append({"name": name, "path": path, "sha256": digest})
             stored[name] = path
         device = getattr(wrapper, "device", None)
+        # A chain stands in for one wrapper with its stages' wrappers; its settings name each stage's model.
+        stages = getattr(wrapper, "stages", None)
+        revision = (", ".join(dict.fromkeys(self._revision(w.source) for w in stages)) if stages
+                    else self._revision(wrapper.source))
+        if options is not None and not isinstance(options, dict):
+            options = options.model_dump()
         return {
             "app": APP, "card_version": CARD_VERSION, "run_id": run_id, "created": now.isoformat(),
             "task": wrapper.task, "kind": "compare" if api.startswith("compare") else "run", "api_name": api,
-            "model": wrapper.model_id, "revision": self._revision(wrapper.source),
+            "model": wrapper.model_id, "revision": revision,
             "backend": getattr(wrapper, "backend", ""), "device": getattr(device, "type", str(device or "")),
             "dtype": getattr(device, "dtype", ""),
-            "settings": _plain({**settings, **stored, "model": wrapper.model_id,
-                                **({"seed": seed} if seed is not None else {}),
-                                **(options.model_dump() if options is not None else {})}),
+            "settings": _plain({**settings, **stored, **({} if stages else {"model": wrapper.model_id}),
+                                **({"seed": seed} if seed is not None else {}), **(options or {})}),
             "seed": seed,
             "input_text": "\n".join(v for v in settings.values() if isinstance(v, str) and v.strip()),
             "input_files": inputs,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 
 import gradio as gr
 
@@ -20,7 +21,10 @@ from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, default_overrides, model_dropdown, option_controls, require_text,
                                     resolve_seed, seed_box)
 
+log = logging.getLogger("playground")
+
 TASK = "chains"
+TITLE = "Try it together"
 MAX_PROMPT_CHARS = 2_000
 TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence in English."
 TALK_MAX_NEW_TOKENS = 60  # a spoken reply should be short; the slider goes up to the chat tab's limit
@@ -187,6 +191,34 @@ def stage_options(registry, task: str, prefix: str, values: dict):
     return registry.options_class(task).parse(**{k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)})
 
 
+def used_model(registry, result: chains.ChainResult, task: str, given: str | None) -> str:
+    """The model a stage ran with (its default when the field was empty), for replaying the run."""
+    ran = next((s.model_id for s in result.stages if s.task == task and s.model_id), "")
+    return ran or (given or "").strip() or registry.task(task).default
+
+
+def replay_options(registry, task: str, prefix: str, values: dict) -> dict:
+    """A stage's options as the endpoint names them (prefixed), with the values parsed and defaults filled in."""
+    parsed = stage_options(registry, task, prefix, values).model_dump()
+    return {k: parsed[k[len(prefix):]] for k in values if k.startswith(prefix) and k[len(prefix):] in parsed}
+
+
+def record_chain(run_log, registry, api: str, result: chains.ChainResult, outputs: list, **card) -> None:
+    """Keep one chain run in History: what its finished stages made, and a failure's sentence.
+
+    A run whose first stage made nothing is not kept: there is nothing to look at or compare with.
+    Recording never breaks the chain: a failure here is logged and the result is shown all the same.
+    """
+    if run_log is None or not any(s.state == "done" for s in result.stages):
+        return
+    try:
+        notes = [result.failure_sentence()] if result.failed else []
+        run_log.record(api, chains.models_of(registry, result, TASK), outputs=[*outputs, *notes],
+                       seconds=result.total_seconds, **card)
+    except Exception:
+        log.exception("the %s run was not recorded", api)
+
+
 def example_clips() -> tuple[list[list[str]], list[str]]:
     folder = ASSETS / "examples" / "audio"
     found = [(folder / f"{name}.wav", text) for name, text in QUESTIONS.items() if (folder / f"{name}.wav").is_file()]
@@ -195,17 +227,20 @@ def example_clips() -> tuple[list[list[str]], list[str]]:
 
 def build(registry, run_log=None, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; returns the main components."""
-    with gr.Tab("Try it together", id=TASK):
+    with gr.Tab(TITLE, id=TASK):
         gr.Markdown("Chain the models: what one makes, the next one reads. Each box shows how long its stage took.",
                     elem_classes=["chain-intro"])
-        with gr.Tabs():
-            talk = build_talk(registry)
-            draw = build_draw(registry)
-            say = build_say_back(registry)
-    return {**talk, **draw, **say}
+        with gr.Tabs() as sub_tabs:
+            talk = build_talk(registry, run_log)
+            draw = build_draw(registry, run_log)
+            say = build_say_back(registry, run_log)
+    runs = {api: built.pop("run") for api, built in
+            (("chain_talk", talk), ("chain_draw_describe", draw), ("chain_say_back", say))}
+    # History's "Use these settings" reads these: the tab's title, the inner tabs, and per endpoint its controls
+    return {**talk, **draw, **say, "title": TITLE, "sub_tabs": sub_tabs, "runs": runs}
 
 
-def build_talk(registry) -> dict:
+def build_talk(registry, run_log=None) -> dict:
     with gr.Tab("Talk to it", id="chain-talk"):
         gr.Markdown("Speak (or pick a question): **Speech to Text** writes it down, **Chat** answers, "
                     "**Text to Speech** says the answer. Keep talking: it remembers the conversation.")
@@ -244,8 +279,9 @@ def build_talk(registry) -> dict:
         run_options = {"stt_options": stage_options(registry, "speech_to_text", "stt_", options),
                        "chat_options": stage_options(registry, "chat", "chat_", options),
                        "tts_options": stage_options(registry, "text_to_speech", "tts_", options)}
+        earlier = plain_history(history)
         reply = None  # cleared at the start; the spoken reply is sent once, at the end, so it plays once
-        for result in chains.talk(registry, samples, plain_history(history), system_prompt=system_prompt, seed=seed,
+        for result in chains.talk(registry, samples, earlier, system_prompt=system_prompt, seed=seed,
                                   stt_model=stt_model, chat_model=chat_model, tts_model=tts_model, **run_options):
             yield (result.history, result.transcript, reply, pipeline_html(result.stages), result.stage_records(),
                    status_line(result, f"seed {seed}"))
@@ -253,22 +289,32 @@ def build_talk(registry) -> dict:
         if result.failed:
             gr.Warning(result.failure_sentence())
         speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
+        models = {f"{p}_model": used_model(registry, result, task, given) for p, task, given in
+                  (("stt", "speech_to_text", stt_model), ("chat", "chat", chat_model), ("tts", "text_to_speech", tts_model))}
+        record_chain(run_log, registry, "chain_talk", result, [
+            *([f"Heard: {result.transcript}"] if result.transcript else []),
+            *([f"Reply: {result.reply}"] if result.reply and result.stages[1].state == "done" else []), speech],
+            seed=seed, files={"audio": audio}, settings={"history": earlier},  # the card shows what was heard
+            options={"system_prompt": system_prompt or "", **models, **replay_options(registry, "speech_to_text", "stt_", options),
+                     **replay_options(registry, "chat", "chat_", options),
+                     **replay_options(registry, "text_to_speech", "tts_", options)})
         yield (result.history, result.transcript, speech, pipeline_html(result.stages), result.stage_records(),
                status_line(result, f"seed {seed}"))
 
     names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
-    event = run.click(api_function(chain_talk, names),
-                      [audio, chatbot, system_prompt, seed, stt_model, chat_model, tts_model,
-                       *stt.values(), *chat.values(), *tts.values()],
+    inputs = [audio, chatbot, system_prompt, seed, stt_model, chat_model, tts_model, *stt.values(), *chat.values(),
+              *tts.values()]
+    event = run.click(api_function(chain_talk, names), inputs,
                       [chatbot, transcript, reply, pipeline, stages, status], api_name="chain_talk",
                       concurrency_limit=1, concurrency_id="chains")
     stop.click(None, None, None, cancels=[event])
     clear.click(lambda: ([], "", None, "", None, ""), None, [chatbot, transcript, reply, pipeline, stages, status],
                 api_visibility="private", queue=False)
-    return {"talk_audio": audio, "talk_chatbot": chatbot, "talk_status": status}
+    return {"talk_audio": audio, "talk_chatbot": chatbot, "talk_status": status,
+            "run": {"title": "Talk to it", "tab": "chain-talk", "controls": dict(zip(names, inputs))}}
 
 
-def build_draw(registry) -> dict:
+def build_draw(registry, run_log=None) -> dict:
     with gr.Tab("Draw and describe", id="chain-draw"):
         gr.Markdown("A prompt goes to **Text to Image**; **Image Captioning** describes the picture. With more rounds, "
                     "each caption is drawn again, like the telephone game: watch the meaning drift.")
@@ -313,17 +359,27 @@ def build_draw(registry) -> dict:
                    status_line(result, f"seed {seed}"))
         if result.failed:
             gr.Warning(result.failure_sentence())
+        several = len(result.rounds) > 1
+        record_chain(run_log, registry, "chain_draw_describe", result, [
+            *[r.image for r in result.rounds if r.image is not None],
+            *[f"Round {r.number}: {r.caption}" if several else r.caption for r in result.rounds if r.caption]],
+            seed=seed, settings={"prompt": prompt, "rounds": int(rounds), "negative_prompt": negative_prompt or ""},
+            options={"image_model": used_model(registry, result, "text_to_image", image_model),
+                     "caption_model": used_model(registry, result, "captioning", caption_model),
+                     **replay_options(registry, "text_to_image", "image_", options),
+                     **replay_options(registry, "captioning", "caption_", options)})
 
     names = ["prompt", "rounds", "negative_prompt", "seed", "image_model", "caption_model", *image, *caption]
-    event = gr.on([run.click, prompt.submit], api_function(chain_draw_describe, names),
-                  [prompt, rounds, negative, seed, image_model, caption_model, *image.values(), *caption.values()],
+    inputs = [prompt, rounds, negative, seed, image_model, caption_model, *image.values(), *caption.values()]
+    event = gr.on([run.click, prompt.submit], api_function(chain_draw_describe, names), inputs,
                   [cards, pipeline, gallery, records, status], api_name="chain_draw_describe",
                   concurrency_limit=1, concurrency_id="chains")
     stop.click(None, None, None, cancels=[event])
-    return {"draw_prompt": prompt, "draw_cards": cards, "draw_status": status}
+    return {"draw_prompt": prompt, "draw_cards": cards, "draw_status": status,
+            "run": {"title": "Draw and describe", "tab": "chain-draw", "controls": dict(zip(names, inputs))}}
 
 
-def build_say_back(registry) -> dict:
+def build_say_back(registry, run_log=None) -> dict:
     with gr.Tab("Say it back", id="chain-say"):
         gr.Markdown("**Text to Speech** reads your text aloud; **Speech to Text** writes down what it hears. "
                     "The word error rate counts the words that did not survive the round trip.")
@@ -368,11 +424,20 @@ def build_say_back(registry) -> dict:
             sent = result.speech is not None
         if result.failed:
             gr.Warning(result.failure_sentence())
+        speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
+        record_chain(run_log, registry, "chain_say_back", result, [
+            *([f"Heard: {result.transcript}", f"Word error rate {result.wer:.0%}"] if result.wer is not None else []),
+            speech], settings={"text": text},
+            options={"tts_model": used_model(registry, result, "text_to_speech", tts_model),
+                     "stt_model": used_model(registry, result, "speech_to_text", stt_model),
+                     **replay_options(registry, "text_to_speech", "tts_", options),
+                     **replay_options(registry, "speech_to_text", "stt_", options)})
         yield shown(result)  # the whole result once more, so an API caller's final value holds the speech too
 
     names = ["text", "tts_model", "stt_model", *tts, *stt]
-    gr.on([run.click], api_function(chain_say_back, names),
-          [text, tts_model, stt_model, *tts.values(), *stt.values()],
+    inputs = [text, tts_model, stt_model, *tts.values(), *stt.values()]
+    gr.on([run.click], api_function(chain_say_back, names), inputs,
           [speech, transcript, score, diff, pipeline, wer, stages, status], api_name="chain_say_back",
           concurrency_limit=1, concurrency_id="chains")
-    return {"say_text": text, "say_transcript": transcript, "say_status": status}
+    return {"say_text": text, "say_transcript": transcript, "say_status": status,
+            "run": {"title": "Say it back", "tab": "chain-say", "controls": dict(zip(names, inputs))}}

@@ -102,7 +102,7 @@ def summary(card: dict) -> str:
     return " · ".join(parts)
 
 
-def card_html(card: dict, run_log, titles: dict) -> str:
+def card_html(card: dict, run_log, title_of) -> str:
     """One run as a small card: its picture or player (else its text), what went in, and when."""
     media = ""
     files = [(e, run_log.file(e["path"])) for e in card.get("output_files") or []]
@@ -118,7 +118,7 @@ def card_html(card: dict, run_log, titles: dict) -> str:
             break
     inputs = card.get("input_text") or ""
     output = card.get("output_text") or ""
-    title = titles.get(card["task"], card["task"]) + (" · compare" if card.get("kind") == "compare" else "")
+    title = title_of(card)
     run = html.escape(card["run_id"])
     return (f'<div class="run" data-run="{run}" title="Open run {run}">'
             f'<label class="pick" title="Select for export"><input type="checkbox" data-pick="{run}"></label>'
@@ -130,9 +130,15 @@ def card_html(card: dict, run_log, titles: dict) -> str:
 
 
 def restore_slots(targets: dict) -> dict:
-    """(task, kind, setting name) -> the component that shows it, from each tab's build() dict."""
+    """(task, kind, setting name) -> the component that shows it, from each tab's build() dict.
+
+    A tab with several endpoints (Try it together) lists them under "runs"; their kind is the endpoint's name.
+    """
     slots = {}
     for task, components in targets.items():
+        for api, run in (components.get("runs") or {}).items():
+            for name, component in run["controls"].items():
+                slots[(task, api, name)] = component
         single = {k: c for k, c in components.items() if isinstance(c, gr.components.Component)}
         compare = {k: c for k, c in (components.get("compare") or {}).items()
                    if isinstance(c, gr.components.Component)}
@@ -143,9 +149,27 @@ def restore_slots(targets: dict) -> dict:
     return slots
 
 
+def slot_kind(card: dict, targets: dict) -> str:
+    """Which of its tab's control sets a card's settings go back to: the endpoint's, "compare" or "run"."""
+    if card.get("api_name") in (targets.get(card.get("task")) or {}).get("runs", {}):
+        return card["api_name"]
+    return "compare" if card.get("kind") == "compare" else "run"
+
+
 def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
     """Build the History tab; ``targets`` maps each task to its tab's build() dict, for "Use these settings"."""
     titles = {name: registry.task(name).title for name in registry.catalog}
+    titles.update({task: built["title"] for task, built in targets.items() if "title" in built})
+    run_titles = {(task, api): run["title"] for task, built in targets.items()
+                  for api, run in (built.get("runs") or {}).items()}
+    sub_tabs = {task: built["sub_tabs"] for task, built in targets.items() if "sub_tabs" in built}
+
+    def title_of(card: dict) -> str:
+        """"Text to Image", "Chat · compare", "Try it together · Draw and describe"."""
+        title = titles.get(card["task"], card["task"])
+        run = run_titles.get((card["task"], card.get("api_name")))
+        return title + (f" · {run}" if run else " · compare" if card.get("kind") == "compare" else "")
+
     slots = restore_slots(targets)
     receivers = list(dict.fromkeys(slots.values()))
     first_receivers = list(dict.fromkeys(c for (_, _, name), c in slots.items() if name in FIRST))
@@ -199,7 +223,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
         lines.append(f"{total} run{'s' if total != 1 else ''}{' match' if filtered else ' kept'}"
                      + (f"; showing the newest {len(runs)}." if total > len(runs) else ".")
                      + f" Files live in `{run_log.data_dir}`.")
-        body = "".join(card_html(c, run_log, titles) for c in runs)
+        body = "".join(card_html(c, run_log, title_of) for c in runs)
         if not runs:
             body = ('<div class="empty">No runs match.</div>' if filtered else
                     '<div class="empty">No runs yet: every result you make in the other tabs is kept here with '
@@ -231,8 +255,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
         sound_label = "Output" if sounds else "Input audio"
         pictures, sounds = pictures or input_pictures, sounds or input_sounds
         known = run_log.enabled and run_log.get(card["run_id"]) is not None
-        kind = " (compare)" if card.get("kind") == "compare" else ""
-        head = heading or f"### {titles.get(card['task'], card['task'])}{kind}"
+        head = heading or f"### {title_of(card)}"
         lines = [head, f"Run `{card['run_id']}` · {when(card)} · {summary(card)}",
                  f"{card.get('backend', '')} on {card.get('device', '')} {card.get('dtype', '')} · model "
                  f"revision `{(card.get('revision') or 'unknown')[:23]}`"]
@@ -272,10 +295,11 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
     def updates_for(card, names):
         """{component: value} for the card's settings whose names are in ``names`` (None: all)."""
         settings, _ = settings_of(card)
-        kind = "compare" if card.get("kind") == "compare" else "run"
+        kind = slot_kind(card, targets)
+        aliases = ALIASES if kind in ("run", "compare") else {}  # an endpoint's own controls carry its names
         changes = {}
         for name, value in settings.items():
-            component = slots.get((card["task"], kind, ALIASES.get(name, name)))
+            component = slots.get((card["task"], kind, aliases.get(name, name)))
             if component is not None and (names is None or name in names):
                 changes[component] = value
         return changes
@@ -285,13 +309,18 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
             raise gr.Error("Open a run or drop a file first.", print_exception=False)
         if card["task"] not in targets:
             raise gr.Error(f"This app has no {card['task']} tab to send these settings to.", print_exception=False)
-        return {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST)}
+        changes = {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST)}
+        run = (targets[card["task"]].get("runs") or {}).get(card.get("api_name"))
+        if run and card["task"] in sub_tabs:  # and the inner tab of the endpoint that made the run
+            changes[sub_tabs[card["task"]]] = gr.Tabs(selected=run["tab"])
+        return changes
 
     def use_rest(card):
         changes = updates_for(card, None)
         settings, missing = settings_of(card)
-        kind = "compare" if card.get("kind") == "compare" else "run"
-        skipped = [n for n in settings if (card["task"], kind, ALIASES.get(n, n)) not in slots]
+        kind = slot_kind(card, targets)
+        aliases = ALIASES if kind in ("run", "compare") else {}
+        skipped = [n for n in settings if (card["task"], kind, aliases.get(n, n)) not in slots]
         where = "open “Compare settings” and press its button" if kind == "compare" else "press the tab's button"
         message = f"Restored {len(changes)} settings from run {card['run_id']}: {where} to run it again."
         if missing:
@@ -332,7 +361,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
     cards.open_run(open_run, None, detail, **private)
     cards.pick(picked_runs, None, [picked, picked_note, export_picked], **private)
     dropped.upload(open_file, dropped, detail, **private)
-    use.click(use_first, opened, [tabs, *first_receivers], **private).success(
+    use.click(use_first, opened, [tabs, *sub_tabs.values(), *first_receivers], **private).success(
         use_rest, opened, receivers, **private)
     export_one.click(lambda card: export([card["run_id"]] if card else []), opened, download, **private)
     export_picked.click(export, picked, download, **private)
