@@ -15,9 +15,7 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout: the playground package sits beside bench/
 ENDPOINTS = ["/chat", "/text_to_image", "/caption", "/transcribe", "/synthesize"]
 SPOKEN = "Good morning, everyone."
 
@@ -159,34 +158,6 @@ def latency_table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """Start app.py on a free port and wait until it serves."""
-    import urllib.request
-
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir",
-                                 str(data_dir)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                sys.exit(f"the app did not start; see {log}")
-            time.sleep(0.5)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running playground; without it the app is started here")
@@ -201,16 +172,14 @@ def main() -> int:
 
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    proc, url = None, args.url
-    if url is None:
+    if args.url:
+        result = run_load(args.url, args.sessions, args.requests)
+    else:
+        from playground.app_process import running_app
+
         args.data_dir.mkdir(parents=True, exist_ok=True)
-        proc, url = start_app(args.data_dir, results / "load-server.log")
-    try:
-        result = run_load(url, args.sessions, args.requests)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        with running_app(args.data_dir, results / "load-server.log") as url:
+            result = run_load(url, args.sessions, args.requests)
 
     total = sum(len(s.timings) for s in result["sessions"])
     header = (f"{args.sessions} sessions × {args.requests} rounds × 5 endpoints: {total} requests in "

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -60,12 +56,6 @@ def tiny_wav2vec2(tiny_dir) -> Path:
     return build_tiny_wav2vec2(tiny_dir / "wav2vec2")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(data_dir, tmp_path_factory):
     """The real app, started as a subprocess the way users start it; yields its URL."""
@@ -79,31 +69,14 @@ def presenter_server(data_dir, tmp_path_factory):
 
 
 def run_app(data_dir: Path, log: Path, *flags: str):
-    """Start app.py with ``flags``, wait until it serves, yield its URL, stop it afterwards."""
-    import urllib.request
+    """Start app.py with ``flags``, wait until it serves, yield its URL, stop it afterwards (also on close())."""
+    from playground.app_process import AppDidNotStart, running_app
 
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir),
-                                 *flags], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"the app did not start; its log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        with running_app(data_dir, log, *flags) as url:
+            yield url
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

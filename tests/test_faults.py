@@ -67,7 +67,7 @@ def local_app(registry):
     """The whole app served from this process, so the test can see its threads."""
     from gradio_client import Client
 
-    from conftest import free_port
+    from playground.app_process import free_port
     from playground.ui.app import build_app
 
     demo = build_app(registry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -16,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, free_port
+from conftest import ROOT
 from test_api import last_reply
+from playground.app_process import running_app
 from playground.history import MIGRATIONS, SCHEMA_VERSION, NoHistory, RunLog, open_history, read_card
 
 WRITER = ROOT / "tests" / "history_writer.py"
@@ -225,34 +225,6 @@ def test_replay_through_the_api_gives_an_identical_image_and_reply(client, data_
     assert last_reply(replayed) == last_reply(history) == chat["output_text"]
 
 
-def start_app(data_dir: Path, log: Path, *flags: str) -> tuple[subprocess.Popen, str]:
-    import urllib.request
-
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir",
-                                 str(data_dir), *flags], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"the app did not start; its log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.mark.parametrize("case", ["no-history", "unwritable"])
 def test_generation_works_without_history(tmp_path, case):
     from gradio_client import Client
@@ -263,8 +235,7 @@ def test_generation_works_without_history(tmp_path, case):
         blocker = tmp_path / "a-file"
         blocker.write_text("not a folder")
         data_dir, flags = blocker / "data", ()  # cannot be created, whoever runs the tests
-    proc, url = start_app(data_dir, tmp_path / "server.log", *flags)
-    try:
+    with running_app(data_dir, tmp_path / "server.log", *flags) as url:
         client = Client(url, verbose=False)
         wav, seed, status = client.predict(text="Nothing is kept.", seed=4, api_name="/synthesize")
         assert Path(wav).is_file() and "real-time factor" in status
@@ -272,8 +243,6 @@ def test_generation_works_without_history(tmp_path, case):
             image, _, _, _ = client.predict(prompt="a small white square on a black background", steps=2, seed=1,
                                             api_name="/text_to_image")
             assert Path(image).is_file()
-    finally:
-        stop(proc)
     log = (tmp_path / "server.log").read_text()
     if case == "no-history":
         assert not data_dir.exists() or not any(data_dir.iterdir())  # not a database, output, upload or temp file
