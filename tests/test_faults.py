@@ -63,10 +63,8 @@ def test_missing_weights_are_named(tiny_blip, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def local_app(registry):
-    """The whole app served from this process, so the test can see its threads."""
-    from gradio_client import Client
-
+def local_url(registry):
+    """The whole app served from this process, so the test can see its threads and its model's forward passes."""
     from playground.app_process import free_port
     from playground.ui.app import build_app
 
@@ -74,8 +72,15 @@ def local_app(registry):
     demo.queue(default_concurrency_limit=2)
     port = free_port()
     demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def local_app(local_url):
+    from gradio_client import Client
+
+    return Client(local_url, verbose=False)
 
 
 def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, registry, tiny_sd):
@@ -110,3 +115,25 @@ def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
     finally:
         hook.remove()
     print(f"chat stopped after {after_a_second} tokens")
+
+
+def test_closing_the_browser_tab_stops_the_reply(local_url, registry, browser):
+    from conftest import open_app
+
+    chat = registry.load("chat")
+    steps = [0]
+    hook = chat.model.register_forward_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
+    try:
+        page = open_app(browser, local_url)
+        page.locator("#chat-message textarea").fill("Tell me a long story about a dragon.")
+        page.locator("#chat-send").click()
+        wait_until(lambda: steps[0] > 3, timeout=60)
+        page.close()  # the person closes the tab mid-reply
+        time.sleep(1.5)
+        after = steps[0]
+        time.sleep(1.5)
+        assert steps[0] == after, "the model kept generating for a closed tab"
+    finally:
+        hook.remove()
+    print(f"reply stopped after {after} forward passes once the tab closed")
+
