@@ -99,41 +99,44 @@ def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, 
     assert seconds < 2.0  # the reader counts as gone after 1 s, then the next step checks
 
 
-def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
-    chat = registry.load("chat")
-    steps = [0]
-    hook = chat.model.register_forward_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
+STORY = "Tell me a long story about a dragon."
+
+
+def stops_generating(chat, start, stop, what: str) -> int:
+    """Run ``start()``, wait for a few forward passes, run ``stop()``; assert none follow a second later."""
+    passes = [0]
+    hook = chat.model.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
     try:
-        job = local_app.submit(message="Tell me a long story about a dragon.", max_new_tokens=2048, temperature=0.8,
-                               seed=1, api_name="/chat")
-        wait_until(lambda: steps[0] > 3, timeout=60)
-        job.cancel()
+        start()
+        wait_until(lambda: passes[0] > 3, timeout=60)
+        stop()
         time.sleep(1.0)
-        after_a_second = steps[0]
+        after_a_second = passes[0]
         time.sleep(1.0)
-        assert steps[0] == after_a_second, "the model kept generating after the cancel"
+        assert passes[0] == after_a_second, f"the model kept generating after {what}"
     finally:
         hook.remove()
-    print(f"chat stopped after {after_a_second} tokens")
+    return after_a_second
+
+
+def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
+    jobs = []
+    tokens = stops_generating(
+        registry.load("chat"),
+        lambda: jobs.append(local_app.submit(message=STORY, max_new_tokens=2048, temperature=0.8, seed=1,
+                                             api_name="/chat")),
+        lambda: jobs[0].cancel(), "the cancel")
+    print(f"chat stopped after {tokens} tokens")
 
 
 def test_closing_the_browser_tab_stops_the_reply(local_url, registry, browser):
     from conftest import open_app
 
-    chat = registry.load("chat")
-    steps = [0]
-    hook = chat.model.register_forward_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
-    try:
-        page = open_app(browser, local_url)
-        page.locator("#chat-message textarea").fill("Tell me a long story about a dragon.")
-        page.locator("#chat-send").click()
-        wait_until(lambda: steps[0] > 3, timeout=60)
-        page.close()  # the person closes the tab mid-reply
-        time.sleep(1.5)
-        after = steps[0]
-        time.sleep(1.5)
-        assert steps[0] == after, "the model kept generating for a closed tab"
-    finally:
-        hook.remove()
-    print(f"reply stopped after {after} forward passes once the tab closed")
+    page = open_app(browser, local_url)
 
+    def start():
+        page.locator("#chat-message textarea").fill(STORY)
+        page.locator("#chat-send").click()
+
+    tokens = stops_generating(registry.load("chat"), start, page.close, "its browser tab was closed")
+    print(f"reply stopped after {tokens} tokens once the tab closed")
