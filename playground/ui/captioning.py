@@ -13,8 +13,8 @@ from playground.bundled import ASSETS
 from playground.media import load_image
 from playground.sweep import run_sweep
 from playground.ui.components import ImageInput, OptionSlider
-from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    resolve_seed, rows_table, seed_row)
+from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
+                                    option_controls, resolve_seed, rows_table, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "captioning"
@@ -78,16 +78,12 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 models = gr.Textbox(label="Models", value="", info="Model ids separated by commas; empty: the chosen model",
                                     elem_id="caption-compare-models")
                 samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting")
-            with gr.Row():
-                compare_run = gr.Button("Compare", variant="primary", elem_id="caption-compare-run")
-                compare_stop = gr.Button("Stop", variant="stop")
-            compare_status = gr.Markdown(elem_id="caption-compare-status")
+            compare_run, compare_stop, compare_status = run_stop_status("caption-compare")
             captions = gr.HTML(elem_id="caption-cards")
             diversity = gr.Dataframe(label="How different are the captions? distinct-n: share of word n-grams that "
                                      "are new (1 = no repeats); similarity: 1 = identical captions",
                                      interactive=False, elem_id="caption-diversity")
-            with gr.Accordion("Every caption as data", open=False):
-                compare_data = gr.JSON(show_label=False)
+            compare_data = data_view("Every caption as data")
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
         picture = load_image(image)

@@ -12,8 +12,8 @@ import gradio as gr
 from playground import compare, token_choices
 from playground.sweep import run_sweep
 from playground.ui.components import OptionSlider
-from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text, resolve_seed, rows_table, seed_row)
+from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
+                                    option_controls, require_text, resolve_seed, rows_table, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "chat"
@@ -95,16 +95,12 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 top_ps = gr.Textbox(label="Top-p values", value="", info="Empty: the slider's value")
                 samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting")
                 compare_tokens = OptionSlider(minimum=1, maximum=512, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
-            with gr.Row():
-                compare_run = gr.Button("Compare", variant="primary", elem_id="chat-compare-run")
-                compare_stop = gr.Button("Stop", variant="stop")
-            compare_status = gr.Markdown(elem_id="chat-compare-status")
+            compare_run, compare_stop, compare_status = run_stop_status("chat-compare")
             answers = gr.HTML(elem_id="chat-answers")
             diversity = gr.Dataframe(label="How different are the answers? distinct-n: share of word n-grams that "
                                      "are new (1 = no repeats); similarity: 1 = identical answers",
                                      interactive=False, elem_id="chat-diversity")
-            with gr.Accordion("Every answer as data", open=False):
-                compare_data = gr.JSON(show_label=False)
+            compare_data = data_view("Every answer as data")
 
     def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), **options):
         message = require_text(message, "message", MAX_MESSAGE_CHARS)

@@ -155,3 +155,18 @@ def rows_table(rows: list[dict]) -> dict | None:
     if not rows:
         return None
     return {"headers": list(rows[0]), "data": [list(row.values()) for row in rows]}
+
+
+def run_stop_status(prefix: str, run_label: str = "Compare") -> tuple[gr.Button, gr.Button, gr.Markdown]:
+    """A sweep's run and Stop buttons side by side, and its status line below (ids ``<prefix>-run`` …)."""
+    with gr.Row():
+        run = gr.Button(run_label, variant="primary", elem_id=f"{prefix}-run")
+        stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
+    return run, stop, gr.Markdown(elem_id=f"{prefix}-status")
+
+
+def data_view(title: str) -> gr.JSON:
+    """The data behind a view, as JSON in a closed accordion."""
+    with gr.Accordion(title, open=False):
+        return gr.JSON(show_label=False)
+

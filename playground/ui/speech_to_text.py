@@ -13,8 +13,8 @@ from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.models.speech_to_text import SAMPLE_RATE
 from playground.sweep import run_sweep
-from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    rows_table)
+from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
+                                    option_controls, rows_table, run_stop_status)
 from playground.ui.presenter import advanced
 
 TASK = "speech_to_text"
@@ -68,18 +68,14 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                           info="Empty: the slider's value", elem_id="stt-compare-temperatures")
                 reference = gr.Textbox(label="What was really said (optional)", value="", scale=2,
                                        elem_id="stt-compare-reference")
-            with gr.Row():
-                compare_run = gr.Button("Compare", variant="primary", elem_id="stt-compare-run")
-                compare_stop = gr.Button("Stop", variant="stop")
-            compare_status = gr.Markdown(elem_id="stt-compare-status")
+            compare_run, compare_stop, compare_status = run_stop_status("stt-compare")
             transcripts = gr.HTML(elem_id="stt-transcripts")
             scores = gr.Dataframe(label="Transcripts compared", interactive=False, elem_id="stt-scores")
             differences = gr.HighlightedText(label="Words that differ from what was really said",
                                              color_map={compare.DIFF_LABELS["-"]: "#ffadad",
                                                         compare.DIFF_LABELS["+"]: "#ffe08a"},
                                              show_legend=True, combine_adjacent=False, elem_id="stt-differences")
-            with gr.Accordion("Every transcript as data", open=False):
-                compare_data = gr.JSON(label="Every transcript as data", open=False)
+            compare_data = data_view("Every transcript as data")
 
     def transcribe(audio, model, progress=gr.Progress(), **options):
         samples = load_audio(audio, SAMPLE_RATE)

@@ -12,8 +12,9 @@ from playground.grid import image_grid
 from playground.jobs import iterate_job
 from playground.models.text_to_image import Stopped
 from playground.sweep import run_sweep
-from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    recommended_values, require_text, resolve_seed, seed_row)
+from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
+                                    option_controls, recommended_values, require_text, resolve_seed, run_stop_status,
+                                    seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "text_to_image"
@@ -82,14 +83,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                       info="Numbers separated by commas; prompts separated by |", elem_id="t2i-x-values")
                 y_param = gr.Dropdown([("None", compare.NO_AXIS), *AXIS_CHOICES], value="seed", label="Y axis")
                 y_values = gr.Textbox(value=AXIS_EXAMPLES["seed"], label="Y values", elem_id="t2i-y-values")
-            with gr.Row():
-                grid_run = gr.Button("Make the grid", variant="primary", elem_id="t2i-grid-run")
-                grid_stop = gr.Button("Stop", variant="stop")
-            grid_status = gr.Markdown(elem_id="t2i-grid-status")
+            grid_run, grid_stop, grid_status = run_stop_status("t2i-grid", "Make the grid")
             grid = gr.Image(label="Grid", type="pil", format="png", interactive=False, elem_id="t2i-grid")
             singles = gr.Gallery(label="Single images", columns=8, height=220, format="png")
-            with gr.Accordion("Settings of every cell", open=False):
-                grid_summary = gr.JSON(show_label=False)
+            grid_summary = data_view("Settings of every cell")
 
     def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(), **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)

@@ -14,8 +14,8 @@ import gradio as gr
 from playground import audio_views, compare
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.sweep import run_sweep
-from playground.ui.controls import (api_function, default_overrides, loading_message, model_dropdown, option_controls,
-                                    require_text, resolve_seed, seed_row)
+from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
+                                    option_controls, require_text, resolve_seed, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
 
 TASK = "text_to_speech"
@@ -74,14 +74,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                                    info="Separated by commas", elem_id="tts-compare-expressiveness")
                 rate_values = gr.Textbox(label="Rate values", value="", info="Empty: the slider's value",
                                          elem_id="tts-compare-rate")
-            with gr.Row():
-                compare_run = gr.Button("Compare", variant="primary", elem_id="tts-compare-run")
-                compare_stop = gr.Button("Stop", variant="stop")
-            compare_status = gr.Markdown(elem_id="tts-compare-status")
+            compare_run, compare_stop, compare_status = run_stop_status("tts-compare")
             clips = gr.HTML(elem_id="tts-clips")
             clip_files = gr.File(label="Download the clips", file_count="multiple", interactive=False)
-            with gr.Accordion("Every clip's settings as data", open=False):
-                compare_data = gr.JSON(label="Every clip's settings", open=False)
+            compare_data = data_view("Every clip's settings as data")
 
     def synthesize(text, model, seed, progress=gr.Progress(), **options):
         text = require_text(text, "text", MAX_TEXT_CHARS)
