@@ -1,6 +1,7 @@
 """Drive each tab in headless Chromium as a person would; screenshots go to test-artifacts/."""
 
 import pytest
+from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 from PIL import Image
 
 from conftest import ARTIFACTS, open_app
@@ -45,7 +46,7 @@ def test_generate_an_image(page, tiny_sd):
         box.press("Enter")
     page.locator("#t2i-generate").click()
     wait_for_text(page, "#t2i-status", "steps in")
-    assert page.locator("#t2i-result img").count() == 1
+    expect(page.locator("#t2i-result img")).to_have_count(1)
     page.screenshot(path=ARTIFACTS / "text_to_image.png", full_page=True)
 
 
@@ -98,9 +99,9 @@ def test_speech_compare_shows_a_player_and_a_picture_per_clip(page):
     page.locator("#tts-compare-run").click()
     wait_for_text(page, "#tts-compare-status", "2 clips")
     cards = page.locator("#tts-clips .clip-card")
-    assert cards.count() == 2
-    assert page.locator("#tts-clips .clip-card audio").count() == 2
-    assert page.locator("#tts-clips .clip-card img").count() == 2
+    expect(cards).to_have_count(2)
+    expect(page.locator("#tts-clips .clip-card audio")).to_have_count(2)
+    expect(page.locator("#tts-clips .clip-card img")).to_have_count(2)
     page.locator("#tts-compare").screenshot(path=ARTIFACTS / "text_to_speech_compare.png")
 
 

@@ -2,6 +2,7 @@
 
 
 import pytest
+from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 from gradio_client import handle_file
 
 from conftest import ARTIFACTS, open_app, words
@@ -129,7 +130,7 @@ def test_talk_to_it_in_the_browser(page):
     page.locator("#chain-talk-run").click()
     wait_for_text(page, "#chain-talk-status", "total")
     assert "capital of france" in page.locator("#chain-talk-transcript textarea").input_value().lower()
-    assert page.locator("#chain-talk-stages .chain-stage.done").count() == 3
+    expect(page.locator("#chain-talk-stages .chain-stage.done")).to_have_count(3)
     page.screenshot(path=ARTIFACTS / "chains_talk.png", full_page=True)
 
 
@@ -138,7 +139,7 @@ def test_draw_and_describe_in_the_browser(page):
     page.get_by_text("a medium white square on a green background, 4 rounds").click()
     page.locator("#chain-draw-run").click()
     wait_for_text(page, "#chain-draw-status", "total")
-    assert page.locator("#chain-draw-rounds-view .round-card").count() == 4
+    expect(page.locator("#chain-draw-rounds-view .round-card")).to_have_count(4)
     page.screenshot(path=ARTIFACTS / "chains_draw_describe.png", full_page=True)
 
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 
 from conftest import ARTIFACTS
 
@@ -17,7 +18,7 @@ def test_presenter_mode_at_projector_sizes(browser, presenter_server, width, hei
     page.wait_for_function("(document.querySelector('#ready-line')?.innerText || '').includes('Try it together: ready')",
                            timeout=300_000)  # every model preloads in the background
     assert "presenter" in page.evaluate("document.body.className")
-    assert page.locator("#ready-line .ready-chip.ready").count() == 6
+    expect(page.locator("#ready-line .ready-chip.ready")).to_have_count(6)
     body_size = float(page.evaluate("getComputedStyle(document.querySelector('.prose p') || document.body).fontSize")[:-2])
     assert body_size >= 20  # large type
     assert not page.get_by_text("Use via API").is_visible()
