@@ -1,15 +1,43 @@
-"""Chat on the real bundled SmolLM2 model."""
+"""Chat on the real bundled SmolLM2 model, through both local backends (llama.cpp and transformers).
 
+Both share one decoding loop and one sampler, so each behaviour below is checked on each.
+"""
+
+import importlib.util
 import time
 
 import pytest
 
+from playground.models.chat import LlamaCppChat, TransformersChat
+
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+LLAMA_CPP_MISSING = importlib.util.find_spec("llama_cpp") is None
+BACKEND_PARAMS = [
+    pytest.param(LlamaCppChat, id="llama.cpp", marks=pytest.mark.skipif(
+        LLAMA_CPP_MISSING, reason="llama-cpp-python is not installed: make setup builds it (about 11 minutes)")),
+    pytest.param(TransformersChat, id="transformers"),
+]
 
 
-@pytest.fixture(scope="module")
-def chat(registry):
-    return registry.load("chat")
+def load_backend(registry, backend):
+    """The bundled model through one backend: the registry's pick, or a wrapper made the same way."""
+    picked = registry.get("chat")
+    if isinstance(picked, backend):
+        wrapper = picked
+    else:
+        wrapper = backend(picked.model_id, picked.source, picked.device, picked.cache_dir, policy=picked.policy)
+    wrapper.ensure_loaded()
+    return wrapper
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def chat(request, registry):
+    return load_backend(registry, request.param)
+
+
+def test_registry_picks_llama_cpp_for_gguf_when_installed(registry):
+    expected = TransformersChat if LLAMA_CPP_MISSING else LlamaCppChat
+    assert type(registry.get("chat")) is expected
 
 
 def reply(chat, messages, seed, **options):
@@ -21,7 +49,8 @@ def test_bundled_model_answers(chat):
     assert "paris" in text.lower()
 
 
-def test_converted_gguf_is_cached_as_safetensors(chat, registry):
+def test_converted_gguf_is_cached_as_safetensors(registry):
+    load_backend(registry, TransformersChat)
     converted = list((registry.cache_dir / "chat" / "converted").glob("*/model.safetensors"))
     assert converted, "the GGUF conversion should be cached"
 
@@ -41,7 +70,7 @@ def test_multi_turn_history_and_system_prompt_reach_the_template(chat):
         {"role": "assistant", "content": "Ahoy Zorblax!"},
         {"role": "user", "content": "What is my name?"},
     ]
-    prompt = chat.tokenizer.decode(chat.prompt_ids(messages)[0])
+    prompt = chat.decode(chat.prompt_tokens(messages)) if chat.backend == "transformers" else chat.prompt_text(messages)
     assert "You are a pirate." in prompt and "Ahoy Zorblax!" in prompt and prompt.rstrip().endswith("assistant")
     assert "zorblax" in reply(chat, messages, seed=0, temperature=0.0, max_new_tokens=20).lower()
 
@@ -66,3 +95,86 @@ def test_candidates_show_what_the_model_chose_from(chat):
     step = next(chat.stream(QUESTION, chat.Options.parse(temperature=0.0), seed=0, top_k_shown=5))
     probs = [p for _, p in step.candidates]
     assert len(probs) == 5 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+
+
+def test_both_backends_render_the_same_prompt_tokens(registry):
+    if LLAMA_CPP_MISSING:
+        pytest.skip("llama-cpp-python is not installed: make setup builds it (about 11 minutes)")
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Héllo, wörld! 🙂 2+2?"}]
+    fast, reference = load_backend(registry, LlamaCppChat), load_backend(registry, TransformersChat)
+    assert fast.prompt_text(messages) == reference.prompt_text(messages)
+    assert fast.prompt_tokens(messages) == reference.prompt_tokens(messages)
+    # llama.cpp also stops on the vocabulary's other end-of-text tokens
+    assert reference.stop_ids <= fast.stop_ids
+
+
+def test_backends_see_the_same_next_token_distribution(registry):
+    """llama.cpp runs the 4-bit weights as they are; transformers de-quantizes them to float32. The two
+    next-token distributions should match closely (though the greedy pick can flip between two near-ties)."""
+    import torch
+
+    if LLAMA_CPP_MISSING:
+        pytest.skip("llama-cpp-python is not installed: make setup builds it (about 11 minutes)")
+    fast, reference = load_backend(registry, LlamaCppChat), load_backend(registry, TransformersChat)
+    prompt = fast.prompt_tokens(QUESTION)
+    with torch.inference_mode():
+        with fast.decoding(prompt) as next_logits:
+            a = torch.softmax(next_logits(None), -1)
+        with reference.decoding(prompt) as next_logits:
+            b = torch.softmax(next_logits(None), -1)
+    assert set(torch.topk(a, 5).indices.tolist()) == set(torch.topk(b, 5).indices.tolist())
+    assert float((a - b).abs().max()) < 0.03
+
+
+def test_next_turn_reuses_the_cached_prefix(registry):
+    import torch
+
+    if LLAMA_CPP_MISSING:
+        pytest.skip("llama-cpp-python is not installed: make setup builds it (about 11 minutes)")
+    chat = load_backend(registry, LlamaCppChat)
+    first = reply(chat, QUESTION, seed=1, temperature=0.0, max_new_tokens=10)
+    follow_up = QUESTION + [{"role": "assistant", "content": first}, {"role": "user", "content": "And of Italy?"}]
+    prompt = chat.prompt_tokens(follow_up)
+    with torch.inference_mode(), chat.decoding(prompt) as next_logits:
+        next_logits(None)
+    llm = max(chat._pool, key=lambda c: c.n_tokens)
+    assert llm.input_ids[:llm.n_tokens].tolist() == prompt
+    # the same conversation again evaluates only the last token, and gives exactly the fresh logits
+    with chat.decoding(prompt) as next_logits:
+        again = next_logits(None)
+    with chat.decoding(prompt[:3]) as next_logits:  # evict the cache...
+        next_logits(None)
+    with chat.decoding(prompt) as next_logits:  # ...and recompute from scratch
+        fresh = next_logits(None)
+    assert torch.equal(again, fresh)
+
+
+def test_seeded_reply_is_the_same_with_a_warm_or_cold_cache(registry):
+    if LLAMA_CPP_MISSING:
+        pytest.skip("llama-cpp-python is not installed: make setup builds it (about 11 minutes)")
+    chat = load_backend(registry, LlamaCppChat)
+    first = reply(chat, QUESTION, seed=4, temperature=0.9, max_new_tokens=12)
+    follow_up = QUESTION + [{"role": "assistant", "content": first}, {"role": "user", "content": "Why?"}]
+    warm = reply(chat, follow_up, seed=4, temperature=0.9, max_new_tokens=30)
+    with chat.decoding(chat.prompt_tokens(QUESTION)[:2]) as next_logits:  # evict the cache
+        next_logits(None)
+    assert reply(chat, follow_up, seed=4, temperature=0.9, max_new_tokens=30) == warm
+
+
+def test_concurrent_conversations_are_reproducible(registry):
+    import threading
+
+    chat = registry.load("chat")
+    options = chat.Options.parse(temperature=1.0, max_new_tokens=20)
+    alone = reply(chat, QUESTION, seed=5, **options.model_dump())
+    results = {}
+
+    def run(i):
+        results[i] = reply(chat, QUESTION, seed=5, **options.model_dump())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(results.values()) == {alone}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -56,12 +58,208 @@ class ChatOptions(Options):
                                       json_schema_extra={"step": 0.05})
 
 
-class TransformersChat(ModelWrapper):
-    """Any transformers causal LM; a ``.gguf`` file is converted once and cached as safetensors."""
+class TokenLoopChat(ModelWrapper):
+    """The decoding loop both local backends share, so streaming, stopping, seeding and sampling
+    behave identically whichever engine computes the logits.
+
+    A backend supplies ``prompt_text``/``prompt_tokens``, ``decode`` and ``decoding()``: a context
+    manager yielding a function that takes the next token (None for the prompt's last position)
+    and returns the logits for the token after it.
+    """
 
     task = "chat"
-    backend = "transformers"
     Options = ChatOptions
+    context_limit = MAX_PROMPT_TOKENS
+    stop_ids: set[int] = set()
+
+    def prompt_tokens(self, messages: list[dict]) -> list[int]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def decode(self, ids: list[int]) -> str:  # pragma: no cover - overridden
+        """The reply's text: special tokens left out."""
+        raise NotImplementedError
+
+    def token_piece(self, token: int) -> str:  # pragma: no cover - overridden
+        """One token's text, special tokens included (for the explain view)."""
+        raise NotImplementedError
+
+    def decoding(self, prompt: list[int]):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def check_prompt_length(self, n: int) -> None:
+        if n > self.context_limit:
+            raise UserError(f"The conversation is {n} tokens long, over this model's limit of {self.context_limit}; "
+                            "clear the chat or shorten the message.")
+
+    def stream(self, messages: list[dict], options: ChatOptions, seed: int, top_k_shown: int = 0) -> Iterator[TokenStep]:
+        """Yield the reply one token at a time; closing the iterator stops generation."""
+        import torch
+
+        with self.in_use(), torch.inference_mode():
+            prompt = self.prompt_tokens(messages)
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            seen = list(prompt)
+            generated: list[int] = []
+            emitted = ""
+            with self.decoding(prompt) as next_logits:
+                logits = next_logits(None)
+                for _ in range(options.max_new_tokens):
+                    token, prob, candidates, choices = sample_next(logits, seen, options, generator, top_k_shown,
+                                                                   self.token_piece)
+                    if token in self.stop_ids:
+                        break
+                    generated.append(token)
+                    seen.append(token)
+                    text = self.decode(generated)
+                    delta = ""
+                    if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+                        delta, emitted = text[len(emitted):], text
+                    yield TokenStep(token, delta, prob, candidates, **choices)
+                    if len(seen) >= self.context_limit + 2048:
+                        break
+                    logits = next_logits(token)
+
+
+class LlamaCppChat(TokenLoopChat):
+    """GGUF models on llama.cpp (``llama-cpp-python``), chosen automatically when it is installed.
+
+    llama.cpp only computes the logits; sampling is ``sample_next``, the same code as the
+    transformers backend. Each concurrent conversation gets its own context from a small pool
+    (the weights are memory-mapped once by the OS), and a context keeps its KV cache, so the next
+    turn of the same chat only evaluates the new tokens.
+    """
+
+    backend = "llama.cpp"
+    pickled_bin = False
+    context_limit = 4096  # the KV cache is allocated up front: 4096 tokens of SmolLM2-135M take 90 MB
+    max_contexts = 4
+
+    @classmethod
+    def claims(cls, source: str) -> bool:
+        import importlib.util
+
+        return source.endswith(".gguf") and importlib.util.find_spec("llama_cpp") is not None
+
+    def load(self) -> None:
+        from llama_cpp import llama_vocab_is_eog
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._pool: list = []
+        self._free: list = []
+        self._prompt_cached: dict[int, int] = {}  # id(context) -> how many leading cached tokens were a prompt
+        self._pool_lock = threading.Condition()
+        first = self._new_context()
+        metadata = first.metadata
+        template = metadata.get("tokenizer.chat_template")
+        if not template:
+            raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
+        self.formatter = Jinja2ChatFormatter(
+            template, eos_token=self._token_piece(first, first.token_eos()),
+            bos_token=self._token_piece(first, first.token_bos()))
+        # every end-of-generation token the vocabulary marks (end of turn as well as end of text)
+        vocab = first._model.vocab
+        self.stop_ids = {i for i in range(first.n_vocab()) if llama_vocab_is_eog(vocab, i)}
+        self._pieces: dict[int, str] = {}
+        self._free.append(first)
+
+    def _new_context(self):
+        from llama_cpp import Llama
+
+        threads = max(1, (os.cpu_count() or 1))
+        try:
+            llm = Llama(model_path=self.source, n_ctx=self.context_limit + 2048, n_batch=512, n_threads=threads,
+                        n_threads_batch=threads, verbose=False)
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+        self._pool.append(llm)
+        return llm
+
+    @staticmethod
+    def _token_piece(llm, token: int) -> str:
+        return llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
+
+    def _release(self) -> None:
+        for llm in getattr(self, "_pool", []):
+            llm.close()
+        self._pool, self._free = [], []
+
+    def estimated_bytes(self) -> int:
+        path = Path(self.source)
+        return (path.stat().st_size if path.is_file() else 0) + 120 * 2**20
+
+    def prompt_text(self, messages: list[dict]) -> str:
+        return self.formatter(messages=messages).prompt
+
+    def prompt_tokens(self, messages: list[dict]) -> list[int]:
+        llm = self._pool[0]
+        ids = llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
+        self.check_prompt_length(len(ids))
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self._pool[0].detokenize(ids).decode("utf-8", errors="replace")
+
+    def token_piece(self, token: int) -> str:
+        piece = self._pieces.get(token)  # the explain view decodes many single tokens
+        if piece is None:
+            piece = self._pieces[token] = self._token_piece(self._pool[0], token)
+        return piece
+
+    @contextmanager
+    def decoding(self, prompt: list[int]):
+        import numpy as np
+        import torch
+
+        llm = self._acquire(prompt)
+        n_vocab = llm.n_vocab()
+        try:
+            llm.n_tokens = self._reusable_prefix(llm, prompt)
+
+            def next_logits(token: int | None):
+                if token is None:
+                    llm.eval(prompt[llm.n_tokens:])
+                    self._prompt_cached[id(llm)] = len(prompt)
+                else:
+                    llm.eval([token])
+                row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
+                return torch.from_numpy(row.copy())
+
+            yield next_logits
+        finally:
+            with self._pool_lock:
+                self._free.append(llm)
+                self._pool_lock.notify()
+
+    def _reusable_prefix(self, llm, prompt: list[int]) -> int:
+        """How much of ``prompt`` this context's KV cache already holds and may be reused.
+
+        Only positions evaluated as part of a prompt count: llama.cpp's one-token-at-a-time steps
+        give slightly different KV values from a batched evaluation of the same tokens (up to 0.5
+        in a logit), so reusing a previous reply's cache would make the next turn depend on
+        whether the cache was warm. One prompt token is always left to evaluate, for its logits.
+        """
+        limit = min(llm.n_tokens, self._prompt_cached.get(id(llm), 0), len(prompt) - 1)
+        cached = llm.input_ids[:limit]
+        same = cached == prompt[:limit]
+        return limit if same.all() else int(same.argmin())
+
+    def _acquire(self, prompt: list[int]):
+        """A free context, preferring the one whose cache shares the longest prefix with ``prompt``."""
+        with self._pool_lock:
+            while not self._free:
+                if len(self._pool) < self.max_contexts:
+                    return self._new_context()
+                self._pool_lock.wait()
+
+            best = max(self._free, key=lambda llm: self._reusable_prefix(llm, prompt))
+            self._free.remove(best)
+            return best
+
+
+class TransformersChat(TokenLoopChat):
+    """Any transformers causal LM; a ``.gguf`` file is converted once and cached as safetensors."""
+
+    backend = "transformers"
 
     def load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -120,45 +318,38 @@ class TransformersChat(ModelWrapper):
             shutil.rmtree(partial, ignore_errors=True)  # another process won the race
         return target
 
-    def prompt_ids(self, messages: list[dict]):
+    def prompt_text(self, messages: list[dict]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def prompt_tokens(self, messages: list[dict]) -> list[int]:
         """Token ids of the conversation, rendered through the model's chat template."""
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
-        if ids.shape[1] > MAX_PROMPT_TOKENS:
-            raise UserError(
-                f"The conversation is {ids.shape[1]} tokens long, over the limit of {MAX_PROMPT_TOKENS}; clear the chat or shorten the message."
-            )
+        ids = self.tokenizer(self.prompt_text(messages), add_special_tokens=False).input_ids
+        self.check_prompt_length(len(ids))
         return ids
 
-    def stream(self, messages: list[dict], options: ChatOptions, seed: int, top_k_shown: int = 0) -> Iterator[TokenStep]:
-        """Yield the reply one token at a time; closing the iterator stops generation."""
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def token_piece(self, token: int) -> str:
+        return self.tokenizer.decode([token])
+
+    @contextmanager
+    def decoding(self, prompt: list[int]):
         import torch
 
-        with self.in_use(), torch.inference_mode():
-            ids = self.prompt_ids(messages).to(self.device.type)
-            generator = torch.Generator(device="cpu").manual_seed(seed)
-            seen = ids[0].tolist()
-            generated: list[int] = []
-            emitted = ""
-            out = self.model(input_ids=ids, use_cache=True)
-            for _ in range(options.max_new_tokens):
-                logits = out.logits[0, -1].float().cpu()
-                token, prob, candidates, choices = sample_next(logits, seen, options, generator, top_k_shown,
-                                                               self.tokenizer)
-                if token in self.stop_ids:
-                    break
-                generated.append(token)
-                seen.append(token)
-                text = self.tokenizer.decode(generated, skip_special_tokens=True)
-                delta = ""
-                if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
-                    delta, emitted = text[len(emitted):], text
-                yield TokenStep(token, delta, prob, candidates, **choices)
-                next_ids = torch.tensor([[token]], device=self.device.type)
-                out = self.model(input_ids=next_ids, past_key_values=out.past_key_values, use_cache=True)
+        past = None
+
+        def next_logits(token: int | None):
+            nonlocal past
+            ids = torch.tensor([prompt if token is None else [token]], device=self.device.type)
+            out = self.model(input_ids=ids, past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            return out.logits[0, -1].float().cpu()
+
+        yield next_logits
 
 
-def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_shown: int = 0, tokenizer=None):
+def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_shown: int = 0, piece=None):
     """Pick the next token: repetition penalty, then temperature, then top-p (llama.cpp's order).
 
     With ``top_k_shown`` it also returns the top candidates after temperature, and the
@@ -176,16 +367,16 @@ def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_
         token = int(torch.argmax(logits))
     else:
         probs = torch.softmax(logits / options.temperature, dim=-1)
-        sorted_probs, order = torch.sort(probs, descending=True)
+        sorted_probs, order = top_p_head(probs, options.top_p)
         keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < options.top_p
         keep[0] = True
         kept = sorted_probs * keep
         choice = torch.multinomial(kept / kept.sum(), 1, generator=generator)
         token = int(order[choice])
     candidates, choices = [], {}
-    if top_k_shown and tokenizer is not None:
+    if top_k_shown and piece is not None:
         top = torch.topk(probs, top_k_shown)
-        candidates = [(tokenizer.decode([int(i)]), float(p)) for p, i in zip(top.values, top.indices)]
+        candidates = [(piece(int(i)), float(p)) for p, i in zip(top.values, top.indices)]
         raw = torch.topk(logits, min(CHOICES_KEPT, logits.numel()))
         ids = raw.indices.tolist()
         values = raw.values.tolist()
@@ -193,9 +384,27 @@ def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_
             ids.append(token)
             values.append(float(logits[token]))
         choices = {"choice_ids": ids, "choice_logits": values, "logsumexp": float(torch.logsumexp(logits, -1)),
-                   "choice_texts": [tokenizer.decode([i]) for i in ids[:CHOICE_TEXTS]],
-                   "token_text": tokenizer.decode([token])}
+                   "choice_texts": [piece(i) for i in ids[:CHOICE_TEXTS]],
+                   "token_text": piece(token)}
     return token, float(probs[token]), candidates, choices
 
 
-BACKENDS = [TransformersChat]
+def top_p_head(probs, top_p: float):
+    """The most likely tokens, in order, until their probabilities reach ``top_p``.
+
+    Sorting the whole vocabulary (50k-150k entries) each token costs milliseconds; the nucleus
+    is almost always in the first few hundred, so sort a growing head instead. Exact: every token
+    past a head whose mass already reaches ``top_p`` would be cut by top-p anyway.
+    """
+    import torch
+
+    n = probs.numel()
+    k = min(n, 128)
+    while True:
+        head, order = torch.topk(probs, k)
+        if k == n or float(head.sum()) >= top_p:
+            return head, order
+        k = min(n, k * 8)
+
+
+BACKENDS = [LlamaCppChat, TransformersChat]
