@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 
 AUTH_FILE_VARIABLE = "PLAYGROUND_AUTH_FILE"  # names a file of user:password lines
+REMOTE_KEY_VARIABLE = "PLAYGROUND_REMOTE_KEY"  # the --remote-url server's API key
+REMOTE_KEY_FILE_VARIABLE = "PLAYGROUND_REMOTE_KEY_FILE"  # names a file holding that key
+REMOTE_TASKS = ("chat", "speech_to_text", "text_to_speech", "text_to_image")
 TASK_ALIASES = {"chat": "chat", "t2i": "text_to_image", "text_to_image": "text_to_image", "image": "text_to_image",
                 "caption": "captioning", "captioning": "captioning", "stt": "speech_to_text",
                 "speech_to_text": "speech_to_text", "tts": "text_to_speech", "text_to_speech": "text_to_speech"}
@@ -43,6 +46,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--presenter", action="store_true",
                         help="Presenter mode: large type, essential controls first, every tab's model (or --preload's) "
                              "loaded at start with a ready line.")
+    parser.add_argument("--remote-url", default=None, metavar="URL",
+                        help="An OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, LocalAI), like "
+                             "http://127.0.0.1:8080/v1; its models are offered first in their tabs.")
+    parser.add_argument("--remote-model", action="append", default=[], metavar="[TASK=]NAME",
+                        help="A model on --remote-url, for chat unless TASK is stt, tts or t2i (repeatable); "
+                             "without it, chat uses the server's only model.")
+    parser.add_argument("--remote-key", default=None, metavar="KEY",
+                        help=f"The server's API key; prefer {REMOTE_KEY_VARIABLE} or {REMOTE_KEY_FILE_VARIABLE} "
+                             "(arguments are visible to other users of the machine).")
     parser.add_argument("--check", nargs="?", const="all", default=None, metavar="TASKS",
                         help="Check that each tab's default model is present, loads and runs a tiny input, then exit "
                              "(non-zero if not); optionally only the comma-separated TASKS.")
@@ -53,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             from playground.memory import parse_size
 
             args.max_memory = parse_size(args.max_memory)
+        args.remote_models, args.remote_key = remote_models(args.remote_url, args.remote_model, args.remote_key,
+                                                            os.environ)
     except ValueError as exc:
         parser.error(str(exc))
     for flag, value in (("--preload", args.preload), ("--check", "" if args.check in (None, "all") else args.check)):
@@ -60,6 +74,31 @@ def parse_args(argv=None) -> argparse.Namespace:
         if unknown:
             parser.error(f"unknown task in {flag}: {', '.join(unknown)}; use {', '.join(sorted(TASK_ALIASES))}")
     return args
+
+
+def remote_models(url: str | None, models: list[str], key: str | None, environ) -> tuple[list, str | None]:
+    """The (task, RemoteId) pairs that --remote-url and --remote-model name, and the key for that server:
+    --remote-key, else PLAYGROUND_REMOTE_KEY, else the file PLAYGROUND_REMOTE_KEY_FILE names."""
+    if url is None:
+        if models or key:
+            raise ValueError(f"{'--remote-model' if models else '--remote-key'} needs --remote-url")
+        return [], None
+    from playground.backends.openai_compat import read_key_file, remote_id
+
+    pairs = []
+    for item in models or [""]:
+        task, sep, name = item.partition("=")
+        if not sep:
+            task, name = "chat", item
+        task = TASK_ALIASES.get(task.strip())
+        if task not in REMOTE_TASKS:
+            raise ValueError(f"--remote-model {item}: the task must be one of chat, stt, tts, t2i")
+        pairs.append((task, remote_id(url, name)))
+    if not key and environ.get(REMOTE_KEY_VARIABLE, "").strip():
+        key = environ[REMOTE_KEY_VARIABLE].strip()
+    elif not key and environ.get(REMOTE_KEY_FILE_VARIABLE):
+        key = read_key_file(environ[REMOTE_KEY_FILE_VARIABLE])
+    return pairs, key
 
 
 def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]]:
@@ -105,6 +144,8 @@ def main(argv=None) -> None:
 
     policy = LoadPolicy(trust_remote_code=frozenset(args.trust_remote_code), allow_pickle=args.allow_pickle)
     registry = Registry(data_dir, DeviceChoice(args.device), policy=policy, max_memory=args.max_memory)
+    for task, remote in args.remote_models:
+        registry.offer_remote(task, remote, args.remote_key)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
         print(f"Serving on {args.host} without --auth: anyone who can reach this address can use the app.",
               file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from playground import bundled
+from playground.backends.openai_compat import KeyRing, RemoteId
 from playground.devices import DeviceChoice
 from playground.errors import UserError
 from playground.memory import MemoryBudget, default_budget
@@ -91,7 +92,7 @@ class Registry:
 
     ``policy`` says which models may run their own code or unpickle weights (neither, by default);
     ``max_memory`` is the bytes loaded models may take (default: half the RAM) before the least
-    recently used one is unloaded.
+    recently used one is unloaded. ``remote_keys`` holds API keys of OpenAI-compatible servers, in memory only.
     """
 
     def __init__(self, data_dir: Path, device: DeviceChoice, catalog: dict[str, TaskInfo] | None = None,
@@ -103,6 +104,7 @@ class Registry:
         self.memory = MemoryBudget(max_memory if max_memory is not None else default_budget())
         self._instances: dict[tuple[str, str], ModelWrapper] = {}
         self._lock = threading.Lock()
+        self.remote_keys = KeyRing()
 
     @property
     def cache_dir(self) -> Path:
@@ -144,10 +146,21 @@ class Registry:
         backend = next((b for b in self.backends(task) if b.claims(source)), None)
         if backend is None:
             raise UserError(f"No {info.title} backend can load '{model_id}'.")
+        extra = {"keys": self.remote_keys} if getattr(backend, "remote", False) else {}  # keys stay out of ids
         wrapper = backend(model_id, source, self.device.resolve(), self.cache_dir / task, policy=self.policy,
-                          budget=self.memory)
+                          budget=self.memory, **extra)
         with self._lock:
             return self._instances.setdefault(key, wrapper)
+
+    def offer_remote(self, task: str, remote: RemoteId, key: str | None = None) -> None:
+        """List a model on an OpenAI-compatible server first in ``task``'s choices (so it is the default), and
+        keep its server's key in memory."""
+        info = self.task(task)
+        name = remote.model or "the server's model"
+        spec = ModelSpec(remote.source, f"{name} on {remote.base_url} (remote)")
+        self.catalog[task] = TaskInfo(info.name, info.title, (spec, *(m for m in info.models if m.id != spec.id)))
+        if key:
+            self.remote_keys.set(remote.base_url, key)
 
     def load(self, task: str, model_id: str | None = None) -> ModelWrapper:
         """Get and load the model."""

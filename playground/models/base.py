@@ -142,6 +142,10 @@ def resolve_source(model_id: str) -> str:
     text = model_id.strip()
     if not text:
         raise UserError("Choose a model: the model field is empty.")
+    if text.lower().startswith(("http://", "https://")):  # a model on an OpenAI-compatible server: base URL#name
+        from playground.backends.openai_compat import parse_remote_id
+
+        return parse_remote_id(text).source
     looks_like_path = text.startswith(("/", ".", "~")) or "\\" in text or text.count("/") > 1
     if looks_like_path:
         path = Path(text).expanduser()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground.backends.remote import RemoteSpeechToText
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
 
@@ -128,4 +129,4 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
 
 
-BACKENDS = [FasterWhisperSTT, TransformersASR]
+BACKENDS = [RemoteSpeechToText, FasterWhisperSTT, TransformersASR]

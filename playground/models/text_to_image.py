@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from playground.backends.remote import RemoteTextToImage
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
@@ -130,4 +131,4 @@ class DiffusersText2Image(ModelWrapper):
         return self.pipe.image_processor.postprocess(image, output_type="pil")[0]
 
 
-BACKENDS = [DiffusersText2Image]
+BACKENDS = [RemoteTextToImage, DiffusersText2Image]

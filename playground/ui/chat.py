@@ -15,6 +15,7 @@ from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, require_text, resolve_seed, rows_table, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
+from playground.ui.remote import remote_section
 
 TASK = "chat"
 MAX_MESSAGE_CHARS = 20_000
@@ -33,6 +34,16 @@ def answer_cards(cells) -> str:
             f'sample {c.sample + 1} · seed {c.seed}</div><div class="answer-text">{html.escape(c.text) or "…"}</div>'
             f'<div class="answer-foot">{len(c.text.split())} words · {c.tokens} tokens{state}</div></div>')
     return f'<div class="answer-grid">{"".join(cards)}</div>'
+
+
+def no_choices_figure():
+    """What the candidates plot says when the reply came without token probabilities (some remote servers)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 1.2), dpi=100)
+    fig.text(0.02, 0.5, "The server sent no token probabilities for this reply,\nso there are no candidates to show.",
+             va="center", fontsize=12)
+    return fig
 
 
 def plain_history(history) -> list[dict]:
@@ -66,6 +77,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             with gr.Column(scale=2):
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
+                    remote_section(registry, TASK, model)
                     system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     seed, seed_used = seed_row()
@@ -134,6 +146,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     def explain_reply(recorded, temperature, top_p):
         if not recorded:
             return [], gr.update(maximum=1, value=1), None
+        if not all(s.get("choice_ids") for s in recorded):  # a remote server that sent no token probabilities
+            return ([(s["text"], None) for s in recorded], gr.update(maximum=max(2, len(recorded)), value=1),
+                    no_choices_figure())
         return (token_choices.reply_highlights(recorded), gr.update(maximum=max(2, len(recorded)), value=1),
                 token_choices.choice_figure(recorded[0], temperature, top_p, 0))
 
@@ -141,6 +156,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         if not recorded:
             return None
         i = min(max(int(index or 1), 1), len(recorded)) - 1
+        if not recorded[i].get("choice_ids"):
+            return no_choices_figure()
         return token_choices.choice_figure(recorded[i], temperature, top_p, i)
 
     def pick_token(evt: gr.SelectData):

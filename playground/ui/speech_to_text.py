@@ -16,6 +16,7 @@ from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, rows_table, run_stop_status)
 from playground.ui.presenter import advanced
+from playground.ui.remote import remote_section
 
 TASK = "speech_to_text"
 
@@ -50,6 +51,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     gr.Examples([[p] for p in example_clips()], inputs=[audio], label="Example clips")
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
+                    remote_section(registry, TASK, model)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):

@@ -16,6 +16,7 @@ from playground.ui.controls import (api_function, data_view, default_overrides, 
                                     option_controls, recommended_values, require_text, resolve_seed, run_stop_status,
                                     seed_row)
 from playground.ui.presenter import advanced
+from playground.ui.remote import remote_section
 
 TASK = "text_to_image"
 MAX_PROMPT_CHARS = 2_000
@@ -60,6 +61,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example prompts")
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
+                    remote_section(registry, TASK, model)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     seed, seed_used = seed_row()
                     show_steps = gr.Checkbox(value=shows_steps_by_default(registry, registry.task(TASK).default),

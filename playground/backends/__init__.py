@@ -1,0 +1,1 @@
+"""Engines shared by several tasks: the OpenAI-compatible client and its remote models."""
