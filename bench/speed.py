@@ -78,6 +78,7 @@ def machine() -> str:
 
 def alternate(first, second, repeats: int) -> tuple[float, float]:
     """Median seconds of ``first()`` and ``second()``, run alternately so both see the same machine state."""
+    first(), second()  # warm-up: first-call costs (allocations, caches, lazy imports) are not the path's speed
     a, b = [], []
     for _ in range(repeats):
         for fn, out in ((first, a), (second, b)):

@@ -8,14 +8,17 @@ import time
 from typing import Any, Callable, Iterator
 
 _DONE = object()
+_NONE = object()  # no progress value waiting
 ABANDON_AFTER = 1.0  # seconds a reader may leave progress unread before the work is stopped
 
 
 def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], poll: float = 0.1,
-                abandon_after: float = ABANDON_AFTER) -> Iterator[tuple[str, Any]]:
+                abandon_after: float = ABANDON_AFTER, latest_every: float = 0.0) -> Iterator[tuple[str, Any]]:
     """Run ``work(report, stop)`` in a thread.
 
     Yields ``("progress", value)`` for each ``report(value)`` and finally ``("done", result)``;
+    with ``latest_every``, at most one progress value per that many seconds, the latest (each
+    update streamed to a page costs the server a few milliseconds of the work's CPU);
     the work's exception is re-raised here. Closing the iterator early sets ``stop`` so the work
     can end at its next check. So does leaving it unread for ``abandon_after`` seconds while the
     work reports progress: Gradio stops reading a cancelled request's generator without closing it.
@@ -41,15 +44,22 @@ def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], p
 
     worker = threading.Thread(target=run, name="playground-job", daemon=True)
     worker.start()
+    pending, last_yield = _NONE, float("-inf")
     try:
         while True:
+            wait = poll if pending is _NONE else max(0.0, min(poll, last_yield + latest_every - time.monotonic()))
             try:
-                item = events.get(timeout=poll)
+                item = events.get(timeout=wait)
             except queue.Empty:
-                continue
+                item = _NONE
             if item is _DONE:
                 break
-            waiting_since[0] = time.monotonic()
+            if item is not _NONE:
+                pending = item
+            if pending is _NONE or time.monotonic() - last_yield < latest_every:
+                continue
+            waiting_since[0] = last_yield = time.monotonic()
+            item, pending = pending, _NONE
             yield "progress", item
             waiting_since[0] = None
         if "error" in outcome:

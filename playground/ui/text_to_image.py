@@ -109,7 +109,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                     on_step=lambda done, total: report((done, total)), stop=stop, preview_every=every)
 
         try:
-            for kind, value in iterate_job(work):
+            # a step's update to the page costs the server CPU the picture needs: at most 4 a second
+            for kind, value in iterate_job(work, latest_every=0.25):
                 if kind == "progress":
                     done, total = value
                     progress(done / total, desc=f"Step {done} of {total}")

@@ -1,0 +1,46 @@
+"""iterate_job: progress from a worker thread, stopping, and coalesced progress for pages."""
+
+import threading
+import time
+
+from playground.jobs import iterate_job
+
+
+def counting_work(n: int, pause: float):
+    def work(report, stop: threading.Event):
+        for i in range(1, n + 1):
+            if stop.is_set():
+                return f"stopped at {i}"
+            report(i)
+            time.sleep(pause)
+        return "finished"
+    return work
+
+
+def test_every_progress_value_then_the_result():
+    events = list(iterate_job(counting_work(20, 0.001)))
+    assert events == [("progress", i) for i in range(1, 21)] + [("done", "finished")]
+
+
+def test_latest_every_sends_at_most_one_update_per_interval_and_the_newest_value():
+    stamps, values = [], []
+    for kind, value in iterate_job(counting_work(100, 0.01), latest_every=0.25):
+        if kind == "progress":
+            stamps.append(time.monotonic())
+            values.append(value)
+        else:
+            assert value == "finished"
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert 2 <= len(values) <= 8, values  # about 1.1 s of work at 4 a second
+    assert min(gaps) >= 0.24
+    assert values == sorted(values) and values[-1] >= 70  # the newest value each time, not the queue's oldest
+
+
+def test_closing_the_iterator_stops_the_work():
+    before = set(threading.enumerate())
+    events = iterate_job(counting_work(1000, 0.01))
+    assert next(events) == ("progress", 1)
+    (worker,) = [t for t in threading.enumerate() if t not in before and t.name == "playground-job"]
+    events.close()
+    worker.join(timeout=1)
+    assert not worker.is_alive()
