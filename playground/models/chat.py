@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from playground.backends.remote import RemoteChat
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
@@ -407,4 +408,4 @@ def top_p_head(probs, top_p: float):
         k = min(n, k * 8)
 
 
-BACKENDS = [LlamaCppChat, TransformersChat]
+BACKENDS = [RemoteChat, LlamaCppChat, TransformersChat]
