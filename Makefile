@@ -38,11 +38,13 @@ llama: $(LLAMA_STAMP)
 
 # Background: `make run` never waits for the build; the app picks llama.cpp up at its next start.
 llama-background: $(STAMP)
-	@if [ -z "$(NO_LLAMA)" ] && [ ! -f $(LLAMA_STAMP) ] && ! pgrep -f "pip install -q -r requirements-llama.txt" >/dev/null; then \
-	  mkdir -p .cache; \
-	  echo "Building the llama.cpp chat backend in the background (about 12 minutes on 2 cores; log: $(LLAMA_LOG))."; \
-	  echo "Chat runs on transformers until then; restart the app afterwards for llama.cpp's speed."; \
-	  ( nice -n 10 sh -c '$(LLAMA_BUILD) && touch $(LLAMA_STAMP)' > $(LLAMA_LOG) 2>&1 & ); fi
+	@if [ -z "$(NO_LLAMA)" ] && [ ! -f $(LLAMA_STAMP) ]; then \
+	  if [ -f .cache/llama-build.pid ] && kill -0 "$$(cat .cache/llama-build.pid)" 2>/dev/null; then \
+	    echo "The llama.cpp chat backend is still building in the background (log: $(LLAMA_LOG)); chat uses transformers."; \
+	  else mkdir -p .cache; \
+	    echo "Building the llama.cpp chat backend in the background (about 12 minutes on 2 cores; log: $(LLAMA_LOG))."; \
+	    echo "Chat runs on transformers until then; restart the app afterwards for llama.cpp's speed."; \
+	    nohup nice -n 10 sh -c '$(LLAMA_BUILD) && touch $(LLAMA_STAMP)' > $(LLAMA_LOG) 2>&1 & echo $$! > .cache/llama-build.pid; fi; fi
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
 browser-deps:
