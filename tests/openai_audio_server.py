@@ -1,8 +1,9 @@
 """A small OpenAI-compatible server for the tests, run by the project's own bundled models.
 
 Routes: ``/v1/audio/transcriptions`` (Whisper tiny.en), ``/v1/audio/speech`` (the Piper voice),
-``/v1/images/generations`` (shapes-sd), ``/v1/models``, and ``/v1/chat/completions``, which only ever answers that
-the model does not exist (llama.cpp's server accepts any model name, so the unknown-model path is tested here).
+``/v1/images/generations`` (shapes-sd), ``/v1/models``, and ``/v1/chat/completions`` with one model, ``echo``, that
+streams the last message back without logprobs; any other name does not exist (llama.cpp's server accepts any
+model name, so the unknown-model path is tested here).
 The model ``shapes-sd-strict`` refuses any field outside the OpenAI protocol, as strict servers do.
 
     python tests/openai_audio_server.py --port 8123 [--api-key KEY] [--data-dir DIR]
@@ -13,13 +14,14 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-MODELS = {"whisper-tiny.en": "speech_to_text", "piper-joe": "text_to_speech", "shapes-sd": "text_to_image",
+MODELS = {"echo": "chat", "whisper-tiny.en": "speech_to_text", "piper-joe": "text_to_speech", "shapes-sd": "text_to_image",
           "shapes-sd-strict": "text_to_image"}
 VOICES = ("joe", "alloy")
 IMAGE_FIELDS = {"model", "prompt", "n", "size", "response_format", "quality", "style", "user"}
@@ -53,7 +55,18 @@ def build(registry, api_key: str | None) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await request.json()
-        return error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
+        if body.get("model") != "echo":
+            return error(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
+        text = str(body["messages"][-1]["content"])
+        pieces = [w + " " for w in text.split()][: int(body.get("max_tokens", 256))]
+
+        def events():  # streamed like any server, but with no logprobs (as many servers send)
+            yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'role': 'assistant'}}]})}\n\n"
+            for piece in pieces:
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': piece}}]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.post("/v1/audio/transcriptions")
     def transcriptions(file: UploadFile = File(...), model: str = Form(...), temperature: float = Form(0.0),

@@ -236,8 +236,15 @@ def test_unknown_chat_model_is_named_with_what_the_server_offers(remote, media_u
     from playground.errors import UserError
 
     chat = with_key(remote, media_url).get("chat", f"{media_url}#gpt-17")
-    with pytest.raises(UserError, match=r"has no model 'gpt-17' \(it offers: whisper-tiny.en, piper-joe"):
+    with pytest.raises(UserError, match=r"has no model 'gpt-17' \(it offers: echo, whisper-tiny.en, piper-joe"):
         reply(chat, max_new_tokens=3)
+
+
+def test_a_server_without_logprobs_leaves_the_candidate_fields_empty(remote, media_url):
+    chat = with_key(remote, media_url).get("chat", f"{media_url}#echo")
+    steps = list(chat.stream([{"role": "user", "content": "one two three"}], chat.Options.parse(), 1, top_k_shown=5))
+    assert "".join(s.text for s in steps) == "one two three "
+    assert all(not s.candidates and not s.choice_ids and s.token_id == -1 for s in steps)
 
 
 def test_a_task_the_server_lacks_is_named(remote, llama_url):
@@ -401,7 +408,9 @@ def test_app_chats_with_the_remote_model_by_default(remote_app, llama_url):
     client = Client(url, verbose=False)
     history, seed, status = client.predict(message="What is the capital of France?", history=[], temperature=0.0,
                                            max_new_tokens=12, seed=5, api_name="/chat")
-    assert history[-1]["role"] == "assistant" and history[-1]["content"].strip()
+    from test_api import last_reply
+
+    assert history[-1]["role"] == "assistant" and last_reply(history).strip()
     assert f"{llama_url}#smollm2" in status and "tokens" in status
     cards, diversity, answers, status = client.predict(message="Name a colour.", temperatures="0.2, 1.2", samples=1,
                                                        seed=7, max_new_tokens=6, api_name="/compare_chat")
@@ -432,6 +441,18 @@ def test_remote_sections_in_the_browser(remote_app, llama_url, media_url, browse
     page.locator("#chat-send").click()
     page.locator("#chat-status").get_by_text("tokens/s").wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "remote-chat.png"), full_page=True)
+    # a server that sends no token probabilities: the reply shows, the explain view says why it is empty
+    page.locator("#chat-remote-url input, #chat-remote-url textarea").first.fill(media_url)
+    page.locator("#chat-remote-model input, #chat-remote-model textarea").first.fill("echo")
+    page.locator("#chat-remote-key input").fill(KEY)  # a key is kept per server: this one needs its own
+    page.locator("#chat-remote-use").click()
+    note.get_by_text("#echo").wait_for(timeout=20_000)
+    page.locator("#chat-message textarea").fill("echo these words")
+    page.locator("#chat-send").click()
+    page.locator("#chat-status").get_by_text("3 tokens").wait_for(timeout=60_000)
+    page.locator("#chat-tokens").get_by_text("these").wait_for(timeout=10_000)
+    assert page.locator(".toast-body").count() == 0  # no error toast from the explain view
+    page.screenshot(path=str(ARTIFACTS / "remote-chat-no-logprobs.png"), full_page=True)
     for tab, prefix, name in (("Speech to Text", "speech-to-text", "whisper-tiny.en"),
                               ("Text to Speech", "text-to-speech", "piper-joe"),
                               ("Text to Image", "text-to-image", "shapes-sd")):
@@ -448,6 +469,9 @@ def test_remote_sections_in_the_browser(remote_app, llama_url, media_url, browse
         if prefix == "text-to-speech":
             page.locator("#tts-run").click()
             page.locator("#tts-status").get_by_text("s of speech").wait_for(timeout=60_000)
+        if prefix == "text-to-image":
+            page.locator("#t2i-generate").click()
+            page.locator("#t2i-status").get_by_text("steps in").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / f"remote-{prefix}.png"), full_page=True)
     files = [p for p in data.rglob("*") if p.is_file()]
     assert not [str(p) for p in files if KEY.encode() in p.read_bytes()]

@@ -50,12 +50,12 @@ class TaskAttribute:
 
 @dataclass(frozen=True)
 class ServerDevice(Device):
-    """Where a remote model runs: the server, shown by its URL (history records the type ``remote``)."""
+    """Where a remote model runs: its server (history records the type ``remote``; the id already names the URL)."""
 
     url: str = ""
 
     def __str__(self) -> str:
-        return self.url
+        return "its server"
 
 
 class RemoteModel(ModelWrapper):
