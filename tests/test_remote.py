@@ -55,7 +55,7 @@ def llama_url(tmp_path_factory):
     try:
         import llama_cpp.server  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"llama-cpp-python is not installed: {exc} (pip install 'llama-cpp-python[server]')")
+        pytest.skip(f"llama-cpp-python is not installed: {exc} (make llama, or pip install -r requirements-llama.txt)")
     from playground import bundled
     from playground.app_process import free_port
 
@@ -419,6 +419,28 @@ def test_app_chats_with_the_remote_model_by_default(remote_app, llama_url):
     assert any(p.name.startswith("history.sqlite3") for p in files)
     assert not [str(p) for p in files if KEY.encode() in p.read_bytes()]
     assert KEY not in log.read_text()
+
+
+def test_stop_in_the_app_ends_the_servers_generation(remote_app):
+    """A cancelled /chat (the Stop button) closes the HTTP stream, so the one-at-a-time server is free at once."""
+    from gradio_client import Client
+
+    url, data, log = remote_app
+    client = Client(url, verbose=False)
+    job = client.submit(message="Tell me a very long story about a dragon.", max_new_tokens=2000, temperature=1.0,
+                        repetition_penalty=1.0, seed=1, api_name="/chat")
+    deadline = time.time() + 30
+    while "Generating" not in str(job.status().log or "") and time.time() < deadline:
+        if job.outputs() and "Generating" in str(job.outputs()[-1][2]):
+            break
+        time.sleep(0.1)
+    job.cancel()
+    time.sleep(1.5)  # a reader that stopped reading counts as gone after 1 s
+    started = time.perf_counter()
+    client.predict(message="Hi", max_new_tokens=4, temperature=0.0, seed=1, api_name="/chat")
+    seconds = time.perf_counter() - started
+    print(f"the next reply came {seconds:.2f} s after the stop")
+    assert seconds < 6.0
 
 
 def test_remote_sections_in_the_browser(remote_app, llama_url, media_url, browser):
