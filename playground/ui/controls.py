@@ -103,8 +103,15 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
     Gradio names API parameters after the function's signature, so an Options class's
     fields become API parameters without being written out again.
     """
-    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
-    progress = "progress" in inspect.signature(fn).parameters
+    # A trailing name whose parameter in fn has a default keeps it, so API clients may leave it out.
+    own = inspect.signature(fn).parameters
+    params, optional = [], True
+    for n in reversed(names):
+        default = own[n].default if n in own else inspect.Parameter.empty
+        optional = optional and default is not inspect.Parameter.empty
+        params.insert(0, inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                           default=default if optional else inspect.Parameter.empty))
+    progress = "progress" in own
     if progress:
         params.append(inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
 

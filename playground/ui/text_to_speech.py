@@ -17,6 +17,7 @@ from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, require_text, resolve_seed, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
+from playground.ui.remote import remote_section
 
 TASK = "text_to_speech"
 EXAMPLE_TEXTS = [
@@ -56,8 +57,12 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 gr.Examples([[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Example texts")
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
+                    remote_section(registry, TASK, model)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     seed, seed_used = seed_row()
+                    # a few seconds of someone speaking, for voice-cloning models such as Coqui XTTS-v2
+                    reference = gr.Audio(label="Reference voice for cloning (optional)", type="filepath",
+                                         sources=["upload", "microphone"], elem_id="tts-reference")
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,
@@ -79,7 +84,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             clip_files = gr.File(label="Download the clips", file_count="multiple", interactive=False)
             compare_data = data_view("Every clip's settings as data")
 
-    def synthesize(text, model, seed, progress=gr.Progress(), **options):
+    def synthesize(text, model, seed, reference_audio=None, progress=gr.Progress(), **options):
         text = require_text(text, "text", MAX_TEXT_CHARS)
         options = options_cls.parse(**options)
         seed = resolve_seed(seed)
@@ -88,9 +93,11 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             progress(0, desc=loading_message(wrapper))
             wrapper.ensure_loaded()
         start = time.perf_counter()
-        result = wrapper.synthesize(text, options, seed)
+        # only voice-cloning backends take a reference clip (the others refuse one with a sentence)
+        clip = {"reference_audio": reference_audio} if reference_audio else {}
+        result = wrapper.synthesize(text, options, seed, **clip)
         elapsed = time.perf_counter() - start
-        run_log.record("synthesize", wrapper, options, seed=seed, settings={"text": text},
+        run_log.record("synthesize", wrapper, options, seed=seed, settings={"text": text}, files=clip,
                        outputs=[(result.sample_rate, result.samples)], seconds=elapsed)
         return (result.sample_rate, result.samples), seed, (
             f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
@@ -134,8 +141,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         yield (clip_cards(made), list(files), [_clip_record(c) for c in made],
                note + f"{len(made)} clips · seed {seed}")
 
-    names = ["text", "model", "seed", *controls]
-    gr.on([run_button.click], api_function(synthesize, names), [text, model, seed, *controls.values()],
+    names = ["text", "model", "seed", *controls, "reference_audio"]
+    gr.on([run_button.click], api_function(synthesize, names), [text, model, seed, *controls.values(), reference],
           [speech, seed_used, status], api_name="synthesize", concurrency_limit=2, concurrency_id="text_to_speech")
     speech.change(draw_speech, [speech], [picture], api_visibility="private")
     compare_names = ["text", "expressiveness_values", "rate_values", "seed", "model", *controls]
@@ -147,6 +154,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"text": text, "speech": speech, "model": model, "status": status, "seed": seed, "picture": picture,
+            "reference_audio": reference,
             **controls, "compare": {"text": compare_text, "expressiveness_values": expressiveness_values,
                                     "rate_values": rate_values}}
 
