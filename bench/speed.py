@@ -10,7 +10,9 @@ same run, alternating the two, and the table reports the ratio. Paths:
   llama.cpp (``Llama.generate``) and transformers ``generate`` on the same weights;
 - ttft: time to the first streamed token through the running app's API, warm;
 - stt / tts / t2i: the playground's wrapper, and the full HTTP API round trip, against raw faster-whisper,
-  raw piper and a raw diffusers pipeline call with the same settings;
+  raw piper and a raw diffusers pipeline call with the same settings; the API rows also time the same request to
+  a model-free Gradio app with the same components (``gradio_floor.py``), to separate Gradio's own round trip
+  from what the playground adds;
 - rss: the app's peak resident memory with all five bundled models loaded and run once.
 
 The table is printed and written to ``bench/results/`` (git-ignored).
@@ -251,23 +253,48 @@ def speech_clip(registry, folder: Path) -> tuple[Path, float]:
     return path, speech.seconds
 
 
-def overhead_rows(path: str, ours: float, api: float | None, raw: float, raw_name: str, unit_seconds: float | None,
-                  limit: float) -> list[Row]:
-    """Rows for the wrapper and the API against a raw call; real-time factors when ``unit_seconds`` is given."""
+def overhead_rows(path: str, ours: float, api: float | None, floor: float | None, raw: float, raw_name: str,
+                  unit_seconds: float | None, limit: float) -> list[Row]:
+    """Rows for the wrapper and the API against a raw call; real-time factors when ``unit_seconds`` is given.
+
+    ``floor`` is the same request to a model-free Gradio app with the same components (gradio_floor.py): what
+    any Gradio app pays for the HTTP round trip, the queue and the file transfers. The API row's target
+    applies to what the playground adds on top of it.
+    """
     def shown(seconds: float) -> str:
         return f"RTF {seconds / unit_seconds:.3f}" if unit_seconds else f"{seconds:.2f} s"
 
-    rows = []
-    for label, value in (("playground wrapper", ours), ("app HTTP API", api)):
-        if value is None:
-            continue
-        ratio = value / raw
-        rows.append(Row(f"{path}, {label}", shown(value), f"{raw_name} {shown(raw)}", ratio,
-                        f"overhead ≤ {limit:.0%}", ratio <= 1 + limit))
+    rows = [Row(f"{path}, playground wrapper", shown(ours), f"{raw_name} {shown(raw)}", ours / raw,
+                f"overhead ≤ {limit:.0%}", ours / raw <= 1 + limit)]
+    if api is not None:
+        if floor is None:
+            rows.append(Row(f"{path}, app HTTP API", shown(api), f"{raw_name} {shown(raw)}", api / raw,
+                            f"overhead ≤ {limit:.0%}", api / raw <= 1 + limit))
+        else:
+            ratio = (api - floor) / raw
+            rows.append(Row(f"{path}, app HTTP API", f"{api:.2f} s, of which Gradio's round trip {floor:.2f} s",
+                            f"{raw_name} {raw:.2f} s", ratio, f"overhead ≤ {limit:.0%} beyond Gradio's",
+                            ratio <= 1 + limit, f"{api / raw:.2f}× with Gradio's round trip"))
     return rows
 
 
-def bench_stt(registry, url: str | None, clip: Path, seconds: float, repeats: int) -> list[Row]:
+def floor_time(floor_url: str | None, repeats: int, **call) -> float | None:
+    """Median seconds of ``call`` against the model-free Gradio app."""
+    if not floor_url:
+        return None
+    from gradio_client import Client
+
+    client = Client(floor_url, verbose=False)
+    client.predict(**call)
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        client.predict(**call)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_stt(registry, url: str | None, floor_url: str | None, clip: Path, seconds: float, repeats: int) -> list[Row]:
     import librosa
     from faster_whisper import WhisperModel
     from gradio_client import Client, handle_file
@@ -288,10 +315,11 @@ def bench_stt(registry, url: str | None, clip: Path, seconds: float, repeats: in
         client = Client(url, verbose=False)
         api, _ = alternate(lambda: client.predict(audio=handle_file(str(clip)), api_name="/transcribe"), raw_call,
                            repeats)
-    return overhead_rows("STT", ours, api, base, "raw faster-whisper", seconds, 0.10)
+    floor = floor_time(floor_url, repeats, audio=handle_file(str(clip)), api_name="/transcribe")
+    return overhead_rows("STT", ours, api, floor, base, "raw faster-whisper", seconds, 0.10)
 
 
-def bench_tts(registry, url: str | None, repeats: int) -> list[Row]:
+def bench_tts(registry, url: str | None, floor_url: str | None, repeats: int) -> list[Row]:
     from gradio_client import Client
     from piper import PiperVoice, SynthesisConfig
 
@@ -310,10 +338,11 @@ def bench_tts(registry, url: str | None, repeats: int) -> list[Row]:
     if url:
         client = Client(url, verbose=False)
         api, _ = alternate(lambda: client.predict(text=SPEECH, seed=0, api_name="/synthesize"), raw_call, repeats)
-    return overhead_rows("TTS", ours, api, base, "raw piper", seconds, 0.10)
+    floor = floor_time(floor_url, repeats, text=SPEECH, seed=0, api_name="/synthesize")
+    return overhead_rows("TTS", ours, api, floor, base, "raw piper", seconds, 0.10)
 
 
-def bench_t2i(registry, url: str | None, repeats: int) -> list[Row]:
+def bench_t2i(registry, url: str | None, floor_url: str | None, repeats: int) -> list[Row]:
     import torch
     from diffusers import AutoPipelineForText2Image
     from gradio_client import Client
@@ -333,7 +362,33 @@ def bench_t2i(registry, url: str | None, repeats: int) -> list[Row]:
         client = Client(url, verbose=False)
         api, _ = alternate(lambda: client.predict(prompt=PICTURE, seed=0, show_noise_steps=False,
                                                   api_name="/text_to_image"), raw_call, repeats)
-    return overhead_rows(f"text-to-image ({options.steps} steps)", ours, api, base, "raw diffusers", None, 0.05)
+    floor = floor_time(floor_url, repeats, prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image")
+    return overhead_rows(f"text-to-image ({options.steps} steps)", ours, api, floor, base, "raw diffusers", None, 0.05)
+
+
+@contextlib.contextmanager
+def gradio_floor(clip: Path, log: Path):
+    """Serve bench/gradio_floor.py on a free port; yield its URL."""
+    from playground.app_process import free_port
+
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "gradio_floor.py"), str(port), str(clip)],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"gradio_floor.py did not start; see {log}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 # --- memory ------------------------------------------------------------------------------------------------
@@ -398,17 +453,18 @@ def main() -> int:
     registry = Registry(args.data_dir, DeviceChoice("cpu"))
     needs_app = any(p in only for p in ("ttft", "stt", "tts", "t2i", "rss"))
     with tempfile.TemporaryDirectory() as folder:
-        clip, seconds = speech_clip(registry, Path(folder)) if any(p in only for p in ("stt", "rss")) else (None, 0)
+        clip, seconds = speech_clip(registry, Path(folder)) if needs_app else (None, 0)
         flags = ("--preload", "chat,t2i,caption,stt,tts")
         with contextlib.ExitStack() as stack:
             url = stack.enter_context(running_app(args.data_dir, results / "speed-server.log", *flags,
                                                   timeout=300)) if needs_app else None
+            floor_url = stack.enter_context(gradio_floor(clip, results / "floor-server.log")) if url else None
             app_pid = next((c.pid for c in psutil.Process().children() if "app.py" in " ".join(c.cmdline())), None)
             steps = [("chat", lambda: bench_chat(registry, args.repeats)[0]),
                      ("ttft", lambda: bench_ttft(url, args.repeats)),
-                     ("stt", lambda: bench_stt(registry, url, clip, seconds, args.repeats)),
-                     ("tts", lambda: bench_tts(registry, url, args.repeats)),
-                     ("t2i", lambda: bench_t2i(registry, url, args.repeats)),
+                     ("stt", lambda: bench_stt(registry, url, floor_url, clip, seconds, args.repeats)),
+                     ("tts", lambda: bench_tts(registry, url, floor_url, args.repeats)),
+                     ("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats)),
                      ("rss", lambda: bench_rss(url, app_pid, clip))]
             for name, step in steps:
                 if name in only:
