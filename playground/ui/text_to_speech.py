@@ -61,8 +61,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     seed, seed_used = seed_row()
                     # a few seconds of someone speaking, for voice-cloning models such as Coqui XTTS-v2
-                    reference = gr.Audio(label="Reference voice for cloning (optional)", type="filepath",
-                                         sources=["upload", "microphone"], elem_id="tts-reference")
+                    with gr.Accordion("Voice cloning (XTTS-v2): a reference clip", open=False,
+                                      elem_id="tts-reference-section"):
+                        reference = gr.Audio(label="Reference voice for cloning (optional)", type="filepath",
+                                             sources=["upload", "microphone"], elem_id="tts-reference")
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,
