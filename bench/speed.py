@@ -146,7 +146,8 @@ def bench_chat(registry, repeats: int) -> tuple[list[Row], dict]:
     for cls in (LlamaCppChat, TransformersChat):
         if cls is LlamaCppChat and not cls.claims(picked.source):
             continue
-        wrapper = picked if type(picked) is cls else cls(picked.model_id, picked.source, picked.device, picked.cache_dir)
+        wrapper = picked if type(picked) is cls else cls(picked.model_id, picked.source, registry.device.resolve(),
+                                                         picked.cache_dir)
         wrapper.ensure_loaded()
         backends[cls.backend] = wrapper
     rates: dict[str, list[float]] = {name: [] for name in ["llama.cpp raw", "transformers raw", *backends]}

@@ -25,7 +25,8 @@ def load_backend(registry, backend):
     if isinstance(picked, backend):
         wrapper = picked
     else:
-        wrapper = backend(picked.model_id, picked.source, picked.device, picked.cache_dir, policy=picked.policy)
+        wrapper = backend(picked.model_id, picked.source, registry.device.resolve(), picked.cache_dir,
+                          policy=picked.policy)
     wrapper.ensure_loaded()
     return wrapper
 

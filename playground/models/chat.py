@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from playground.backends.remote import RemoteChat
+from playground.devices import Device
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
@@ -134,6 +135,12 @@ class LlamaCppChat(TokenLoopChat):
     pickled_bin = False
     context_limit = 4096  # the KV cache is allocated up front: 4096 tokens of SmolLM2-135M take 90 MB
     max_contexts = 4
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # llama.cpp computes with the GGUF's own quantized weights on this build's CPU kernels, whatever
+        # torch device the app was given; say so wherever the device is shown or recorded
+        self.device = Device("cpu", "llama.cpp")
 
     @classmethod
     def claims(cls, source: str) -> bool:
