@@ -73,6 +73,7 @@ class TokenLoopChat(ModelWrapper):
     Options = ChatOptions
     context_limit = MAX_PROMPT_TOKENS
     stop_ids: set[int] = set()
+    forward_passes = 0  # model evaluations so far, all conversations together (shows when work has stopped)
 
     def prompt_tokens(self, messages: list[dict]) -> list[int]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -105,6 +106,7 @@ class TokenLoopChat(ModelWrapper):
             emitted = ""
             with self.decoding(prompt) as next_logits:
                 logits = next_logits(None)
+                self.forward_passes += 1
                 for _ in range(options.max_new_tokens):
                     token, prob, candidates, choices = sample_next(logits, seen, options, generator, top_k_shown,
                                                                    self.token_piece)
@@ -120,6 +122,7 @@ class TokenLoopChat(ModelWrapper):
                     if len(seen) >= self.context_limit + 2048:
                         break
                     logits = next_logits(token)
+                    self.forward_passes += 1
 
 
 class LlamaCppChat(TokenLoopChat):
