@@ -358,6 +358,7 @@ def bench_t2i(registry, url: str | None, floor_url: str | None, repeats: int) ->
             generator=torch.Generator().manual_seed(0))
 
     ours, base = alternate(lambda: wrapper.generate(PICTURE, "", options, seed=0), raw_call, repeats)
+    FIRST_T2I.setdefault("seconds", ours)
     api = None
     if url:
         client = Client(url, verbose=False)
@@ -390,6 +391,31 @@ def gradio_floor(clip: Path, log: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def bench_neighbours(registry, repeats: int) -> list[Row]:
+    """Text to image again, now that chat, speech to text and speech synthesis have run in this process.
+
+    Engines with their own thread pools can slow each other down for good (CTranslate2's OpenMP runtime
+    once made every later torch call 3-4× slower), so this compares the same call before and after.
+    """
+    wrapper = registry.load("text_to_image")
+    options = wrapper.Options.parse()
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        wrapper.generate(PICTURE, "", options, seed=0)
+        times.append(time.perf_counter() - start)
+    after = statistics.median(times)
+    before = FIRST_T2I.get("seconds")
+    if before is None:
+        return []
+    ratio = after / before
+    return [Row("text-to-image after the other models ran in the same process", f"{after:.2f} s",
+                f"the same call before them {before:.2f} s", ratio, "≤ 1.1×", ratio <= 1.1)]
+
+
+FIRST_T2I: dict[str, float] = {}
 
 
 # --- memory ------------------------------------------------------------------------------------------------
@@ -461,11 +487,12 @@ def main() -> int:
                                                   timeout=300)) if needs_app else None
             floor_url = stack.enter_context(gradio_floor(clip, results / "floor-server.log")) if url else None
             app_pid = next((c.pid for c in psutil.Process().children() if "app.py" in " ".join(c.cmdline())), None)
-            steps = [("chat", lambda: bench_chat(registry, args.repeats)[0]),
+            steps = [("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats)),
+                     ("chat", lambda: bench_chat(registry, args.repeats)[0]),
                      ("ttft", lambda: bench_ttft(url, args.repeats)),
                      ("stt", lambda: bench_stt(registry, url, floor_url, clip, seconds, args.repeats)),
                      ("tts", lambda: bench_tts(registry, url, floor_url, args.repeats)),
-                     ("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats)),
+                     ("t2i", lambda: bench_neighbours(registry, args.repeats)),
                      ("rss", lambda: bench_rss(url, app_pid, clip))]
             for name, step in steps:
                 if name in only:
