@@ -1,16 +1,25 @@
 # One-command set-up: `make run` starts the app, `make test` runs the suite, `make bench` measures speed.
 # All create .venv and install everything on first use, and skip that when nothing changed.
-# The optional llama.cpp chat backend builds from source once (about 12 minutes on 2 cores; pip caches
-# the wheel): `make test` and `make bench` wait for it, `make run` builds it in the background and starts
+# The optional llama.cpp chat backend builds from source once (about 12 minutes on 2 cores; the wheel is kept
+# in ~/.cache/playground/wheels): `make test` and `make bench` wait for it, `make run` builds it in the background and starts
 # at once on the transformers backend. NO_LLAMA=1 skips it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LLAMA_STAMP := $(VENV)/.llama-installed
+LLAMA_STAMP := $(VENV)/.llama-no-openmp-installed
 LLAMA_LOG := .cache/llama-build.log
-LLAMA_BUILD := CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install -q -r requirements-llama.txt
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python\[server\]==//p' requirements-llama.txt)
+# Built once per machine with our CMake flags and kept outside the checkout, so new clones reuse it.
+# GGML_OPENMP=OFF: ggml's own thread pool, so llama.cpp's threads stay out of torch's OpenMP runtime (built
+# with OpenMP it loads the same libgomp.so.1 as torch; see README, Performance, for what mixing runtimes cost).
+LLAMA_WHEELS := $(HOME)/.cache/playground/wheels/llama-cpp-no-openmp
+LLAMA_BUILD := mkdir -p $(LLAMA_WHEELS) && { ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+	llama-cpp-python==$(LLAMA_VERSION); } && \
+	$(PY) -m pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl && \
+	$(PY) -m pip install -q -r requirements-llama.txt
 NO_LLAMA ?=
 ARGS ?=
 
@@ -30,7 +39,7 @@ setup: $(STAMP)
 # reported and the llama.cpp tests then skip with that reason.
 $(LLAMA_STAMP): requirements-llama.txt $(STAMP)
 	@if [ -n "$(NO_LLAMA)" ]; then echo "NO_LLAMA is set: chat uses the transformers backend."; \
-	else echo "Installing llama-cpp-python (its first source build takes about 12 minutes on 2 cores; pip caches the wheel)"; \
+	else echo "Installing llama-cpp-python (its first source build takes about 12 minutes on 2 cores; the wheel is kept in $(LLAMA_WHEELS))"; \
 	  mkdir -p .cache; if $(LLAMA_BUILD) > $(LLAMA_LOG) 2>&1; then touch $@; \
 	  else echo "WARNING: llama-cpp-python did not build (see $(LLAMA_LOG)); chat falls back to transformers."; fi; fi
 
