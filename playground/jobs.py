@@ -17,8 +17,9 @@ def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], p
     """Run ``work(report, stop)`` in a thread.
 
     Yields ``("progress", value)`` for each ``report(value)`` and finally ``("done", result)``;
-    with ``latest_every``, at most one progress value per that many seconds, the latest (each
-    update streamed to a page costs the server a few milliseconds of the work's CPU);
+    with ``latest_every``, at most one progress value per that many seconds, the latest, the first
+    one that long after the start (each update streamed to a page costs the server a few milliseconds
+    of the work's CPU);
     the work's exception is re-raised here. Closing the iterator early sets ``stop`` so the work
     can end at its next check. So does leaving it unread for ``abandon_after`` seconds while the
     work reports progress: Gradio stops reading a cancelled request's generator without closing it.
@@ -44,7 +45,8 @@ def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], p
 
     worker = threading.Thread(target=run, name="playground-job", daemon=True)
     worker.start()
-    pending, last_yield = _NONE, float("-inf")
+    # with latest_every, the first update also waits that long: work shorter than that streams nothing
+    pending, last_yield = _NONE, (time.monotonic() if latest_every else float("-inf"))
     try:
         while True:
             wait = poll if pending is _NONE else max(0.0, min(poll, last_yield + latest_every - time.monotonic()))

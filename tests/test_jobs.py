@@ -31,7 +31,7 @@ def test_latest_every_sends_at_most_one_update_per_interval_and_the_newest_value
         else:
             assert value == "finished"
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert 2 <= len(values) <= 8, values  # about 1.1 s of work at 4 a second
+    assert 2 <= len(values) <= 6, values  # about 1.1 s of work at 4 a second, the first after 0.25 s
     assert min(gaps) >= 0.24
     assert values == sorted(values) and values[-1] >= 70  # the newest value each time, not the queue's oldest
 
@@ -44,3 +44,8 @@ def test_closing_the_iterator_stops_the_work():
     events.close()
     worker.join(timeout=1)
     assert not worker.is_alive()
+
+
+def test_latest_every_sends_nothing_for_work_shorter_than_the_interval():
+    events = list(iterate_job(counting_work(10, 0.005), latest_every=0.25))
+    assert events == [("done", "finished")]
