@@ -179,6 +179,7 @@ class LlamaCppChat(TokenLoopChat):
         self._pool: list = []
         self._free: list = []
         self._prompt_cached: dict[int, int] = {}  # id(context) -> how many leading cached tokens were a prompt
+        self._eval_lock = threading.Lock()
         self._pool_lock = threading.Condition()
         first = self._new_context()
         metadata = first.metadata
@@ -248,13 +249,16 @@ class LlamaCppChat(TokenLoopChat):
             llm.n_tokens = self._reusable_prefix(llm, prompt)
 
             def next_logits(token: int | None):
-                if token is None:
-                    llm.eval(prompt[llm.n_tokens:])
-                    self._prompt_cached[id(llm)] = len(prompt)
-                else:
-                    llm.eval([token])
-                row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,))
-                return torch.from_numpy(row.copy())
+                # One evaluation at a time across this model's contexts: each already uses every core, and
+                # two at once oversubscribe ggml's spinning thread pool (4 concurrent chats took 30× longer).
+                with self._eval_lock:
+                    if token is None:
+                        llm.eval(prompt[llm.n_tokens:])
+                        self._prompt_cached[id(llm)] = len(prompt)
+                    else:
+                        llm.eval([token])
+                    row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).copy()
+                return torch.from_numpy(row)
 
             yield next_logits
         finally:
