@@ -151,8 +151,7 @@ class LlamaCppChat(TokenLoopChat):
 
     llama.cpp only computes the logits; sampling is ``sample_next``, the same code as the
     transformers backend. Each concurrent conversation gets its own context from a small pool
-    (the weights are memory-mapped once by the OS), and a context keeps its KV cache, so the next
-    turn of the same chat only evaluates the new tokens.
+    (the weights are memory-mapped once by the OS).
     """
 
     backend = "llama.cpp"
@@ -178,7 +177,6 @@ class LlamaCppChat(TokenLoopChat):
 
         self._pool: list = []
         self._free: list = []
-        self._prompt_cached: dict[int, int] = {}  # id(context) -> how many leading cached tokens were a prompt
         self._eval_lock = threading.Lock()
         self._pool_lock = threading.Condition()
         first = self._new_context()
@@ -243,20 +241,20 @@ class LlamaCppChat(TokenLoopChat):
         import numpy as np
         import torch
 
-        llm = self._acquire(prompt)
+        llm = self._acquire()
         n_vocab = llm.n_vocab()
         try:
-            llm.n_tokens = self._reusable_prefix(llm, prompt)
+            # The whole conversation is evaluated afresh for each reply. Reusing the KV cache of a prefix
+            # would be quicker on long chats, but llama.cpp's values depend on how tokens were batched
+            # (one-token steps differ from a batched pass by up to 0.5 of a logit), and a seeded reply must
+            # not depend on what the context computed before: a clean test run caught a replay differing.
+            llm.n_tokens = 0
 
             def next_logits(token: int | None):
                 # One evaluation at a time across this model's contexts: each already uses every core, and
                 # two at once oversubscribe ggml's spinning thread pool (4 concurrent chats took 30× longer).
                 with self._eval_lock:
-                    if token is None:
-                        llm.eval(prompt[llm.n_tokens:])
-                        self._prompt_cached[id(llm)] = len(prompt)
-                    else:
-                        llm.eval([token])
+                    llm.eval(prompt if token is None else [token])
                     row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).copy()
                 return torch.from_numpy(row)
 
@@ -266,30 +264,14 @@ class LlamaCppChat(TokenLoopChat):
                 self._free.append(llm)
                 self._pool_lock.notify()
 
-    def _reusable_prefix(self, llm, prompt: list[int]) -> int:
-        """How much of ``prompt`` this context's KV cache already holds and may be reused.
-
-        Only positions evaluated as part of a prompt count: llama.cpp's one-token-at-a-time steps
-        give slightly different KV values from a batched evaluation of the same tokens (up to 0.5
-        in a logit), so reusing a previous reply's cache would make the next turn depend on
-        whether the cache was warm. One prompt token is always left to evaluate, for its logits.
-        """
-        limit = min(llm.n_tokens, self._prompt_cached.get(id(llm), 0), len(prompt) - 1)
-        cached = llm.input_ids[:limit]
-        same = cached == prompt[:limit]
-        return limit if same.all() else int(same.argmin())
-
-    def _acquire(self, prompt: list[int]):
-        """A free context, preferring the one whose cache shares the longest prefix with ``prompt``."""
+    def _acquire(self):
+        """A free context, or a new one while there are fewer than ``max_contexts``."""
         with self._pool_lock:
             while not self._free:
                 if len(self._pool) < self.max_contexts:
                     return self._new_context()
                 self._pool_lock.wait()
-
-            best = max(self._free, key=lambda llm: self._reusable_prefix(llm, prompt))
-            self._free.remove(best)
-            return best
+            return self._free.pop()
 
 
 class TransformersChat(TokenLoopChat):
