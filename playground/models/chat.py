@@ -24,6 +24,7 @@ from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
 
 MAX_PROMPT_TOKENS = 8192
+MAX_NEW_TOKENS = 2048
 CHOICES_KEPT = 200  # raw logits kept per token for the explain view
 CHOICE_TEXTS = 12  # of which this many are decoded to text
 
@@ -53,7 +54,7 @@ class ChatOptions(Options):
     top_p: float = Field(0.9, gt=0.0, le=1.0, title="Top-p",
                          description="Sample only from the smallest set of tokens whose probabilities add up to this.",
                          json_schema_extra={"step": 0.01})
-    max_new_tokens: int = Field(256, ge=1, le=2048, title="Max new tokens",
+    max_new_tokens: int = Field(256, ge=1, le=MAX_NEW_TOKENS, title="Max new tokens",
                                 description="The reply stops after this many tokens.")
     repetition_penalty: float = Field(1.1, ge=1.0, le=2.0, title="Repetition penalty",
                                       description="Above 1 discourages repeating tokens already in the conversation.",
@@ -65,8 +66,8 @@ class TokenLoopChat(ModelWrapper):
     behave identically whichever engine computes the logits.
 
     A backend supplies ``prompt_text``/``prompt_tokens``, ``decode`` and ``decoding()``: a context
-    manager yielding a function that takes the next token (None for the prompt's last position)
-    and returns the logits for the token after it.
+    manager yielding a function that takes the next token (None to evaluate the prompt) and returns
+    the logits for the token after it.
     """
 
     task = "chat"
@@ -140,8 +141,6 @@ class TokenLoopChat(ModelWrapper):
                     if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                         delta, emitted = text[len(emitted):], text
                     yield TokenStep(token, delta, prob, candidates, **choices)
-                    if len(seen) >= self.context_limit + 2048:
-                        break
                     logits = next_logits(token)
                     self.forward_passes += 1
 
@@ -177,6 +176,7 @@ class LlamaCppChat(TokenLoopChat):
 
         self._pool: list = []
         self._free: list = []
+        self._pieces: dict[int, str] = {}
         self._eval_lock = threading.Lock()
         self._pool_lock = threading.Condition()
         first = self._new_context()
@@ -184,13 +184,11 @@ class LlamaCppChat(TokenLoopChat):
         template = metadata.get("tokenizer.chat_template")
         if not template:
             raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
-        self.formatter = Jinja2ChatFormatter(
-            template, eos_token=self._token_piece(first, first.token_eos()),
-            bos_token=self._token_piece(first, first.token_bos()))
+        self.formatter = Jinja2ChatFormatter(template, eos_token=self.token_piece(first.token_eos()),
+                                             bos_token=self.token_piece(first.token_bos()))
         # every end-of-generation token the vocabulary marks (end of turn as well as end of text)
         vocab = first._model.vocab
         self.stop_ids = {i for i in range(first.n_vocab()) if llama_vocab_is_eog(vocab, i)}
-        self._pieces: dict[int, str] = {}
         self._free.append(first)
 
     def _new_context(self):
@@ -198,16 +196,12 @@ class LlamaCppChat(TokenLoopChat):
 
         threads = max(1, (os.cpu_count() or 1))
         try:
-            llm = Llama(model_path=self.source, n_ctx=self.context_limit + 2048, n_batch=512, n_threads=threads,
+            llm = Llama(model_path=self.source, n_ctx=self.context_limit + MAX_NEW_TOKENS, n_batch=512, n_threads=threads,
                         n_threads_batch=threads, verbose=False)
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         self._pool.append(llm)
         return llm
-
-    @staticmethod
-    def _token_piece(llm, token: int) -> str:
-        return llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
 
     def _release(self) -> None:
         for llm in getattr(self, "_pool", []):
@@ -231,9 +225,12 @@ class LlamaCppChat(TokenLoopChat):
         return self._pool[0].detokenize(ids).decode("utf-8", errors="replace")
 
     def token_piece(self, token: int) -> str:
+        if token < 0:  # a vocabulary without a BOS or EOS token reports -1
+            return ""
         piece = self._pieces.get(token)  # the explain view decodes many single tokens
         if piece is None:
-            piece = self._pieces[token] = self._token_piece(self._pool[0], token)
+            piece = self._pool[0].detokenize([token], special=True).decode("utf-8", errors="replace")
+            self._pieces[token] = piece
         return piece
 
     @contextmanager
