@@ -141,7 +141,7 @@ def ours_chat_rate(wrapper) -> tuple[float, int]:
 def bench_chat(registry, repeats: int) -> tuple[list[Row], dict]:
     import torch
 
-    from playground.models.chat import LlamaCppChat, TransformersChat
+    from playground.models.chat import MAX_NEW_TOKENS, LlamaCppChat, TransformersChat
 
     picked = registry.get("chat")
     backends = {}
@@ -173,7 +173,7 @@ def bench_chat(registry, repeats: int) -> tuple[list[Row], dict]:
         from llama_cpp import Llama
 
         fast = backends["llama.cpp"]
-        raw_llama = Llama(model_path=fast.source, n_ctx=fast.context_limit + 2048, n_batch=512,
+        raw_llama = Llama(model_path=fast.source, n_ctx=fast.context_limit + MAX_NEW_TOKENS, n_batch=512,
                           n_threads=os.cpu_count(), n_threads_batch=os.cpu_count(), verbose=False, seed=0)
         prompt = fast.prompt_tokens(STORY)
 
@@ -281,14 +281,15 @@ def overhead_rows(path: str, ours: float, api: float | None, floor: float | None
     return rows
 
 
-def floor_time(floor_url: str | None, repeats: int, **call) -> float | None:
-    """Median seconds of ``call`` against the model-free Gradio app."""
-    if not floor_url:
+def api_median(url: str | None, repeats: int, warm_ups: int = 1, **call) -> float | None:
+    """Median seconds of ``repeats + 1`` requests ``call`` to the Gradio app at ``url`` (None without one)."""
+    if not url:
         return None
     from gradio_client import Client
 
-    client = Client(floor_url, verbose=False)
-    client.predict(**call)
+    client = Client(url, verbose=False)
+    for _ in range(warm_ups):
+        client.predict(**call)
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
@@ -318,7 +319,7 @@ def bench_stt(registry, url: str | None, floor_url: str | None, clip: Path, seco
         client = Client(url, verbose=False)
         api, _ = alternate(lambda: client.predict(audio=handle_file(str(clip)), api_name="/transcribe"), raw_call,
                            repeats, API_WARM_UPS)
-    floor = floor_time(floor_url, repeats, audio=handle_file(str(clip)), api_name="/transcribe")
+    floor = api_median(floor_url, repeats, audio=handle_file(str(clip)), api_name="/transcribe")
     return overhead_rows("STT", ours, api, floor, base, "raw faster-whisper", seconds, 0.10)
 
 
@@ -342,11 +343,11 @@ def bench_tts(registry, url: str | None, floor_url: str | None, repeats: int) ->
         client = Client(url, verbose=False)
         api, _ = alternate(lambda: client.predict(text=SPEECH, seed=0, api_name="/synthesize"), raw_call, repeats,
                            API_WARM_UPS)
-    floor = floor_time(floor_url, repeats, text=SPEECH, seed=0, api_name="/synthesize")
+    floor = api_median(floor_url, repeats, text=SPEECH, seed=0, api_name="/synthesize")
     return overhead_rows("TTS", ours, api, floor, base, "raw piper", seconds, 0.10)
 
 
-def bench_t2i(registry, url: str | None, floor_url: str | None, repeats: int) -> list[Row]:
+def bench_t2i(registry, url: str | None, floor_url: str | None, repeats: int, measured: dict) -> list[Row]:
     import torch
     from diffusers import AutoPipelineForText2Image
     from gradio_client import Client
@@ -366,8 +367,8 @@ def bench_t2i(registry, url: str | None, floor_url: str | None, repeats: int) ->
         client = Client(url, verbose=False)
         api, _ = alternate(lambda: client.predict(prompt=PICTURE, seed=0, show_noise_steps=False,
                                                   api_name="/text_to_image"), raw_call, repeats, API_WARM_UPS)
-        FIRST_T2I.setdefault("api", api)
-    floor = floor_time(floor_url, repeats, prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image")
+        measured["t2i api"] = api
+    floor = api_median(floor_url, repeats, prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image")
     return overhead_rows(f"text-to-image ({options.steps} steps)", ours, api, floor, base, "raw diffusers", None, 0.05)
 
 
@@ -396,31 +397,21 @@ def gradio_floor(clip: Path, log: Path):
         proc.wait(timeout=20)
 
 
-def bench_neighbours(url: str | None, repeats: int) -> list[Row]:
+def bench_neighbours(url: str | None, repeats: int, measured: dict) -> list[Row]:
     """Text to image through the app again, once chat, speech to text and speech synthesis have run in it.
 
     Engines with their own thread pools can slow each other down for good (CTranslate2's OpenMP runtime
     once made every later torch call 3-4× slower), so this compares the same request before and after.
     The app's process is the one to watch: this one also ran the raw libraries.
     """
-    before = FIRST_T2I.get("api")
+    before = measured.get("t2i api")
     if url is None or before is None:
         return []
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        client.predict(prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image")
-        times.append(time.perf_counter() - start)
-    after = statistics.median(times)
+    after = api_median(url, repeats, warm_ups=0, prompt=PICTURE, seed=0, show_noise_steps=False,
+                       api_name="/text_to_image")
     ratio = after / before
     return [Row("text-to-image (app API) after the other models ran in the app", f"{after:.2f} s",
                 f"the same request before them {before:.2f} s", ratio, "≤ 1.1×", ratio <= 1.1)]
-
-
-FIRST_T2I: dict[str, float] = {}
 
 
 # --- memory ------------------------------------------------------------------------------------------------
@@ -492,12 +483,13 @@ def main() -> int:
                                                   timeout=300)) if needs_app else None
             floor_url = stack.enter_context(gradio_floor(clip, results / "floor-server.log")) if url else None
             app_pid = next((c.pid for c in psutil.Process().children() if "app.py" in " ".join(c.cmdline())), None)
-            steps = [("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats)),
+            measured: dict[str, float] = {}  # the first text-to-image API time, for the "after" row
+            steps = [("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats, measured)),
                      ("chat", lambda: bench_chat(registry, args.repeats)[0]),
                      ("ttft", lambda: bench_ttft(url, args.repeats)),
                      ("stt", lambda: bench_stt(registry, url, floor_url, clip, seconds, args.repeats)),
                      ("tts", lambda: bench_tts(registry, url, floor_url, args.repeats)),
-                     ("t2i", lambda: bench_neighbours(url, args.repeats)),
+                     ("t2i", lambda: bench_neighbours(url, args.repeats, measured)),
                      ("rss", lambda: bench_rss(url, app_pid, clip))]
             for name, step in steps:
                 if name in only:
