@@ -8,22 +8,26 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LLAMA_STAMP := $(VENV)/.llama-no-openmp-installed
+LLAMA_STAMP := $(VENV)/.llama-avx2-no-openmp-installed
 LLAMA_LOG := .cache/llama-build.log
 LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python\[server\]==//p' requirements-llama.txt)
 # Built once per machine with our CMake flags and kept outside the checkout, so new clones reuse it.
 # GGML_OPENMP=OFF: ggml's own thread pool, so llama.cpp's threads stay out of torch's OpenMP runtime (built
 # with OpenMP it loads the same libgomp.so.1 as torch; see README, Performance, for what mixing runtimes cost).
-LLAMA_WHEELS := $(HOME)/.cache/playground/wheels/llama-cpp-no-openmp
+# GGML_NATIVE=OFF with AVX2/FMA/F16C: one portable x86-64 build. A native build on a virtual Xeon that
+# advertises AMX compiled AMX kernels, and every evaluation then died of an illegal instruction.
+LLAMA_CMAKE := -DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS := $(HOME)/.cache/playground/wheels/llama-cpp-avx2-no-openmp
 LLAMA_BUILD := mkdir -p $(LLAMA_WHEELS) && { ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
 	llama-cpp-python==$(LLAMA_VERSION); } && \
 	$(PY) -m pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl && \
 	$(PY) -m pip install -q -r requirements-llama.txt
 NO_LLAMA ?=
 ARGS ?=
 
-.PHONY: setup llama llama-background run test bench check browser-deps clean
+.PHONY: setup llama llama-background run test test-under-load bench check browser-deps clean
 
 $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +70,13 @@ run: setup llama-background
 
 test: setup llama browser-deps
 	$(PY) -m pytest
+
+# The concurrency tests again while stress-ng keeps every core busy (Debian's stress-ng, installed on first use).
+test-under-load: setup llama browser-deps
+	@command -v stress-ng >/dev/null 2>&1 || { echo "Installing Debian's stress-ng for the load run"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null; }
+	stress-ng --cpu $$(nproc) --timeout 1800s --quiet & hog=$$!; \
+	$(PY) -m pytest -m concurrency; status=$$?; kill $$hog 2>/dev/null; wait $$hog 2>/dev/null; exit $$status
 
 # Speed and memory against the raw libraries, measured side by side (see README, Performance).
 bench: setup llama
