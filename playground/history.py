@@ -221,8 +221,11 @@ class RunLog:
     # ---------------------------------------------------------------- recording
 
     def record(self, api: str, wrapper, options=None, *, seed: int | None = None, settings: dict | None = None,
-               files: dict | None = None, outputs: Iterable = (), seconds: float | None = None) -> dict | None:
+               files: dict | None = None, outputs: Iterable = (), seconds: float | None = None,
+               stopped: str | None = None) -> dict | None:
         """Keep one run: its settings, inputs, outputs and timings. Returns its run card, or None on failure.
+
+        ``stopped`` says how a result was cut short (a Stop, a token limit), so it never reads as complete.
 
         ``api`` is the endpoint that replays the run; ``settings`` the parameters other than the model, the
         seed and the options (an Options object, or a dict already named as the endpoint names them), named as
@@ -233,6 +236,8 @@ class RunLog:
         written: list[Path] = []
         try:
             card = self._new_card(api, wrapper, options, seed, settings or {}, files or {}, seconds)
+            if stopped:
+                card["stopped"] = str(stopped)
             self._write_outputs(card, list(outputs), written)
             self._write(lambda conn: _insert(conn, card))
         except Exception as exc:
@@ -531,6 +536,7 @@ def readable(card: dict) -> str:
         f"{card.get('device')} {card.get('dtype')}",
         f"Run: {card['run_id']}, {card['api_name']}" + (f", {timing:.2f} s" if timing is not None else "")
         + f", {APP} {card.get('versions', {}).get('playground', '')}",
+        *([f"Cut short: {card['stopped']}"] if card.get("stopped") else []),
     ])
 
 

@@ -9,35 +9,28 @@ from typing import Any, Callable, Iterator
 
 _DONE = object()
 _NONE = object()  # no progress value waiting
-ABANDON_AFTER = 1.0  # seconds a reader may leave progress unread before the work is stopped
 
 
 def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], poll: float = 0.1,
-                abandon_after: float = ABANDON_AFTER, latest_every: float = 0.0) -> Iterator[tuple[str, Any]]:
+                latest_every: float = 0.0) -> Iterator[tuple[str, Any]]:
     """Run ``work(report, stop)`` in a thread.
 
     Yields ``("progress", value)`` for each ``report(value)`` and finally ``("done", result)``;
     with ``latest_every``, at most one progress value per that many seconds, the latest, the first
     one that long after the start (each update streamed to a page costs the server a few milliseconds
-    of the work's CPU);
-    the work's exception is re-raised here. Closing the iterator early sets ``stop`` so the work
-    can end at its next check. So does leaving it unread for ``abandon_after`` seconds while the
-    work reports progress: Gradio stops reading a cancelled request's generator without closing it.
+    of the work's CPU); the work's exception is re-raised here.
+
+    ``stop`` is set only when this iterator is closed: Gradio closes a handler's generator when its
+    request is cancelled (Stop, ``/cancel``) or its client disconnects. A reader that is merely slow
+    (a busy machine) never stops the work: a slow reader is not a cancelled one.
     """
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
     outcome: dict[str, Any] = {}
-    waiting_since = [None]  # when this generator last paused at a yield, None while it runs
-
-    def report(value):
-        paused = waiting_since[0]
-        if paused is not None and time.monotonic() - paused > abandon_after:
-            stop.set()  # nobody is reading: the request was cancelled or its page closed
-        events.put(value)
 
     def run():
         try:
-            outcome["result"] = work(report, stop)
+            outcome["result"] = work(events.put, stop)
         except BaseException as exc:  # handed to the caller's thread below
             outcome["error"] = exc
         finally:
@@ -60,10 +53,9 @@ def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], p
                 pending = item
             if pending is _NONE or time.monotonic() - last_yield < latest_every:
                 continue
-            waiting_since[0] = last_yield = time.monotonic()
+            last_yield = time.monotonic()
             item, pending = pending, _NONE
             yield "progress", item
-            waiting_since[0] = None
         if "error" in outcome:
             raise outcome["error"]
         yield "done", outcome["result"]

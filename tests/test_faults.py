@@ -83,6 +83,7 @@ def local_app(local_url):
     return Client(local_url, verbose=False)
 
 
+@pytest.mark.concurrency
 def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, registry, tiny_sd):
     registry.load("text_to_image", str(tiny_sd))
     assert not job_threads()
@@ -115,6 +116,7 @@ def stops_generating(chat, start, stop, what: str) -> int:
     return after_a_second - before
 
 
+@pytest.mark.concurrency
 def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
     jobs = []
     tokens = stops_generating(
@@ -125,6 +127,7 @@ def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
     print(f"chat stopped after {tokens} tokens")
 
 
+@pytest.mark.concurrency
 def test_closing_the_browser_tab_stops_the_reply(local_url, registry, browser):
     from conftest import open_app
 

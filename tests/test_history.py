@@ -69,6 +69,7 @@ def test_a_newer_database_turns_history_off_with_a_reason(tmp_path):
     assert run_log.record("chat", None) is None
 
 
+@pytest.mark.concurrency
 def test_concurrent_writers_in_threads_and_processes_all_land(tmp_path):
     processes, threads, runs = 4, 4, 20
     RunLog(tmp_path)  # created once up front, as the app does at start
@@ -89,6 +90,7 @@ def test_concurrent_writers_in_threads_and_processes_all_land(tmp_path):
     print(f"{expected} runs from {processes} processes × {threads} threads in {elapsed:.1f} s")
 
 
+@pytest.mark.concurrency
 def test_writers_killed_mid_write_leave_every_finished_run(tmp_path):
     kept, rounds = 0, 3
     for _ in range(rounds):  # each round kills a writer, then the next one carries on with the same database

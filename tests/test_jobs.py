@@ -3,7 +3,11 @@
 import threading
 import time
 
+import pytest
+
 from playground.jobs import iterate_job
+
+pytestmark = pytest.mark.concurrency
 
 
 def counting_work(n: int, pause: float):
@@ -49,3 +53,18 @@ def test_closing_the_iterator_stops_the_work():
 def test_latest_every_sends_nothing_for_work_shorter_than_the_interval():
     events = list(iterate_job(counting_work(10, 0.005), latest_every=0.25))
     assert events == [("done", "finished")]
+
+
+def test_a_slow_reader_does_not_stop_the_work():
+    """A reader that leaves progress unread for seconds (Gradio on a saturated machine) is not a cancel:
+    the work runs to its end. Only closing the iterator stops it."""
+    events = iterate_job(counting_work(30, 0.01))
+    seen = []
+    for kind, value in events:
+        if kind == "progress":
+            seen.append(value)
+            if len(seen) == 2:
+                time.sleep(1.5)  # longer than any timing guess of "the reader has gone"
+        else:
+            assert value == "finished"
+    assert seen == list(range(1, 31))

@@ -4,7 +4,11 @@ import importlib.util
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.concurrency
 
 
 def load_bench():

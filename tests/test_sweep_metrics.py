@@ -43,6 +43,7 @@ def test_parse_option_values_checks_each_value_against_the_declared_bounds():
         parse_option_values("1", OPTS, "nonsense")
 
 
+@pytest.mark.concurrency
 def test_run_sweep_keeps_finished_cells_when_stopped():
     gate = threading.Event()
 

@@ -16,6 +16,7 @@ from playground.ui.components import ImageInput, OptionSlider
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, resolve_seed, rows_table, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
+from playground.ui.stopping import StopNotes, stop_button
 
 TASK = "captioning"
 
@@ -50,6 +51,7 @@ def caption_cards(cells) -> str:
 def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each caption. Returns the main components."""
     options_cls = registry.options_class(TASK)
+    notes = StopNotes()
     with gr.Tab("Image Captioning", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
@@ -102,7 +104,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         return result.text or "(the model produced no caption)", words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
                                           f"{wrapper.model_id} on {wrapper.device}")
 
-    def compare_caption(image, temperatures, models, samples, seed, model, progress=gr.Progress(), **options):
+    def compare_caption(image, temperatures, models, samples, seed, model, progress=gr.Progress(), request=None,
+                        **options):
         picture = load_image(image)
         base = options_cls.parse(**options)
         seed = resolve_seed(seed)
@@ -117,24 +120,32 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 wrapper.ensure_loaded()
             return compare.run_caption_cell(wrapper, picture, cell)
 
-        progress(0, desc=f"Caption 1 of {len(cells)}")
-        yield caption_cards(cells), gr.skip(), gr.skip(), f"Caption 1 of {len(cells)}…"
-        finished = 0
-        for kind, value in run_sweep(cells, run_one):
-            if kind == "progress":
-                yield gr.skip(), gr.skip(), gr.skip(), value
-            elif kind == "cell":
-                finished += 1
-                progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
-                yield (caption_cards(cells), rows_table(compare.caption_summary(cells)),
-                       [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
-        done = [c for c in cells if c.done]
-        note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
-        run_log.record("compare_caption", registry.get(TASK, default), base, seed=seed, files={"image": image},
-                       settings={"temperatures": temperatures, "models": models, "samples": samples},
-                       outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
-        yield (caption_cards(done), rows_table(compare.caption_summary(done)), [_caption_record(c) for c in done],
-               note + f"{len(done)} captions · seed {seed}")
+        def record(note=None):
+            done = [c for c in cells if c.done]
+            run_log.record("compare_caption", registry.get(TASK, default), base, seed=seed, files={"image": image},
+                           settings={"temperatures": temperatures, "models": models, "samples": samples},
+                           outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done),
+                           stopped=note)
+
+        with notes.run(request, "compare_caption") as run:
+            run.if_stopped(f"Stopped: 0 of {len(cells)} captions finished · seed {seed}", record)
+            progress(0, desc=f"Caption 1 of {len(cells)}")
+            yield caption_cards(cells), gr.skip(), gr.skip(), f"Caption 1 of {len(cells)}…"
+            finished = 0
+            for kind, value in run_sweep(cells, run_one):
+                if kind == "progress":
+                    yield gr.skip(), gr.skip(), gr.skip(), value
+                elif kind == "cell":
+                    finished += 1
+                    run.if_stopped(f"Stopped: {finished} of {len(cells)} captions finished · seed {seed}")
+                    progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
+                    yield (caption_cards(cells), rows_table(compare.caption_summary(cells)),
+                           [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
+            done = [c for c in cells if c.done]
+            note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
+            record(note.strip() or None)
+            yield (caption_cards(done), rows_table(compare.caption_summary(done)), [_caption_record(c) for c in done],
+                   note + f"{len(done)} captions · seed {seed}")
 
     names = ["image", "model", "seed", *controls]
     gr.on([run_button.click], api_function(caption_image, names), [image, model, seed, *controls.values()],
@@ -145,7 +156,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                  [image, temperatures, models, samples, seed, model, *controls.values()],
                                  [captions, diversity, compare_data, compare_status], api_name="compare_caption",
                                  concurrency_limit=2, concurrency_id="captioning")
-    compare_stop.click(None, None, None, cancels=[compared])
+    stop_button(compare_stop, notes, "compare_caption", compared, compare_status)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"image": image, "caption": caption, "model": model, "status": status, "seed": seed, **controls,

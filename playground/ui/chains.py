@@ -18,6 +18,7 @@ from playground.models.speech_to_text import SAMPLE_RATE
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.ui.chat import plain_history
 from playground.ui.components import OptionSlider
+from playground.ui.stopping import StopNotes, stop_button
 from playground.ui.controls import (api_function, default_overrides, model_dropdown, option_controls, require_text,
                                     resolve_seed, seed_box)
 
@@ -124,6 +125,14 @@ def status_line(result: chains.ChainResult, extra: str = "") -> str:
     loading = sum(s.load_seconds for s in result.stages)
     total = f"total {result.total_seconds:.1f} s" + (f", of which {loading:.1f} s loading models" if loading >= 0.05 else "")
     return f"{timed} · {total}" + (f" · {extra}" if extra else "")
+
+
+def stopped_sentence(result: chains.ChainResult) -> str:
+    """What a chain stopped now would say: the stage it was in and the stages it had finished."""
+    current = next((s for s in result.stages if s.state != "done"), None)
+    kept = [s.title for s in result.stages if s.state == "done"]
+    where = f" during {current.title}" if current is not None else ""
+    return f"Stopped{where}: " + (f"{chains._join(kept)} finished and kept." if kept else "no stage had finished.")
 
 
 def png_data_uri(image) -> str:
@@ -241,6 +250,7 @@ def build(registry, run_log=None, *, presenter: bool = False) -> dict:
 
 
 def build_talk(registry, run_log=None) -> dict:
+    notes = StopNotes()
     with gr.Tab("Talk to it", id="chain-talk"):
         gr.Markdown("Speak (or pick a question): **Speech to Text** writes it down, **Chat** answers, "
                     "**Text to Speech** says the answer. Keep talking: it remembers the conversation.")
@@ -273,7 +283,7 @@ def build_talk(registry, run_log=None) -> dict:
                 with gr.Accordion("Results as data", open=False):
                     stages = gr.JSON(label="Stages")
 
-    def chain_talk(audio, history, system_prompt, seed, stt_model, chat_model, tts_model, **options):
+    def chain_talk(audio, history, system_prompt, seed, stt_model, chat_model, tts_model, request=None, **options):
         samples = load_audio(audio, SAMPLE_RATE)
         seed = resolve_seed(seed)
         run_options = {"stt_options": stage_options(registry, "speech_to_text", "stt_", options),
@@ -281,25 +291,35 @@ def build_talk(registry, run_log=None) -> dict:
                        "tts_options": stage_options(registry, "text_to_speech", "tts_", options)}
         earlier = plain_history(history)
         reply = None  # cleared at the start; the spoken reply is sent once, at the end, so it plays once
-        for result in chains.talk(registry, samples, earlier, system_prompt=system_prompt, seed=seed,
-                                  stt_model=stt_model, chat_model=chat_model, tts_model=tts_model, **run_options):
-            yield (result.history, result.transcript, reply, pipeline_html(result.stages), result.stage_records(),
+        models = {}
+
+        def keep(result, speech, note=None):
+            models.update({f"{p}_model": used_model(registry, result, task, given) for p, task, given in
+                           (("stt", "speech_to_text", stt_model), ("chat", "chat", chat_model),
+                            ("tts", "text_to_speech", tts_model))})
+            record_chain(run_log, registry, "chain_talk", result, [
+                *([f"Heard: {result.transcript}"] if result.transcript else []),
+                *([f"Reply: {result.reply}"] if result.reply and result.stages[1].state == "done" else []), speech],
+                seed=seed, files={"audio": audio}, settings={"history": earlier},  # the card shows what was heard
+                stopped=note,
+                options={"system_prompt": system_prompt or "", **models,
+                         **replay_options(registry, "speech_to_text", "stt_", options),
+                         **replay_options(registry, "chat", "chat_", options),
+                         **replay_options(registry, "text_to_speech", "tts_", options)})
+
+        with notes.run(request, "chain_talk") as run:
+            for result in chains.talk(registry, samples, earlier, system_prompt=system_prompt, seed=seed,
+                                      stt_model=stt_model, chat_model=chat_model, tts_model=tts_model, **run_options):
+                run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, None, note))
+                yield (result.history, result.transcript, reply, pipeline_html(result.stages), result.stage_records(),
+                       status_line(result, f"seed {seed}"))
+                reply = gr.skip()
+            if result.failed:
+                gr.Warning(result.failure_sentence())
+            speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
+            keep(result, speech)
+            yield (result.history, result.transcript, speech, pipeline_html(result.stages), result.stage_records(),
                    status_line(result, f"seed {seed}"))
-            reply = gr.skip()
-        if result.failed:
-            gr.Warning(result.failure_sentence())
-        speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
-        models = {f"{p}_model": used_model(registry, result, task, given) for p, task, given in
-                  (("stt", "speech_to_text", stt_model), ("chat", "chat", chat_model), ("tts", "text_to_speech", tts_model))}
-        record_chain(run_log, registry, "chain_talk", result, [
-            *([f"Heard: {result.transcript}"] if result.transcript else []),
-            *([f"Reply: {result.reply}"] if result.reply and result.stages[1].state == "done" else []), speech],
-            seed=seed, files={"audio": audio}, settings={"history": earlier},  # the card shows what was heard
-            options={"system_prompt": system_prompt or "", **models, **replay_options(registry, "speech_to_text", "stt_", options),
-                     **replay_options(registry, "chat", "chat_", options),
-                     **replay_options(registry, "text_to_speech", "tts_", options)})
-        yield (result.history, result.transcript, speech, pipeline_html(result.stages), result.stage_records(),
-               status_line(result, f"seed {seed}"))
 
     names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
     inputs = [audio, chatbot, system_prompt, seed, stt_model, chat_model, tts_model, *stt.values(), *chat.values(),
@@ -307,7 +327,7 @@ def build_talk(registry, run_log=None) -> dict:
     event = run.click(api_function(chain_talk, names), inputs,
                       [chatbot, transcript, reply, pipeline, stages, status], api_name="chain_talk",
                       concurrency_limit=1, concurrency_id="chains")
-    stop.click(None, None, None, cancels=[event])
+    stop_button(stop, notes, "chain_talk", event, status)
     clear.click(lambda: ([], "", None, "", None, ""), None, [chatbot, transcript, reply, pipeline, stages, status],
                 api_visibility="private", queue=False)
     return {"talk_audio": audio, "talk_chatbot": chatbot, "talk_status": status,
@@ -315,6 +335,7 @@ def build_talk(registry, run_log=None) -> dict:
 
 
 def build_draw(registry, run_log=None) -> dict:
+    notes = StopNotes()
     with gr.Tab("Draw and describe", id="chain-draw"):
         gr.Markdown("A prompt goes to **Text to Image**; **Image Captioning** describes the picture. With more rounds, "
                     "each caption is drawn again, like the telephone game: watch the meaning drift.")
@@ -343,38 +364,46 @@ def build_draw(registry, run_log=None) -> dict:
                     gallery = gr.Gallery(label="Pictures", format="png", columns=4, height="auto")
                     records = gr.JSON(label="Rounds and stages")
 
-    def chain_draw_describe(prompt, rounds, negative_prompt, seed, image_model, caption_model, **options):
+    def chain_draw_describe(prompt, rounds, negative_prompt, seed, image_model, caption_model, request=None,
+                            **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
         seed = resolve_seed(seed)
         image_options = stage_options(registry, "text_to_image", "image_", options)
         caption_options = stage_options(registry, "captioning", "caption_", options)
-        for result in chains.draw_and_describe(registry, prompt, seed=seed, rounds=int(rounds),
-                                               negative_prompt=negative_prompt or "", image_model=image_model,
-                                               caption_model=caption_model, image_options=image_options,
-                                               caption_options=caption_options):
-            pictures = [(r.image, f"Round {r.number}: {r.caption or '…'}") for r in result.rounds if r.image is not None]
-            yield (round_cards(result), pipeline_html(result.stages), pictures, round_records(result),
-                   status_line(result, f"seed {seed}"))
-        if result.failed:
-            gr.Warning(result.failure_sentence())
-        several = len(result.rounds) > 1
-        record_chain(run_log, registry, "chain_draw_describe", result, [
-            *[r.image for r in result.rounds if r.image is not None],
-            *[f"Round {r.number}: {r.caption}" if several else r.caption for r in result.rounds if r.caption]],
-            seed=seed, settings={"prompt": prompt, "rounds": int(rounds), "negative_prompt": negative_prompt or ""},
-            options={"image_model": used_model(registry, result, "text_to_image", image_model),
-                     "caption_model": used_model(registry, result, "captioning", caption_model),
-                     **replay_options(registry, "text_to_image", "image_", options),
-                     **replay_options(registry, "captioning", "caption_", options)})
+        def keep(result, note=None):
+            several = len(result.rounds) > 1
+            record_chain(run_log, registry, "chain_draw_describe", result, [
+                *[r.image for r in result.rounds if r.image is not None],
+                *[f"Round {r.number}: {r.caption}" if several else r.caption for r in result.rounds if r.caption]],
+                seed=seed, settings={"prompt": prompt, "rounds": int(rounds), "negative_prompt": negative_prompt or ""},
+                stopped=note,
+                options={"image_model": used_model(registry, result, "text_to_image", image_model),
+                         "caption_model": used_model(registry, result, "captioning", caption_model),
+                         **replay_options(registry, "text_to_image", "image_", options),
+                         **replay_options(registry, "captioning", "caption_", options)})
+
+        with notes.run(request, "chain_draw_describe") as run:
+            for result in chains.draw_and_describe(registry, prompt, seed=seed, rounds=int(rounds),
+                                                   negative_prompt=negative_prompt or "", image_model=image_model,
+                                                   caption_model=caption_model, image_options=image_options,
+                                                   caption_options=caption_options):
+                run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, note))
+                pictures = [(r.image, f"Round {r.number}: {r.caption or '…'}") for r in result.rounds
+                            if r.image is not None]
+                yield (round_cards(result), pipeline_html(result.stages), pictures, round_records(result),
+                       status_line(result, f"seed {seed}"))
+            if result.failed:
+                gr.Warning(result.failure_sentence())
+            keep(result)
 
     names = ["prompt", "rounds", "negative_prompt", "seed", "image_model", "caption_model", *image, *caption]
     inputs = [prompt, rounds, negative, seed, image_model, caption_model, *image.values(), *caption.values()]
     event = gr.on([run.click, prompt.submit], api_function(chain_draw_describe, names), inputs,
                   [cards, pipeline, gallery, records, status], api_name="chain_draw_describe",
                   concurrency_limit=1, concurrency_id="chains")
-    stop.click(None, None, None, cancels=[event])
+    stop_button(stop, notes, "chain_draw_describe", event, status)
     return {"draw_prompt": prompt, "draw_cards": cards, "draw_status": status,
             "run": {"title": "Draw and describe", "tab": "chain-draw", "controls": dict(zip(names, inputs))}}
 

@@ -3,6 +3,7 @@ from at each token; and the same message answered at several settings side by si
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import time
@@ -10,12 +11,14 @@ import time
 import gradio as gr
 
 from playground import compare, token_choices
+from playground.models.chat import MAX_NEW_TOKENS
 from playground.sweep import run_sweep
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, require_text, resolve_seed, rows_table, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
+from playground.ui.stopping import StopNotes, stop_button
 
 TASK = "chat"
 MAX_MESSAGE_CHARS = 20_000
@@ -24,16 +27,23 @@ CANDIDATES_SHOWN = 5
 COMPARE_MAX_TOKENS = 48
 
 
-def answer_cards(cells) -> str:
+def answer_cards(cells, limit: int = 0) -> str:
     """The compared answers as cards: setting, seed, length, and the text."""
     cards = []
     for c in cells:
         state = "" if c.done else " (writing…)" if c.text else " (waiting)"
+        if c.done and limit and c.tokens >= limit:
+            state = f" (cut off at the {limit}-token limit)"
         cards.append(
             f'<div class="answer-card"><div class="answer-head">temperature {c.temperature:g} · top-p {c.top_p:g} · '
             f'sample {c.sample + 1} · seed {c.seed}</div><div class="answer-text">{html.escape(c.text) or "…"}</div>'
             f'<div class="answer-foot">{len(c.text.split())} words · {c.tokens} tokens{state}</div></div>')
     return f'<div class="answer-grid">{"".join(cards)}</div>'
+
+
+def reply_limit_note(tokens: int, limit: int) -> str:
+    """What a reply's status adds when it ended at its token limit rather than where the model ended it."""
+    return f"cut off at the {limit}-token limit (raise Max new tokens for more)" if tokens >= limit else ""
 
 
 def no_choices_figure():
@@ -62,6 +72,7 @@ def plain_history(history) -> list[dict]:
 def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each reply. Returns the main components."""
     options_cls = registry.options_class(TASK)
+    notes = StopNotes()
     with gr.Tab("Chat", id=TASK):
         with gr.Row():
             with gr.Column(scale=3):
@@ -106,7 +117,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 temperatures = gr.Textbox(label="Temperatures", value="0.2, 0.8, 1.4", info="Separated by commas")
                 top_ps = gr.Textbox(label="Top-p values", value="", info="Empty: the slider's value")
                 samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting")
-                compare_tokens = OptionSlider(minimum=1, maximum=512, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
+                compare_tokens = OptionSlider(minimum=1, maximum=MAX_NEW_TOKENS, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
             compare_run, compare_stop, compare_status = run_stop_status("chat-compare")
             answers = gr.HTML(elem_id="chat-answers")
             diversity = gr.Dataframe(label="How different are the answers? distinct-n: share of word n-grams that "
@@ -114,7 +125,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                      interactive=False, elem_id="chat-diversity")
             compare_data = data_view("Every answer as data")
 
-    def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), **options):
+    def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), request=None, **options):
         message = require_text(message, "message", MAX_MESSAGE_CHARS)
         options = options_cls.parse(**options)
         seed = resolve_seed(seed)
@@ -125,23 +136,36 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
         conversation += history + [{"role": "user", "content": message}]
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        if not wrapper.loaded:
-            yield shown, seed, loading_message(wrapper), gr.skip()
-            wrapper.ensure_loaded()
-        start, count, reply, recorded = time.perf_counter(), 0, "", []
-        for step in wrapper.stream(conversation, options, seed, top_k_shown=CANDIDATES_SHOWN):
-            count += 1
-            reply += step.text
-            recorded.append(dataclasses.asdict(step))
-            shown[-1]["content"] = reply
-            yield shown, seed, f"Generating… {count} tokens", gr.skip()
-        elapsed = time.perf_counter() - start
-        if not reply.strip():
-            shown[-1]["content"] = "(the model ended its reply without any text)"
-        run_log.record("chat", wrapper, options, seed=seed, outputs=[reply], seconds=elapsed,
-                       settings={"message": message, "history": history, "system_prompt": system_prompt})
-        yield shown, seed, (f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
-                            f"seed {seed} · {wrapper.model_id} on {wrapper.device}"), recorded
+        settings = {"message": message, "history": history, "system_prompt": system_prompt}
+        with notes.run(request, "chat") as run:
+            if not wrapper.loaded:
+                yield shown, seed, loading_message(wrapper), gr.skip()
+                wrapper.ensure_loaded()
+            start, count, reply, recorded = time.perf_counter(), 0, "", []
+
+            def keep_partial(note):
+                run_log.record("chat", wrapper, options, seed=seed, outputs=[reply], stopped=note,
+                               seconds=time.perf_counter() - start, settings=settings)
+
+            stream = wrapper.stream(conversation, options, seed, top_k_shown=CANDIDATES_SHOWN)
+            with contextlib.closing(stream):
+                for step in stream:
+                    count += 1
+                    reply += step.text
+                    recorded.append(dataclasses.asdict(step))
+                    shown[-1]["content"] = reply
+                    run.if_stopped(f"Stopped after {count} tokens (of at most {options.max_new_tokens}) · seed {seed}",
+                                   keep_partial)
+                    yield shown, seed, f"Generating… {count} tokens", gr.skip()
+            elapsed = time.perf_counter() - start
+            cut = reply_limit_note(count, options.max_new_tokens)
+            if not reply.strip():
+                shown[-1]["content"] = "(the model ended its reply without any text)"
+            run_log.record("chat", wrapper, options, seed=seed, outputs=[reply], seconds=elapsed, settings=settings,
+                           stopped=cut or None)
+            yield shown, seed, (f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
+                                f"{cut + ' · ' if cut else ''}seed {seed} · {wrapper.model_id} on {wrapper.device}"), \
+                recorded
 
     def explain_reply(recorded, temperature, top_p):
         if not recorded:
@@ -164,7 +188,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         return evt.index + 1 if isinstance(evt.index, int) else gr.skip()
 
     def compare_chat(message, temperatures, samples, seed, top_ps, system_prompt, model, progress=gr.Progress(),
-                     **options):
+                     request=None, **options):
         message = require_text(message, "message", MAX_MESSAGE_CHARS)
         base = options_cls.parse(**options)
         seed = resolve_seed(seed)
@@ -174,30 +198,40 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
         conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
         conversation.append({"role": "user", "content": message})
-        if not wrapper.loaded:
-            yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
-            wrapper.ensure_loaded()
-        finished, drawn = 0, 0.0
-        for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
-                wrapper, conversation, base, cell, report, stop)):
-            if kind == "progress":
-                if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
-                    drawn = time.monotonic()
-                    progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
-                    yield answer_cards(cells), gr.skip(), gr.skip(), f"Answer {finished + 1} of {len(cells)}…"
-            elif kind == "cell":
-                finished += 1
-                yield (answer_cards(cells), rows_table(compare.chat_summary(cells[:finished])),
-                       [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
-        done = [c for c in cells if c.done]
-        note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "
-        run_log.record("compare_chat", wrapper, base, seed=seed, seconds=sum(c.seconds for c in cells),
-                       settings={"message": message, "temperatures": temperatures, "samples": samples,
-                                 "top_ps": top_ps, "system_prompt": system_prompt},
-                       outputs=[f"temperature {c.temperature:g}, top-p {c.top_p:g}, seed {c.seed}: {c.text}"
-                                for c in cells if c.text])
-        yield (answer_cards(cells), rows_table(compare.chat_summary(done)) if done else None,
-               [compare.cell_record(c) for c in cells if c.text], note + f"{len(done)} answers · seed {seed}")
+
+        def record(note=None):
+            run_log.record("compare_chat", wrapper, base, seed=seed, seconds=sum(c.seconds for c in cells),
+                           settings={"message": message, "temperatures": temperatures, "samples": samples,
+                                     "top_ps": top_ps, "system_prompt": system_prompt}, stopped=note,
+                           outputs=[f"temperature {c.temperature:g}, top-p {c.top_p:g}, seed {c.seed}: {c.text}"
+                                    + ("" if c.done else " (stopped mid-answer)") for c in cells if c.text])
+
+        with notes.run(request, "compare_chat") as run:
+            if not wrapper.loaded:
+                yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
+                wrapper.ensure_loaded()
+            finished, drawn = 0, 0.0
+            run.if_stopped(f"Stopped: 0 of {len(cells)} answers finished · seed {seed}", record)
+            for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
+                    wrapper, conversation, base, cell, report, stop)):
+                if kind == "progress":
+                    if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
+                        drawn = time.monotonic()
+                        progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
+                        yield answer_cards(cells, base.max_new_tokens), gr.skip(), gr.skip(), f"Answer {finished + 1} of {len(cells)}…"
+                elif kind == "cell":
+                    finished += 1
+                    run.if_stopped(f"Stopped: {finished} of {len(cells)} answers finished · seed {seed}")
+                    yield (answer_cards(cells, base.max_new_tokens), rows_table(compare.chat_summary(cells[:finished])),
+                           [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
+            done = [c for c in cells if c.done]
+            at_limit = sum(c.tokens >= base.max_new_tokens for c in done)
+            note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "
+            if at_limit:
+                note += f"{at_limit} of them cut off at the {base.max_new_tokens}-token limit. "
+            record(note.strip() or None)
+            yield (answer_cards(cells, base.max_new_tokens), rows_table(compare.chat_summary(done)) if done else None,
+                   [compare.cell_record(c) for c in cells if c.text], note + f"{len(done)} answers · seed {seed}")
 
     names = ["message", "history", "system_prompt", "model", "seed", *controls]
     take = gr.on([message.submit, send.click], lambda text: ("", text), [message], [message, pending],
@@ -206,7 +240,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                        [pending, chatbot, system_prompt, model, seed, *controls.values()],
                        [chatbot, seed_used, status, steps], api_name="chat",
                        concurrency_limit=4, concurrency_id="chat")
-    stop.click(None, None, None, cancels=[answer])
+    stop_button(stop, notes, "chat", answer, status)
     temperature, top_p = controls["temperature"], controls["top_p"]
     steps.change(explain_reply, [steps, temperature, top_p], [highlighted, step_index, choices_plot],
                  api_visibility="private", queue=False)
@@ -221,7 +255,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                   *compare_controls.values()],
                                  [answers, diversity, compare_data, compare_status], api_name="compare_chat",
                                  concurrency_limit=2, concurrency_id="chat")
-    compare_stop.click(None, None, None, cancels=[compared])
+    stop_button(compare_stop, notes, "compare_chat", compared, compare_status)
     clear.click(lambda: ([], "", []), None, [chatbot, status, steps], api_visibility="private", queue=False)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")

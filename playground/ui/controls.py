@@ -111,9 +111,11 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
         optional = optional and default is not inspect.Parameter.empty
         params.insert(0, inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                            default=default if optional else inspect.Parameter.empty))
-    progress = "progress" in own
-    if progress:
+    if "progress" in own:
         params.append(inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
+    if "request" in own:  # Gradio fills a gr.Request-annotated parameter with the caller's session
+        params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                        annotation=gr.Request))
 
     all_names = [p.name for p in params]
 
@@ -138,6 +140,7 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
                 raise plain_error(exc, fn.__name__) from None
 
     wrapper.__signature__ = inspect.Signature(params)
+    wrapper.__annotations__ = {"request": gr.Request} if "request" in own else {}
     del wrapper.__wrapped__  # Gradio must read the flat signature, not fn's
     return wrapper
 

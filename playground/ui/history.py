@@ -99,6 +99,8 @@ def summary(card: dict) -> str:
     seconds = (card.get("timings") or {}).get("seconds")
     if seconds is not None:
         parts.append(f"{seconds:.1f} s")
+    if card.get("stopped"):  # a result cut short must never read as complete
+        parts.append(f"cut short: {card['stopped']}")
     return " · ".join(parts)
 
 

@@ -16,6 +16,7 @@ from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, rows_table, run_stop_status)
 from playground.ui.presenter import advanced
+from playground.ui.stopping import StopNotes, stop_button
 from playground.ui.remote import remote_section
 
 TASK = "speech_to_text"
@@ -41,6 +42,7 @@ def transcript_cards(cells) -> str:
 def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each transcript. Returns the main components."""
     options_cls = registry.options_class(TASK)
+    notes = StopNotes()
     with gr.Tab("Speech to Text", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
@@ -100,41 +102,49 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             return None
         return audio_views.sound_figure(load_audio(audio, SAMPLE_RATE), SAMPLE_RATE, title="")
 
-    def compare_transcribe(audio, beam_sizes, temperatures, reference, model, progress=gr.Progress(), **options):
+    def compare_transcribe(audio, beam_sizes, temperatures, reference, model, progress=gr.Progress(), request=None,
+                           **options):
         samples = load_audio(audio, SAMPLE_RATE)
         base = options_cls.parse(**options)
         reference = reference if isinstance(reference, str) else ""
         cells = compare.transcript_cells(options_cls, base, beam_sizes, temperatures)
         wrapper = registry.get(TASK, model)
-        if not wrapper.loaded:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
-            wrapper.ensure_loaded()
-        progress(0, desc=f"Transcript 1 of {len(cells)}")
-        yield transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), f"Transcript 1 of {len(cells)}…"
+        def record(note=None):
+            done = [c for c in cells if c.done]
+            run_log.record("compare_transcribe", wrapper, base, files={"audio": audio}, stopped=note,
+                           settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
+                           outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
 
         def run_one(cell, report, stop):
             return compare.run_transcript_cell(wrapper, samples, cell, reference)
 
-        finished = 0
-        for kind, _ in run_sweep(cells, run_one):
-            if kind == "cell":
-                finished += 1
-                progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
-                yield (transcript_cards(cells), rows_table(compare.transcript_summary(cells)),
-                       compare.transcript_diffs(cells, reference) if reference.strip() else None,
-                       [_transcript_record(c) for c in cells if c.done], f"{finished} of {len(cells)} transcripts done")
-        done = [c for c in cells if c.done]
-        note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
-        run_log.record("compare_transcribe", wrapper, base, files={"audio": audio},
-                       settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
-                       outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
-        scored = ""
-        if reference.strip() and done:
-            best = min(done, key=lambda c: c.wer)
-            scored = f" · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
-        yield (transcript_cards(done), rows_table(compare.transcript_summary(done)),
-               compare.transcript_diffs(done, reference) if reference.strip() else None,
-               [_transcript_record(c) for c in done], note + f"{len(done)} transcripts{scored}")
+        with notes.run(request, "compare_transcribe") as run:
+            if not wrapper.loaded:
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
+                wrapper.ensure_loaded()
+            run.if_stopped(f"Stopped: 0 of {len(cells)} transcripts finished.", record)
+            progress(0, desc=f"Transcript 1 of {len(cells)}")
+            yield transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), f"Transcript 1 of {len(cells)}…"
+            finished = 0
+            for kind, _ in run_sweep(cells, run_one):
+                if kind == "cell":
+                    finished += 1
+                    run.if_stopped(f"Stopped: {finished} of {len(cells)} transcripts finished.")
+                    progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
+                    yield (transcript_cards(cells), rows_table(compare.transcript_summary(cells)),
+                           compare.transcript_diffs(cells, reference) if reference.strip() else None,
+                           [_transcript_record(c) for c in cells if c.done],
+                           f"{finished} of {len(cells)} transcripts done")
+            done = [c for c in cells if c.done]
+            note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
+            record(note.strip() or None)
+            scored = ""
+            if reference.strip() and done:
+                best = min(done, key=lambda c: c.wer)
+                scored = f" · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
+            yield (transcript_cards(done), rows_table(compare.transcript_summary(done)),
+                   compare.transcript_diffs(done, reference) if reference.strip() else None,
+                   [_transcript_record(c) for c in done], note + f"{len(done)} transcripts{scored}")
 
     names = ["audio", "model", *controls]
     gr.on([run_button.click], api_function(transcribe, names), [audio, model, *controls.values()],
@@ -145,7 +155,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                  [audio, beam_sizes, temperatures, reference, model, *controls.values()],
                                  [transcripts, scores, differences, compare_data, compare_status],
                                  api_name="compare_transcribe", concurrency_limit=2, concurrency_id="speech_to_text")
-    compare_stop.click(None, None, None, cancels=[compared])
+    stop_button(compare_stop, notes, "compare_transcribe", compared, compare_status)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"audio": audio, "transcript": transcript, "model": model, "status": status, "picture": picture,

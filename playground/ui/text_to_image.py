@@ -10,13 +10,13 @@ import gradio as gr
 from playground import compare
 from playground.grid import image_grid
 from playground.jobs import iterate_job
-from playground.models.text_to_image import Stopped
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, recommended_values, require_text, resolve_seed, run_stop_status,
                                     seed_row)
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
+from playground.ui.stopping import StopNotes, stop_button
 
 TASK = "text_to_image"
 MAX_PROMPT_CHARS = 2_000
@@ -50,6 +50,7 @@ def shows_steps_by_default(registry, model_id) -> bool:
 def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each picture. Returns the main components."""
     options_cls = registry.options_class(TASK)
+    notes = StopNotes()
     with gr.Tab("Text to Image", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
@@ -90,47 +91,47 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             singles = gr.Gallery(label="Single images", columns=8, height=220, format="png")
             grid_summary = data_view("Settings of every cell")
 
-    def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(), **options):
+    def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(),
+                      request=None, **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
         options = options_cls.parse(**options)
         seed = resolve_seed(seed)
         wrapper = registry.get(TASK, model)
-        if not wrapper.loaded:
-            progress(0, desc=loading_message(wrapper))
-            yield gr.skip(), seed, loading_message(wrapper), gr.skip()
-            wrapper.ensure_loaded()
-        start = time.perf_counter()
-        every = max(1, options.steps // STRIP_FRAMES) if show_noise_steps else 0
+        with notes.run(request, "text_to_image") as run:
+            if not wrapper.loaded:
+                progress(0, desc=loading_message(wrapper))
+                yield gr.skip(), seed, loading_message(wrapper), gr.skip()
+                wrapper.ensure_loaded()
+            start = time.perf_counter()
+            every = max(1, options.steps // STRIP_FRAMES) if show_noise_steps else 0
 
-        def work(report, stop):
-            return wrapper.generate(prompt, negative_prompt or "", options, seed,
-                                    on_step=lambda done, total: report((done, total)), stop=stop, preview_every=every)
+            def work(report, stop):
+                return wrapper.generate(prompt, negative_prompt or "", options, seed,
+                                        on_step=lambda done, total: report((done, total)), stop=stop,
+                                        preview_every=every)
 
-        try:
             # a step's update to the page costs the server CPU the picture needs: at most 4 a second
             for kind, value in iterate_job(work, latest_every=0.25):
                 if kind == "progress":
                     done, total = value
                     progress(done / total, desc=f"Step {done} of {total}")
+                    run.if_stopped(f"Stopped at step {done} of {total}: no picture was made · seed {seed}")
                     yield gr.skip(), seed, f"Denoising: step {done} of {total}", gr.skip()
                 else:
                     result = value
-        except Stopped as exc:
-            yield gr.skip(), seed, str(exc), gr.skip()
-            return
-        elapsed = time.perf_counter() - start
-        run_log.record("text_to_image", wrapper, options, seed=seed, outputs=[result.image], seconds=elapsed,
-                       settings={"prompt": prompt, "negative_prompt": negative_prompt or "",
-                                 "show_noise_steps": bool(show_noise_steps)})
-        yield (result.image, seed,
-               (f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
-                f"seed {seed} · {wrapper.model_id} on {wrapper.device}"),
-               noise_strip(result, options.steps) if show_noise_steps else None)
+            elapsed = time.perf_counter() - start
+            run_log.record("text_to_image", wrapper, options, seed=seed, outputs=[result.image], seconds=elapsed,
+                           settings={"prompt": prompt, "negative_prompt": negative_prompt or "",
+                                     "show_noise_steps": bool(show_noise_steps)})
+            yield (result.image, seed,
+                   (f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
+                    f"seed {seed} · {wrapper.model_id} on {wrapper.device}"),
+                   noise_strip(result, options.steps) if show_noise_steps else None)
 
     def compare_text_to_image(prompt, x_param, x_values, y_param, y_values, seed, negative_prompt, model,
-                              progress=gr.Progress(), **options):
+                              progress=gr.Progress(), request=None, **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
@@ -155,8 +156,18 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             cell.image, cell.steps_done, cell.seconds = result.image, result.steps_done, time.perf_counter() - begin
             return cell
 
+        def record(note=None):
+            made = [c for c in cells if c.image is not None]
+            if made:
+                run_log.record("compare_text_to_image", registry.get(TASK, model), base, seed=seed,
+                               outputs=[picture()], seconds=sum(c.seconds for c in made), stopped=note,
+                               settings={"prompt": prompt, "x_param": x_param, "x_values": x_values,
+                                         "y_param": y_param, "y_values": y_values,
+                                         "negative_prompt": negative_prompt or ""})
+
         finished = 0
-        try:
+        with notes.run(request, "compare_text_to_image") as run:
+            run.if_stopped(f"Stopped: 0 of {len(cells)} images were made · seed {seed}", record)
             for kind, value in run_sweep(cells, run_one):
                 if kind == "progress":
                     done, total = value
@@ -164,27 +175,21 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     yield gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
                 elif kind == "cell":
                     finished += 1
+                    run.if_stopped(f"Stopped: {finished} of {len(cells)} images were made · seed {seed}")
                     yield (picture(), [(c.image, c.label) for c in cells if c.image is not None],
                            [compare.cell_record(c) for c in cells if c.image is not None],
                            f"{finished} of {len(cells)} images done")
-        except Stopped:
-            pass  # the finished cells are already shown
-        made = [c for c in cells if c.image is not None]
-        note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
-        grid_image = picture()
-        if made:
-            run_log.record("compare_text_to_image", registry.get(TASK, model), base, seed=seed, outputs=[grid_image],
-                           seconds=sum(c.seconds for c in made),
-                           settings={"prompt": prompt, "x_param": x_param, "x_values": x_values, "y_param": y_param,
-                                     "y_values": y_values, "negative_prompt": negative_prompt or ""})
-        yield (grid_image, [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made],
-               note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}")
+            made = [c for c in cells if c.image is not None]
+            note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
+            record(note.strip() or None)
+            yield (picture(), [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made],
+                   note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}")
 
     names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
     run = gr.on([generate.click, prompt.submit], api_function(text_to_image, names),
                 [prompt, negative, model, seed, show_steps, *controls.values()], [image, seed_used, status, strip],
                 api_name="text_to_image", concurrency_limit=1, concurrency_id="text_to_image")
-    stop.click(None, None, None, cancels=[run])
+    stop_button(stop, notes, "text_to_image", run, status)
     compare_names = ["prompt", "x_param", "x_values", "y_param", "y_values", "seed", "negative_prompt", "model",
                      *controls]
     grid_event = grid_run.click(api_function(compare_text_to_image, compare_names),
@@ -192,7 +197,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                  *controls.values()],
                                 [grid, singles, grid_summary, grid_status], api_name="compare_text_to_image",
                                 concurrency_limit=1, concurrency_id="text_to_image")
-    grid_stop.click(None, None, None, cancels=[grid_event])
+    stop_button(grid_stop, notes, "compare_text_to_image", grid_event, grid_status)
     for axis, values in ((x_param, x_values), (y_param, y_values)):
         axis.change(lambda name: AXIS_EXAMPLES.get(name, ""), [axis], [values], api_visibility="private", queue=False)
     model.change(recommended_values(registry, TASK, list(controls)), [model], list(controls.values()),

@@ -17,6 +17,7 @@ from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, require_text, resolve_seed, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
+from playground.ui.stopping import StopNotes, stop_button
 from playground.ui.remote import remote_section
 
 TASK = "text_to_speech"
@@ -49,6 +50,7 @@ def clip_cards(cells) -> str:
 def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each clip. Returns the main components."""
     options_cls = registry.options_class(TASK)
+    notes = StopNotes()
     with gr.Tab("Text to Speech", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
@@ -111,37 +113,45 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         sample_rate, samples = audio
         return audio_views.sound_figure(samples, sample_rate, title="")  # the plot's label is the title
 
-    def compare_speech(text, expressiveness_values, rate_values, seed, model, progress=gr.Progress(), **options):
+    def compare_speech(text, expressiveness_values, rate_values, seed, model, progress=gr.Progress(), request=None,
+                       **options):
         text = require_text(text, "text", MAX_TEXT_CHARS)
         base = options_cls.parse(**options)
         seed = resolve_seed(seed)
         cells = compare.speech_cells(options_cls, base, expressiveness_values, rate_values, seed)
         wrapper = registry.get(TASK, model)
-        if not wrapper.loaded:
-            yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
-            wrapper.ensure_loaded()
-        progress(0, desc=f"Clip 1 of {len(cells)}")
-        yield clip_cards(cells), gr.skip(), gr.skip(), f"Clip 1 of {len(cells)}…"
-        folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
-        files, finished = [], 0
-        for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell)):
-            if kind == "cell":
-                finished += 1
-                index, cell = value
-                path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
-                path.write_bytes(audio_views.wav_bytes(cell.samples, cell.sample_rate))
-                files.append(str(path))
-                progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
-                yield (clip_cards(cells), list(files), [_clip_record(c) for c in cells if c.samples is not None],
-                       f"{finished} of {len(cells)} clips done")
-        made = [c for c in cells if c.samples is not None]
-        note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
-        run_log.record("compare_speech", wrapper, base, seed=seed, seconds=sum(c.elapsed for c in made),
-                       settings={"text": text, "expressiveness_values": expressiveness_values,
-                                 "rate_values": rate_values},
-                       outputs=[(c.sample_rate, c.samples) for c in made])
-        yield (clip_cards(made), list(files), [_clip_record(c) for c in made],
-               note + f"{len(made)} clips · seed {seed}")
+        def record(note=None):
+            made = [c for c in cells if c.samples is not None]
+            run_log.record("compare_speech", wrapper, base, seed=seed, seconds=sum(c.elapsed for c in made),
+                           settings={"text": text, "expressiveness_values": expressiveness_values,
+                                     "rate_values": rate_values}, stopped=note,
+                           outputs=[(c.sample_rate, c.samples) for c in made])
+
+        with notes.run(request, "compare_speech") as run:
+            if not wrapper.loaded:
+                yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
+                wrapper.ensure_loaded()
+            run.if_stopped(f"Stopped: 0 of {len(cells)} clips were made · seed {seed}", record)
+            progress(0, desc=f"Clip 1 of {len(cells)}")
+            yield clip_cards(cells), gr.skip(), gr.skip(), f"Clip 1 of {len(cells)}…"
+            folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
+            files, finished = [], 0
+            for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell)):
+                if kind == "cell":
+                    finished += 1
+                    index, cell = value
+                    path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
+                    path.write_bytes(audio_views.wav_bytes(cell.samples, cell.sample_rate))
+                    files.append(str(path))
+                    run.if_stopped(f"Stopped: {finished} of {len(cells)} clips were made · seed {seed}")
+                    progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
+                    yield (clip_cards(cells), list(files), [_clip_record(c) for c in cells if c.samples is not None],
+                           f"{finished} of {len(cells)} clips done")
+            made = [c for c in cells if c.samples is not None]
+            note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
+            record(note.strip() or None)
+            yield (clip_cards(made), list(files), [_clip_record(c) for c in made],
+                   note + f"{len(made)} clips · seed {seed}")
 
     names = ["text", "model", "seed", *controls, "reference_audio"]
     gr.on([run_button.click], api_function(synthesize, names), [text, model, seed, *controls.values(), reference],
@@ -152,7 +162,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                  [compare_text, expressiveness_values, rate_values, seed, model, *controls.values()],
                                  [clips, clip_files, compare_data, compare_status], api_name="compare_speech",
                                  concurrency_limit=2, concurrency_id="text_to_speech")
-    compare_stop.click(None, None, None, cancels=[compared])
+    stop_button(compare_stop, notes, "compare_speech", compared, compare_status)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"text": text, "speech": speech, "model": model, "status": status, "seed": seed, "picture": picture,
