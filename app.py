@@ -32,6 +32,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD",
                         help=f"Require this login for the page and the API (repeatable); {AUTH_FILE_VARIABLE} may "
                              "name a file of user:password lines instead.")
+    parser.add_argument("--admin", action="append", default=[], metavar="USER",
+                        help="An --auth login that sees, restores, exports and deletes every login's runs in History "
+                             "(repeatable; every other login sees only its own).")
+    parser.add_argument("--shared-history", action="store_true",
+                        help="Under --auth, every login sees every run in History (default: each login its own).")
     parser.add_argument("--trust-remote-code", action="append", default=[], metavar="MODEL_ID",
                         help="Let this model (hub id or path) run the code in its repository (repeatable; off for "
                              "every other model).")
@@ -61,6 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     try:
         args.auth = read_logins(args.auth, os.environ.get(AUTH_FILE_VARIABLE))
+        check_history_access(args)
         if args.max_memory is not None:
             from playground.memory import parse_size
 
@@ -101,6 +107,16 @@ def remote_models(url: str | None, models: list[str], key: str | None, environ) 
     return pairs, key
 
 
+def check_history_access(args: argparse.Namespace) -> None:
+    """--admin and --shared-history only mean something with logins, and an admin must be one of them."""
+    if (args.admin or args.shared_history) and not args.auth:
+        flag = "--admin" if args.admin else "--shared-history"
+        raise ValueError(f"{flag} needs --auth: without logins everyone who can reach the app shares History")
+    unknown = [user for user in args.admin if user not in {u for u, _ in args.auth}]
+    if unknown:
+        raise ValueError(f"--admin {unknown[0]} is not an --auth login")
+
+
 def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]]:
     """The (user, password) logins from ``--auth`` and the file named by PLAYGROUND_AUTH_FILE."""
     lines = [(f"--auth {p.split(':', 1)[0]}:…", p) for p in pairs]
@@ -123,7 +139,7 @@ def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]
 def main(argv=None) -> None:
     args = parse_args(argv)
     data_dir = Path(args.data_dir).expanduser().resolve()
-    from playground.history import open_history, unwritable_reason
+    from playground.history import HistoryAccess, open_history, unwritable_reason
 
     problem = None if args.no_history else unwritable_reason(data_dir)
     if problem or args.no_history:  # Gradio's uploads and results go to a private folder, removed at exit
@@ -147,8 +163,8 @@ def main(argv=None) -> None:
     for task, remote in args.remote_models:
         registry.offer_remote(task, remote, args.remote_key)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
-        print(f"Serving on {args.host} without --auth: anyone who can reach this address can use the app.",
-              file=sys.stderr, flush=True)
+        print(f"Serving on {args.host} without --auth: anyone who can reach this address can use the app and "
+              "see, restore and delete every run in History.", file=sys.stderr, flush=True)
     if args.check is not None:
         from playground.selfcheck import report
 
@@ -172,7 +188,8 @@ def main(argv=None) -> None:
         except UserError as exc:
             sys.exit(f"Could not preload {name}: {exc}")
     run_log = open_history(data_dir, enabled=not args.no_history)
-    demo = build_app(registry, run_log, presenter_mode=args.presenter, preloader=preloader)
+    access = HistoryAccess(per_login=bool(args.auth) and not args.shared_history, admins=frozenset(args.admin))
+    demo = build_app(registry, run_log, presenter_mode=args.presenter, preloader=preloader, access=access)
     demo.queue(default_concurrency_limit=2)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=page_css(),
                 theme=theme() if args.presenter else None, max_file_size="200mb",

@@ -22,11 +22,13 @@ import json
 import logging
 import os
 import random
+import re
 import secrets
 import sqlite3
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -75,13 +77,34 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
                                               WHEN 'text_to_speech' THEN 'synthesize' ELSE task END""",
         "CREATE INDEX runs_by_created ON runs(created)",
         "CREATE INDEX runs_by_task ON runs(task, created)"),
+    # 3: who made each run (the login under --auth, '' without it), so that a login can be shown only its own.
+    3: ("ALTER TABLE runs ADD COLUMN username TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX runs_by_user ON runs(username, created)"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 JSON_COLUMNS = ("settings", "input_files", "output_files", "timings", "versions")
+PRIVATE_KEYS = ("username",)  # in the database and History, never in a file's card that may be passed on
+DIGEST = re.compile(r"[0-9a-f]{64}")  # a sha256 as the log writes it; anything else is never used
 
 
 class HistoryUnavailable(UserError):
     """The run log cannot be opened; the sentence says why."""
+
+
+@dataclass(frozen=True)
+class HistoryAccess:
+    """Whose runs a login sees: with ``per_login`` (--auth) only its own, unless it is one of ``admins``."""
+
+    per_login: bool = False
+    admins: frozenset = frozenset()
+
+    def user_of(self, username: str | None) -> str | None:
+        """The login whose runs ``username`` may list and restore, or None for every run."""
+        if not self.per_login or (username and username in self.admins):
+            return None
+        if not username:
+            raise UserError("Log in to see your history.")
+        return username
 
 
 # ---------------------------------------------------------------- opening
@@ -120,6 +143,10 @@ class NoHistory:
 
     def record(self, *args, **kwargs) -> None:
         return None
+
+    def replay_settings(self, card: dict, file_settings: Iterable[str] = (), user=None) -> tuple[dict, list[str]]:
+        """The card's settings without its files: with no data folder there is none to restore."""
+        return untrusted_settings(card, file_settings)
 
     def served_paths(self) -> list[str]:
         return []
@@ -222,10 +249,11 @@ class RunLog:
 
     def record(self, api: str, wrapper, options=None, *, seed: int | None = None, settings: dict | None = None,
                files: dict | None = None, outputs: Iterable = (), seconds: float | None = None,
-               stopped: str | None = None) -> dict | None:
+               stopped: str | None = None, user: str = "") -> dict | None:
         """Keep one run: its settings, inputs, outputs and timings. Returns its run card, or None on failure.
 
         ``stopped`` says how a result was cut short (a Stop, a token limit), so it never reads as complete.
+        ``user`` is the login that made the run ('' without --auth); it stays in the database, out of the files.
 
         ``api`` is the endpoint that replays the run; ``settings`` the parameters other than the model, the
         seed and the options (an Options object, or a dict already named as the endpoint names them), named as
@@ -235,7 +263,7 @@ class RunLog:
         """
         written: list[Path] = []
         try:
-            card = self._new_card(api, wrapper, options, seed, settings or {}, files or {}, seconds)
+            card = self._new_card(api, wrapper, options, seed, settings or {}, files or {}, seconds, user)
             if stopped:
                 card["stopped"] = str(stopped)
             self._write_outputs(card, list(outputs), written)
@@ -250,7 +278,7 @@ class RunLog:
         self.note = ""
         return card
 
-    def _new_card(self, api, wrapper, options, seed, settings, files, seconds) -> dict:
+    def _new_card(self, api, wrapper, options, seed, settings, files, seconds, user="") -> dict:
         now = _now()
         run_id = f"{now:%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}"
         inputs = []
@@ -282,6 +310,7 @@ class RunLog:
             "output_text": "", "output_files": [],
             "timings": {"seconds": round(seconds, 4)} if seconds is not None else {},
             "versions": self.library_versions(),
+            "username": user or "",
         }
 
     def _write_outputs(self, card: dict, outputs: list, written: list[Path]) -> None:
@@ -304,14 +333,15 @@ class RunLog:
             card["output_files"].append({"path": path.relative_to(self.data_dir).as_posix(), "kind": kind})
         for entry, (kind, value) in zip(card["output_files"], files):
             path = self.data_dir / entry["path"]
+            public = {k: v for k, v in card.items() if k not in PRIVATE_KEYS}
             if kind == "image":
                 written.append(path)
-                _save_png(value, path, card)
+                _save_png(value, path, public)
             else:
                 sidecar = path.with_suffix(".json")
                 written += [path, sidecar]
                 _save_wav(value, path)
-                _atomic_write(sidecar, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
+                _atomic_write(sidecar, (json.dumps(public, indent=2, ensure_ascii=False) + "\n").encode())
             entry["sha256"] = _sha256_file(path)
 
     def _keep_input(self, value) -> tuple[str, str]:
@@ -373,20 +403,26 @@ class RunLog:
 
     # ---------------------------------------------------------------- reading
 
+    # ``user`` names the login whose runs these read; None reads every run (no --auth, an admin, the tests).
+
     def runs(self, task: str | None = None, model: str | None = None, text: str | None = None,
-             limit: int = 50) -> list[dict]:
+             limit: int = 50, user: str | None = None) -> list[dict]:
         """Run cards, newest first, filtered by task, model (substring) and text in inputs or outputs."""
-        where, params = self._filter(task, model, text)
+        where, params = self._filter(task, model, text, user)
         rows = self._read(f"SELECT * FROM runs{where} ORDER BY created DESC, id DESC LIMIT ?", [*params, int(limit)])
         return [_card_of(row) for row in rows]
 
-    def count(self, task: str | None = None, model: str | None = None, text: str | None = None) -> int:
-        where, params = self._filter(task, model, text)
+    def count(self, task: str | None = None, model: str | None = None, text: str | None = None,
+              user: str | None = None) -> int:
+        where, params = self._filter(task, model, text, user)
         return self._read(f"SELECT COUNT(*) FROM runs{where}", params)[0][0]
 
     @staticmethod
-    def _filter(task, model, text) -> tuple[str, list]:
+    def _filter(task, model, text, user=None) -> tuple[str, list]:
         clauses, params = [], []
+        if user is not None:
+            clauses.append("username = ?")
+            params.append(user)
         if task:
             clauses.append("task = ?")
             params.append(task)
@@ -398,23 +434,47 @@ class RunLog:
             params += [f"%{_like(text.strip())}%"] * 2
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-    def get(self, run_id: str) -> dict | None:
-        rows = self._read("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    def get(self, run_id: str, user: str | None = None) -> dict | None:
+        where, params = self._filter(None, None, None, user)
+        rows = self._read(f"SELECT * FROM runs{where}{' AND' if where else ' WHERE'} run_id = ?", [*params, run_id])
         return _card_of(rows[0]) if rows else None
 
-    def models(self) -> list[str]:
-        return [row[0] for row in self._read("SELECT DISTINCT model FROM runs ORDER BY model")]
+    def models(self, user: str | None = None) -> list[str]:
+        where, params = self._filter(None, None, None, user)
+        return [row[0] for row in self._read(f"SELECT DISTINCT model FROM runs{where} ORDER BY model", params)]
 
-    def find_output(self, digest: str) -> dict | None:
+    def find_output(self, digest: str, user: str | None = None) -> dict | None:
         """The run that made the output file with this sha256, if it is still in the log."""
-        rows = self._read("SELECT * FROM runs WHERE output_files LIKE ? ORDER BY id DESC LIMIT 1", [f"%{digest}%"])
+        if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
+            return None
+        where, params = self._filter(None, None, None, user)
+        rows = self._read(f"SELECT * FROM runs{where}{' AND' if where else ' WHERE'} EXISTS (SELECT 1 FROM "
+                          "json_each(runs.output_files) WHERE json_extract(value, '$.sha256') = ?) "
+                          "ORDER BY id DESC LIMIT 1", [*params, digest])
         return _card_of(rows[0]) if rows else None
 
-    def file(self, relative: str) -> Path | None:
-        """The absolute path of a file the log refers to, only if it lies inside this data dir and exists."""
-        path = (self.data_dir / relative).resolve()
+    def file(self, relative: str, user: str | None = None) -> Path | None:
+        """The absolute path of a file the log refers to, only if it lies inside this data dir's inputs/ or
+        outputs/ once links are followed, and exists; for a ``user``, only if one of their runs keeps it."""
+        if not isinstance(relative, str) or not relative or "\0" in relative:
+            return None
+        try:
+            path = (self.data_dir / relative).resolve()
+        except (OSError, RuntimeError, ValueError):  # a link loop, a name the file system refuses
+            return None
         inside = path.is_relative_to(self.data_dir / "outputs") or path.is_relative_to(self.data_dir / "inputs")
-        return path if inside and path.is_file() else None
+        if not inside or not path.is_file():
+            return None
+        return path if user is None or self._kept_by(path, user) else None
+
+    def _kept_by(self, path: Path, user: str) -> bool:
+        """Whether a run of ``user`` names ``path`` among its inputs or outputs."""
+        name = path.relative_to(self.data_dir).as_posix()
+        rows = self._read(
+            "SELECT 1 FROM runs WHERE username = ? AND (EXISTS (SELECT 1 FROM json_each(runs.input_files) WHERE "
+            "json_extract(value, '$.path') = ?) OR EXISTS (SELECT 1 FROM json_each(runs.output_files) WHERE "
+            "json_extract(value, '$.path') = ?)) LIMIT 1", [user, name, name])
+        return bool(rows)
 
     def served_paths(self) -> list[str]:
         """Folders the web server may serve files from (thumbnails, players, exports)."""
@@ -422,30 +482,45 @@ class RunLog:
 
     # ---------------------------------------------------------------- replay, export, delete
 
-    def replay_settings(self, card: dict) -> tuple[dict, list[str]]:
-        """The card's settings with input files as paths in this data dir; also the inputs that are missing."""
-        settings, missing = dict(card.get("settings") or {}), []
-        for entry in card.get("input_files") or []:
-            path = self.file(entry.get("path", ""))
-            if path is None and entry.get("sha256"):
-                found = list((self.data_dir / "inputs").glob(f"{entry['sha256'][:32]}.*"))
-                path = found[0] if found else None
-            if path is None:
-                settings.pop(entry.get("name"), None)
-                missing.append(entry.get("name", "input"))
-            else:
-                settings[entry["name"]] = str(path)
-        return settings, missing
+    def replay_settings(self, card: dict, file_settings: Iterable[str] = (),
+                        user: str | None = None) -> tuple[dict, list[str]]:
+        """The card's settings with input files as paths in this data dir; also the inputs that are missing.
 
-    def export(self, run_ids: Iterable[str]) -> Path:
+        A card may be a forged file, so no path in it is taken on trust: a file setting (an ``input_files``
+        entry's name, or one of ``file_settings``, the settings the caller shows as files) is filled only from
+        an ``input_files`` entry whose file lies in inputs/ or outputs/ (for a ``user``: one their runs keep).
+        """
+        settings, names = untrusted_settings(card, file_settings)
+        filled = {}
+        for entry in card.get("input_files") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] not in filled:
+                path = self._input_copy(entry, user)
+                if path is not None:
+                    filled[entry["name"]] = str(path)
+        settings.update(filled)
+        return settings, [name for name in names if name not in filled]
+
+    def _input_copy(self, entry: dict, user: str | None) -> Path | None:
+        """The file an ``input_files`` entry names, by its path, else by its sha256 (which must match)."""
+        path = self.file(entry.get("path"), user)
+        digest = entry.get("sha256")
+        if path is not None or not isinstance(digest, str) or not DIGEST.fullmatch(digest):
+            return path
+        for suffix in sorted(INPUT_SUFFIXES | {".bin"}):  # the names _keep_input gives; no pattern from the card
+            found = self.file(f"inputs/{digest[:32]}{suffix}", user)
+            if found is not None and _sha256_file(found) == digest:
+                return found
+        return None
+
+    def export(self, run_ids: Iterable[str], user: str | None = None) -> Path:
         """A zip of the runs: per run a folder with its run card, output files, sidecars and inputs."""
-        cards = [c for c in (self.get(r) for r in dict.fromkeys(run_ids)) if c]
+        cards = [c for c in (self.get(r, user) for r in dict.fromkeys(run_ids)) if c]
         if not cards:
             raise UserError("Pick at least one run to export.")
         folder = self.data_dir / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         name = cards[0]["run_id"] if len(cards) == 1 else f"{_now():%Y%m%d-%H%M%S}-{len(cards)}-runs"
-        target = folder / f"{name}.zip"
+        target = folder / f"{name}-{secrets.token_hex(4)}.zip"  # served by name: not one another login can guess
         partial = target.with_name(target.name + f".part-{secrets.token_hex(3)}")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
             for card in cards:
@@ -464,9 +539,9 @@ class RunLog:
         os.replace(partial, target)
         return target
 
-    def delete(self, run_ids: Iterable[str]) -> int:
-        """Delete runs and their files; an input copy goes when no remaining run uses it."""
-        cards = [c for c in (self.get(r) for r in dict.fromkeys(run_ids)) if c]
+    def delete(self, run_ids: Iterable[str], user: str | None = None) -> int:
+        """Delete runs and their files; an input copy goes when no remaining run (of anyone) uses it."""
+        cards = [c for c in (self.get(r, user) for r in dict.fromkeys(run_ids)) if c]
         if not cards:
             return 0
         self._write(lambda conn: conn.executemany("DELETE FROM runs WHERE run_id = ?", [(c["run_id"],) for c in cards]))
@@ -486,11 +561,11 @@ class RunLog:
 # ---------------------------------------------------------------- run cards in files
 
 
-def read_card(path, run_log=None) -> dict:
+def read_card(path, run_log=None, user: str | None = None) -> dict:
     """The run card of a PNG or WAV the app made, or of a run-card JSON; one plain sentence if there is none.
 
     A WAV's card is its sidecar JSON beside it, or else (for a WAV downloaded and dropped back)
-    the run in ``run_log`` that made a file with the same content.
+    the run in ``run_log`` (of ``user``, if given) that made a file with the same content.
     """
     file = Path(path)
     name = file.name
@@ -513,7 +588,7 @@ def read_card(path, run_log=None) -> dict:
         sidecar = file.with_suffix(".json")
         if sidecar.is_file():
             return _check_card(_json(sidecar.read_text(encoding="utf-8"), sidecar.name), sidecar.name)
-        card = run_log.find_output(_sha256_file(file)) if getattr(run_log, "enabled", False) else None
+        card = run_log.find_output(_sha256_file(file), user) if getattr(run_log, "enabled", False) else None
         if card is None:
             raise UserError(f"'{name}' has no run card here: drop its .json sidecar instead (WAVs keep their "
                             "settings beside them).")
@@ -521,6 +596,33 @@ def read_card(path, run_log=None) -> dict:
     if file.suffix.lower() == ".json" or head.lstrip().startswith(b"{"):
         return _check_card(_json(file.read_text(encoding="utf-8", errors="replace"), name), name)
     raise UserError(f"'{name}' is not a PNG, WAV or run-card JSON made by this app.")
+
+
+def untrusted_settings(card: dict, file_settings: Iterable[str] = ()) -> tuple[dict, list[str]]:
+    """A card's settings with no file in them, and the names of the file settings taken out.
+
+    Out go the file settings (``input_files`` names and ``file_settings``), whatever their value, and any
+    setting that holds a file reference (a dict with a "path" or "url", as in a chat message with a file):
+    a component given one would copy that file from the server's disk and serve it.
+    """
+    entries = [e["name"] for e in card.get("input_files") or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
+    raw = card.get("settings") if isinstance(card.get("settings"), dict) else {}
+    files = set(entries) | set(file_settings)
+    settings, dropped = {}, list(entries)
+    for name, value in raw.items():
+        if name in files or _names_a_file(value):
+            dropped.append(name)
+        else:
+            settings[name] = value
+    return settings, list(dict.fromkeys(dropped))
+
+
+def _names_a_file(value) -> bool:
+    if isinstance(value, dict):
+        return "path" in value or "url" in value or any(_names_a_file(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_names_a_file(v) for v in value)
+    return False
 
 
 def readable(card: dict) -> str:
@@ -576,8 +678,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _insert(conn: sqlite3.Connection, card: dict) -> None:
     columns = ["run_id", "created", "task", "kind", "api_name", "model", "revision", "backend", "device", "dtype",
-               "settings", "seed", "input_text", "input_files", "output_text", "output_files", "timings", "versions"]
-    values = [json.dumps(card[c], ensure_ascii=False) if c in JSON_COLUMNS else card[c] for c in columns]
+               "settings", "seed", "input_text", "input_files", "output_text", "output_files", "timings", "versions",
+               "username"]
+    values = [json.dumps(card[c], ensure_ascii=False) if c in JSON_COLUMNS else card.get(c, "") for c in columns]
     conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values)
 
 
@@ -590,8 +693,10 @@ def _card_of(row: sqlite3.Row) -> dict:
 
 
 def _check_card(card, name: str) -> dict:
+    """The card, if it has the shape the app writes (its values are still not trusted: see replay_settings)."""
     if not isinstance(card, dict) or card.get("app") != APP or not isinstance(card.get("settings"), dict) \
-            or not card.get("api_name") or not card.get("task"):
+            or not all(isinstance(card.get(key), str) and card[key] for key in ("api_name", "task", "run_id")) \
+            or not isinstance(card.get("model"), str) or not all(isinstance(card.get(key, []), list) for key in ("input_files", "output_files")):
         raise UserError(f"'{name}' is not a run card made by this app.")
     return card
 

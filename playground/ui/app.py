@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from playground.history import HistoryAccess
 from playground.ui import (captioning, chains, chat, history, presenter, speech_to_text, text_to_image,
                            text_to_speech)
 
@@ -35,12 +36,13 @@ def page_css() -> str:
     return CSS + chains.CSS + presenter.look_css()
 
 
-def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=None) -> gr.Blocks:
+def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=None, access=None) -> gr.Blocks:
     """The playground: a header with the device in use, one tab per task, and the History tab.
 
     ``run_log`` keeps every run (``playground.history.open_history``); None keeps nothing.
     ``presenter_mode`` tucks secondary controls under "Advanced" and starts in the presenter look;
-    ``preloader`` (``playground.preload.Preloader``) adds a line saying which tabs are ready.
+    ``preloader`` (``playground.preload.Preloader``) adds a line saying which tabs are ready;
+    ``access`` (``playground.history.HistoryAccess``) says whose runs each login sees in History (default: all).
     """
     if run_log is None:
         from playground.history import NoHistory
@@ -56,7 +58,7 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
             presenter.build_ready_line(preloader)
         with gr.Tabs() as tabs:
             built = {tab.TASK: tab.build(registry, recorder, presenter=presenter_mode) for tab in TABS}
-            history.build(registry, run_log, tabs, built)
+            history.build(registry, run_log, tabs, built, access or HistoryAccess())
         demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
                           + (f" · {run_log.note}" if run_log.note else ""),
                   None, device_line, api_visibility="private", queue=False)

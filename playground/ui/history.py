@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from playground.errors import UserError
-from playground.history import read_card
+from playground.history import HistoryAccess, read_card
 from playground.ui.controls import plain_error
 
 log = logging.getLogger("playground")
@@ -22,6 +22,10 @@ ALIASES = {"history": "chatbot"}  # API parameter name -> the tab's component ke
 FIRST = ("model", "x_param", "y_param")  # set before the rest: changing them moves other controls
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".webm"}
+# Controls whose value is a file on the server: given a path, Gradio copies that file and serves the copy, so a
+# card restores them only from its input files in the data folder (playground.history.RunLog.replay_settings).
+FILE_COMPONENTS = (gr.Image, gr.Audio, gr.Video, gr.File, gr.Gallery, gr.Model3D, gr.ImageEditor,
+                   gr.MultimodalTextbox, gr.UploadButton, gr.DownloadButton)
 
 CARDS_JS = """
 element.addEventListener('click', (event) => {
@@ -57,7 +61,8 @@ CARDS_CSS = """
 
 
 class WarnWhenNotKept:
-    """The run log as the tabs see it: when a run cannot be kept, whoever made it is told why, once per cause."""
+    """The run log as the tabs see it: each run is kept under the login that made it, and when a run cannot be
+    kept, whoever made it is told why, once per cause."""
 
     def __init__(self, run_log):
         self.run_log = run_log
@@ -65,7 +70,7 @@ class WarnWhenNotKept:
         self._told = ""
 
     def record(self, *args, **kwargs):
-        card = self.run_log.record(*args, **kwargs)
+        card = self.run_log.record(*args, user=current_user(), **kwargs)
         note = getattr(self.run_log, "note", "")
         if card is None and self.enabled and note and note != self._told:
             self._told = note
@@ -77,6 +82,16 @@ class WarnWhenNotKept:
     @property
     def note(self) -> str:
         return self.run_log.note
+
+
+def current_user() -> str:
+    """The login of the request being handled ('' without --auth).
+
+    Gradio sets it around each step of an event handler, on the handler's thread: the tabs record there.
+    """
+    from gradio.context import LocalContext
+
+    return getattr(LocalContext.request.get(None), "username", None) or ""
 
 
 def file_url(path) -> str:
@@ -158,8 +173,11 @@ def slot_kind(card: dict, targets: dict) -> str:
     return "compare" if card.get("kind") == "compare" else "run"
 
 
-def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
-    """Build the History tab; ``targets`` maps each task to its tab's build() dict, for "Use these settings"."""
+def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess = HistoryAccess()) -> dict:
+    """Build the History tab; ``targets`` maps each task to its tab's build() dict, for "Use these settings".
+
+    ``access`` says whose runs each login sees; every event below reads and changes only those.
+    """
     titles = {name: registry.task(name).title for name in registry.catalog}
     titles.update({task: built["title"] for task, built in targets.items() if "title" in built})
     run_titles = {(task, api): run["title"] for task, built in targets.items()
@@ -215,14 +233,22 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
     picked = gr.State([])
     limit = gr.State(PAGE)
 
-    def list_runs(task, model, text, limit):
+    def viewer(request: gr.Request | None) -> str | None:
+        """The login whose runs this request may see (None: every run)."""
+        try:
+            return access.user_of(getattr(request, "username", None))
+        except UserError as exc:
+            raise plain_error(exc, "history") from None
+
+    def list_runs(task, model, text, limit, user):
         if not run_log.enabled:
             return (f"**{run_log.note}**", "", gr.update(), [], "", gr.update(interactive=False), gr.update())
-        runs = run_log.runs(task or None, model or None, text or None, limit=limit)
-        total = run_log.count(task or None, model or None, text or None)
+        runs = run_log.runs(task or None, model or None, text or None, limit=limit, user=user)
+        total = run_log.count(task or None, model or None, text or None, user=user)
         filtered = bool(task or (model or "").strip() or (text or "").strip())
         lines = [f"**{run_log.note}**"] if run_log.note else []
         lines.append(f"{total} run{'s' if total != 1 else ''}{' match' if filtered else ' kept'}"
+                     + (f" for {user}" if user is not None else "")
                      + (f"; showing the newest {len(runs)}." if total > len(runs) else ".")
                      + f" Files live in `{run_log.data_dir}`.")
         body = "".join(card_html(c, run_log, title_of) for c in runs)
@@ -230,20 +256,27 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
             body = ('<div class="empty">No runs match.</div>' if filtered else
                     '<div class="empty">No runs yet: every result you make in the other tabs is kept here with '
                     'its settings.</div>')
-        models = [("Any model", ""), *((m, m) for m in run_log.models())]
+        models = [("Any model", ""), *((m, m) for m in run_log.models(user=user))]
         return ("\n\n".join(lines), f'<div class="runs">{body}</div>', gr.update(choices=models), [],
                 "Tick runs to export several at once.", gr.update(interactive=False),
                 gr.update(visible=total > len(runs)))
 
-    def show(card, preview=None, heading=None):
+    def first_page(task, model, text, request: gr.Request):
+        return (PAGE, *list_runs(task, model, text, PAGE, viewer(request)))
+
+    def next_page(task, model, text, limit, request: gr.Request):
+        return (limit + PAGE, *list_runs(task, model, text, limit + PAGE, viewer(request)))
+
+    def show(card, user, preview=None, heading=None):
         """The detail pane for ``card``; ``preview`` is a dropped file to show when the run's own file is gone."""
         if card is None:
             return (None, "Open a run to see its run card.", gr.update(visible=False, value=None),
                     gr.update(visible=False, value=None), gr.update(visible=False, value=""),
                     *[gr.update(interactive=False)] * 3, gr.update(visible=False, value=None),
                     gr.update(visible=False, value=None))
-        def found(entries):
-            paths = [run_log.file(e["path"]) if run_log.enabled else None for e in entries or []]
+        def found(entries):  # a dropped card's paths are not trusted: only files of this login's runs are shown
+            paths = [run_log.file(e.get("path"), user) if run_log.enabled and isinstance(e, dict) else None
+                     for e in entries or []]
             return ([p for p in paths if p is not None and p.suffix.lower() in IMAGE_SUFFIXES],
                     [p for p in paths if p is not None and p.suffix.lower() in AUDIO_SUFFIXES])
 
@@ -256,7 +289,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
         picture_label = "Output" if pictures else "Input image"
         sound_label = "Output" if sounds else "Input audio"
         pictures, sounds = pictures or input_pictures, sounds or input_sounds
-        known = run_log.enabled and run_log.get(card["run_id"]) is not None
+        known = run_log.enabled and run_log.get(card["run_id"], user) is not None
         head = heading or f"### {title_of(card)}"
         lines = [head, f"Run `{card['run_id']}` · {when(card)} · {summary(card)}",
                  f"{card.get('backend', '')} on {card.get('device', '')} {card.get('dtype', '')} · model "
@@ -268,35 +301,36 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
                 gr.update(interactive=True), gr.update(interactive=known), gr.update(interactive=known),
                 gr.update(visible=False, value=None), gr.update(visible=True, value=card))
 
-    def open_run(evt: gr.EventData):
-        card = run_log.get(evt.run) if run_log.enabled else None
+    def open_run(evt: gr.EventData, request: gr.Request):
+        user = viewer(request)
+        card = run_log.get(evt.run, user) if run_log.enabled else None
         if card is None:
             raise gr.Error("That run is no longer in the history; press Refresh.", print_exception=False)
-        return show(card)
+        return show(card, user)
 
-    def open_file(path):
+    def open_file(path, request: gr.Request):
+        user = viewer(request)
         if not path:
-            return show(None)
+            return show(None, user)
         try:
-            card = read_card(path, run_log)
+            card = read_card(path, run_log, user)
         except UserError as exc:
             raise plain_error(exc, "open_file") from None
-        return show(card, preview=path, heading="### Settings read from the dropped file")
+        return show(card, user, preview=path, heading="### Settings read from the dropped file")
 
-    def settings_of(card):
+    def settings_of(card, user):
+        """The card's settings as they may go back to its tab: no file but its own input copies."""
         if card is None:
             raise gr.Error("Open a run or drop a file first.", print_exception=False)
-        if run_log.enabled:
-            return run_log.replay_settings(card)
-        settings = dict(card.get("settings") or {})
-        missing = [e.get("name") for e in card.get("input_files") or []]
-        for name in missing:
-            settings.pop(name, None)
-        return settings, missing
+        kind = slot_kind(card, targets)
+        aliases = ALIASES if kind in ("run", "compare") else {}
+        file_settings = {n for n in card.get("settings") or {}
+                         if isinstance(slots.get((card["task"], kind, aliases.get(n, n))), FILE_COMPONENTS)}
+        return run_log.replay_settings(card, file_settings, user=user)
 
-    def updates_for(card, names):
+    def updates_for(card, names, user):
         """{component: value} for the card's settings whose names are in ``names`` (None: all)."""
-        settings, _ = settings_of(card)
+        settings, _ = settings_of(card, user)
         kind = slot_kind(card, targets)
         aliases = ALIASES if kind in ("run", "compare") else {}  # an endpoint's own controls carry its names
         changes = {}
@@ -306,20 +340,21 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
                 changes[component] = value
         return changes
 
-    def use_first(card):
+    def use_first(card, request: gr.Request):
         if card is None:
             raise gr.Error("Open a run or drop a file first.", print_exception=False)
         if card["task"] not in targets:
             raise gr.Error(f"This app has no {card['task']} tab to send these settings to.", print_exception=False)
-        changes = {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST)}
+        changes = {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST, viewer(request))}
         run = (targets[card["task"]].get("runs") or {}).get(card.get("api_name"))
         if run and card["task"] in sub_tabs:  # and the inner tab of the endpoint that made the run
             changes[sub_tabs[card["task"]]] = gr.Tabs(selected=run["tab"])
         return changes
 
-    def use_rest(card):
-        changes = updates_for(card, None)
-        settings, missing = settings_of(card)
+    def use_rest(card, request: gr.Request):
+        user = viewer(request)
+        changes = updates_for(card, None, user)
+        settings, missing = settings_of(card, user)
         kind = slot_kind(card, targets)
         aliases = ALIASES if kind in ("run", "compare") else {}
         skipped = [n for n in settings if (card["task"], kind, aliases.get(n, n)) not in slots]
@@ -332,21 +367,29 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
         gr.Info(message)
         return {c: v for c, v in changes.items() if c not in first_receivers}
 
-    def export(run_ids):
+    def export(run_ids, user):
         try:
-            path = run_log.export(run_ids)
+            path = run_log.export(run_ids, user=user)
         except UserError as exc:
             raise plain_error(exc, "export") from None
         return gr.update(visible=True, value=str(path))
 
-    def delete_run(confirmed, card, task, model, text, limit):
+    def export_opened(card, request: gr.Request):
+        return export([card["run_id"]] if card else [], viewer(request))
+
+    def export_ticked(run_ids, request: gr.Request):
+        return export(run_ids, viewer(request))
+
+    def delete_run(confirmed, card, task, model, text, limit, request: gr.Request):
         if not confirmed:
             return tuple(gr.skip() for _ in [*detail, *listing])
         if card is None or not run_log.enabled:
             raise gr.Error("Open a run first.", print_exception=False)
-        run_log.delete([card["run_id"]])
+        user = viewer(request)
+        if not run_log.delete([card["run_id"]], user=user):
+            raise gr.Error(f"Run {card['run_id']} is not in your history.", print_exception=False)
         gr.Info(f"Deleted run {card['run_id']} and its files.")
-        return (*show(None), *list_runs(task, model, text, limit))
+        return (*show(None, user), *list_runs(task, model, text, limit, user))
 
     def picked_runs(evt: gr.EventData):
         runs = list(evt.runs or [])
@@ -357,16 +400,16 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict) -> dict:
     detail = [opened, title, image, audio, output_text, use, export_one, delete, download, card_view]
     filters = [task, model, text, limit]
     private = dict(api_visibility="private")
-    gr.on([tab.select, refresh.click, task.change, model.change, text.submit], lambda *a: (PAGE, *list_runs(*a[:3], PAGE)),
-          filters, [limit, *listing], **private)
-    more.click(lambda t, m, x, n: (n + PAGE, *list_runs(t, m, x, n + PAGE)), filters, [limit, *listing], **private)
+    gr.on([tab.select, refresh.click, task.change, model.change, text.submit], first_page, filters[:3],
+          [limit, *listing], **private)
+    more.click(next_page, filters, [limit, *listing], **private)
     cards.open_run(open_run, None, detail, **private)
     cards.pick(picked_runs, None, [picked, picked_note, export_picked], **private)
     dropped.upload(open_file, dropped, detail, **private)
     use.click(use_first, opened, [tabs, *sub_tabs.values(), *first_receivers], **private).success(
         use_rest, opened, receivers, **private)
-    export_one.click(lambda card: export([card["run_id"]] if card else []), opened, download, **private)
-    export_picked.click(export, picked, download, **private)
+    export_one.click(export_opened, opened, download, **private)
+    export_picked.click(export_ticked, picked, download, **private)
     delete.click(None, None, confirm, js=CONFIRM_DELETE, queue=False, **private).then(
         delete_run, [confirm, opened, *filters], [*detail, *listing], **private)
     return {"cards": cards, "use": use, "card": card_view, "dropped": dropped}

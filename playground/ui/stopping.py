@@ -56,10 +56,17 @@ class StopNotes:
         except GeneratorExit:
             note = handle.note
             if handle.on_stop is not None:
+                # Gradio names the caller only around each step, and a close is none: History keeps the run under
+                # the login that made it (playground.ui.history.current_user), so name it again here.
+                from gradio.context import LocalContext
+
+                caller = LocalContext.request.set(request)
                 try:
                     handle.on_stop(note)
                 except Exception:  # the run is already over: never let keeping it raise into Gradio's close
                     log.exception("the stopped run's partial result was not recorded")
+                finally:
+                    LocalContext.request.reset(caller)
             raise
         finally:
             with self._changed:
