@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
                         help="Memory loaded models may take, like 8GB (default: half the RAM); past it the least "
                              "recently used model is unloaded.")
+    parser.add_argument("--upload-quota", default="1GB", metavar="SIZE",
+                        help="What one client (a login, else an address) may upload per hour, like 1GB (the default); "
+                             "each file is also capped at 200 MB.")
     parser.add_argument("--no-history", action="store_true",
                         help="Private mode: keep no history (no run log, output files or upload copies are written).")
     parser.add_argument("--presenter", action="store_true",
@@ -71,6 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             from playground.memory import parse_size
 
             args.max_memory = parse_size(args.max_memory)
+        args.upload_quota = upload_quota_bytes(args.upload_quota)
         args.remote_models, args.remote_key = remote_models(args.remote_url, args.remote_model, args.remote_key,
                                                             os.environ)
     except ValueError as exc:
@@ -115,6 +119,15 @@ def check_history_access(args: argparse.Namespace) -> None:
     unknown = [user for user in args.admin if user not in {u for u, _ in args.auth}]
     if unknown:
         raise ValueError(f"--admin {unknown[0]} is not an --auth login")
+
+
+def upload_quota_bytes(text: str) -> int:
+    from playground.memory import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise ValueError(f"--upload-quota {text} is not a size; use a number with a unit, like 1GB or 500MB") from None
 
 
 def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]]:
@@ -171,6 +184,7 @@ def main(argv=None) -> None:
         tasks = None if args.check == "all" else [TASK_ALIASES[t.strip()] for t in args.check.split(",") if t.strip()]
         sys.exit(report(registry, tasks))
 
+    from playground.ui import upload_quota
     from playground.ui.app import build_app, page_css
     from playground.ui.presenter import theme
 
@@ -194,7 +208,7 @@ def main(argv=None) -> None:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=page_css(),
                 theme=theme() if args.presenter else None, max_file_size="200mb",
                 footer_links=[] if args.presenter else ["api"], allowed_paths=run_log.served_paths(),
-                auth=args.auth or None)
+                auth=args.auth or None, app_kwargs={"middleware": upload_quota.middleware(args.upload_quota)})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import gradio as gr
 
 from playground.history import HistoryAccess
 from playground.ui import (captioning, chains, chat, history, presenter, speech_to_text, text_to_image,
-                           text_to_speech)
+                           text_to_speech, upload_quota)
 
 TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech, chains)
 
@@ -49,7 +49,8 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
 
         run_log = NoHistory("History is off: this app was built without a run log.")
     recorder = history.WarnWhenNotKept(run_log)
-    with gr.Blocks(title="Generative AI Playground") as demo:
+    # Gradio's copies of uploads and results go after an hour: a run keeps its own in the history's inputs/ and outputs/
+    with gr.Blocks(title="Generative AI Playground", delete_cache=upload_quota.CACHE_CLEANUP) as demo:
         with gr.Row():
             gr.Markdown("# Generative AI Playground\nChat, draw, caption, listen and speak with local models.")
             presenter.build_toggle(presenter_mode)
