@@ -8,13 +8,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
 from conftest import ARTIFACTS, ROOT, open_app, run_app
-from playground.history import HistoryAccess, RunLog, read_card
 from playground.errors import UserError
+from playground.history import HistoryAccess, RunLog, read_card
 
 SECRETS = [ROOT / ".git" / "config", ROOT / ".venv" / "pyvenv.cfg"]  # files the attack in issue 21 read
 
@@ -119,8 +120,6 @@ def test_a_card_of_the_wrong_shape_is_refused_by_name(tmp_path, text):
 def test_each_login_reads_changes_and_exports_only_its_own_runs(tmp_path, registry):
     run_log = RunLog(tmp_path)
     speech = registry.get("text_to_speech")
-    import numpy as np
-
     made = {user: run_log.record("synthesize", speech, speech.Options.parse(), seed=1,
                                  settings={"text": f"{user}'s words"}, user=user,
                                  outputs=[(22050, np.full(2205, 100 * level, np.int16))])  # each its own sound
