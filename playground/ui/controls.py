@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 import logging
 from functools import wraps
@@ -146,11 +147,16 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
 
 
 def plain_error(exc: Exception, where: str) -> gr.Error:
-    """What the user sees for an exception: its sentence, or a pointer to the log for a bug."""
+    """What the user sees for an exception: its sentence, or a pointer to the log for a bug.
+
+    Gradio renders an error's message as HTML, and a sentence may quote a model id or a server's words, so the
+    message is escaped: it shows as the text it is (an ``<img>`` in a model id is not fetched).
+    """
     if isinstance(exc, gr.Error):
-        return exc
+        return gr.Error(html.escape(str(exc.message), quote=False), duration=exc.duration, visible=exc.visible,
+                        title=exc.title, print_exception=False)
     if isinstance(exc, UserError):
-        return gr.Error(str(exc), print_exception=False)
+        return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
     log.error("unexpected error in %s", where, exc_info=exc)
     return gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.",
                     print_exception=False)
