@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -36,7 +37,8 @@ def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], p
         finally:
             events.put(_DONE)
 
-    worker = threading.Thread(target=run, name="playground-job", daemon=True)
+    # the work runs in the caller's context, so it still knows which request (browser session) it serves
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="playground-job", daemon=True)
     worker.start()
     # with latest_every, the first update also waits that long: work shorter than that streams nothing
     pending, last_yield = _NONE, (time.monotonic() if latest_every else float("-inf"))
