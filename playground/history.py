@@ -80,6 +80,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 3: who made each run (the login under --auth, '' without it), so that a login can be shown only its own.
     3: ("ALTER TABLE runs ADD COLUMN username TEXT NOT NULL DEFAULT ''",
         "CREATE INDEX runs_by_user ON runs(username, created)"),
+    # 4: how a result was cut short (a Stop, a token limit), '' when it is whole: a shortened run never reads as complete.
+    4: ("ALTER TABLE runs ADD COLUMN stopped TEXT NOT NULL DEFAULT ''",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 JSON_COLUMNS = ("settings", "input_files", "output_files", "timings", "versions")
@@ -679,7 +681,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def _insert(conn: sqlite3.Connection, card: dict) -> None:
     columns = ["run_id", "created", "task", "kind", "api_name", "model", "revision", "backend", "device", "dtype",
                "settings", "seed", "input_text", "input_files", "output_text", "output_files", "timings", "versions",
-               "username"]
+               "username", "stopped"]
     values = [json.dumps(card[c], ensure_ascii=False) if c in JSON_COLUMNS else card.get(c, "") for c in columns]
     conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values)
 

@@ -81,10 +81,12 @@ def test_closing_the_stream_stops_generation(chat):
     for _ in range(3):
         next(stream)
     stream.close()
-    started = time.perf_counter()
     with pytest.raises(StopIteration):
         next(stream)
-    assert time.perf_counter() - started < 0.1
+    time.sleep(0.5)  # the worker finishes the token it was computing, then sees the stop
+    passes = chat.forward_passes
+    time.sleep(0.5)
+    assert chat.forward_passes == passes < 2000
 
 
 def test_max_new_tokens_bounds_the_reply(chat):

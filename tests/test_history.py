@@ -51,10 +51,11 @@ def test_an_older_database_is_migrated_with_its_runs(tmp_path, wrappers):
                      "('20250101-000000-000000-abcd', '2025-01-01T00:00:00+00:00', 'captioning', "
                      "'bundled/shapes-captioner', '{\"seed\": 3}', 3, 'a red circle')")
     run_log = RunLog(tmp_path)
-    assert run_log.schema_version() == SCHEMA_VERSION == 3
+    assert run_log.schema_version() == SCHEMA_VERSION == 4
     old = run_log.get("20250101-000000-000000-abcd")
     assert (old["api_name"], old["kind"], old["output_text"], old["seed"]) == ("caption", "run", "a red circle", 3)
     assert old["username"] == ""  # made before logins were kept: an admin's (or, without --auth, everyone's)
+    assert old["stopped"] == ""  # whole, as every run was before stops were recorded
     speech = wrappers["text_to_speech"]
     assert run_log.record("synthesize", speech, speech.Options.parse(), seed=1, settings={"text": "hi"},
                           outputs=[(22050, np.zeros(2205, np.int16))])

@@ -3,9 +3,12 @@ from at each token; and the same message answered at several settings side by si
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import html
+import secrets
+import threading
 import time
 
 import gradio as gr
@@ -25,6 +28,29 @@ MAX_MESSAGE_CHARS = 20_000
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
 CANDIDATES_SHOWN = 5
 COMPARE_MAX_TOKENS = 48
+UPDATE_EVERY = 0.05  # seconds between streamed updates of a reply: at most 20 a second, whatever the token rate
+REPLIES_KEPT = 64  # replies whose token choices the explain view can still show (about 1 MB each at 256 tokens)
+
+
+class ReplyStore:
+    """The recorded token choices of recent replies, by key, server-side; the oldest go first."""
+
+    def __init__(self, capacity: int = REPLIES_KEPT):
+        self.capacity = capacity
+        self._items: collections.OrderedDict[str, list] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, recorded: list) -> str:
+        key = secrets.token_hex(8)
+        with self._lock:
+            self._items[key] = recorded
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return key
+
+    def get(self, key) -> list:
+        with self._lock:
+            return self._items.get(key, []) if isinstance(key, str) else []
 
 
 def answer_cards(cells, limit: int = 0) -> str:
@@ -73,13 +99,15 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; ``run_log`` keeps each reply. Returns the main components."""
     options_cls = registry.options_class(TASK)
     notes = StopNotes()
+    replies = ReplyStore()
     with gr.Tab("Chat", id=TASK):
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Conversation", height=440,
                                      placeholder="Say hello: the reply streams in token by token.")
-                message = gr.Textbox(show_label=False, placeholder="Type a message and press Enter", lines=2,
-                                     elem_id="chat-message")
+                # one line that grows: Gradio sends a one-line box on Enter (Shift+Enter adds a line)
+                message = gr.Textbox(show_label=False, placeholder="Type a message and press Enter (Shift+Enter: new line)",
+                                     lines=1, max_lines=8, elem_id="chat-message")
                 with gr.Row():
                     send = gr.Button("Send", variant="primary", elem_id="chat-send")
                     stop = gr.Button("Stop", variant="stop")
@@ -94,7 +122,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
         pending = gr.Textbox(visible=False)  # the message being answered, once the box is cleared
-        steps = gr.State([])  # the last reply's tokens with what the model was choosing from
+        # The last reply's key in ``replies``: Gradio hashes every gr.State of a session on each streamed update, so
+        # the tokens' candidates (kilobytes a token) live server-side and the session holds a short key.
+        steps = gr.State("")
         with gr.Accordion("What the model was choosing from", open=True, elem_id="chat-explain"):
             gr.Markdown("A language model writes one small piece of a word (a *token*) at a time. For each one it "
                         "scores every possible next token; temperature and top-p then decide how adventurous the pick is. "
@@ -148,15 +178,19 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                seconds=time.perf_counter() - start, settings=settings)
 
             stream = wrapper.stream(conversation, options, seed, top_k_shown=CANDIDATES_SHOWN)
+            shown_at = 0.0
             with contextlib.closing(stream):
                 for step in stream:
                     count += 1
                     reply += step.text
                     recorded.append(dataclasses.asdict(step))
-                    shown[-1]["content"] = reply
                     run.if_stopped(f"Stopped after {count} tokens (of at most {options.max_new_tokens}) · seed {seed}",
                                    keep_partial)
-                    yield shown, seed, f"Generating… {count} tokens", gr.skip()
+                    if time.perf_counter() - shown_at >= UPDATE_EVERY:  # tokens come faster than people read
+                        shown_at = time.perf_counter()
+                        shown[-1]["content"] = reply
+                        yield shown, seed, f"Generating… {count} tokens", gr.skip()
+            shown[-1]["content"] = reply
             elapsed = time.perf_counter() - start
             cut = reply_limit_note(count, options.max_new_tokens)
             if not reply.strip():
@@ -165,9 +199,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                            stopped=cut or None)
             yield shown, seed, (f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
                                 f"{cut + ' · ' if cut else ''}seed {seed} · {wrapper.model_id} on {wrapper.device}"), \
-                recorded
+                replies.put(recorded)
 
-    def explain_reply(recorded, temperature, top_p):
+    def explain_reply(key, temperature, top_p):
+        recorded = replies.get(key)
         if not recorded:
             return [], gr.update(maximum=1, value=1), None
         if not all(s.get("choice_ids") for s in recorded):  # a remote server that sent no token probabilities
@@ -176,7 +211,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         return (token_choices.reply_highlights(recorded), gr.update(maximum=max(2, len(recorded)), value=1),
                 token_choices.choice_figure(recorded[0], temperature, top_p, 0))
 
-    def explain_step(recorded, index, temperature, top_p):
+    def explain_step(key, index, temperature, top_p):
+        recorded = replies.get(key)
         if not recorded:
             return None
         i = min(max(int(index or 1), 1), len(recorded)) - 1
@@ -256,7 +292,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                  [answers, diversity, compare_data, compare_status], api_name="compare_chat",
                                  concurrency_limit=2, concurrency_id="chat")
     stop_button(compare_stop, notes, "compare_chat", compared, compare_status)
-    clear.click(lambda: ([], "", []), None, [chatbot, status, steps], api_visibility="private", queue=False)
+    clear.click(lambda: ([], "", ""), None, [chatbot, status, steps], api_visibility="private", queue=False)
     unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
                  api_visibility="private")
     return {"chatbot": chatbot, "message": message, "model": model, "status": status, "seed": seed,
