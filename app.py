@@ -54,15 +54,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--presenter", action="store_true",
                         help="Presenter mode: large type, essential controls first, every tab's model (or --preload's) "
                              "loaded at start with a ready line.")
-    parser.add_argument("--remote-url", default=None, metavar="URL",
+    parser.add_argument("--remote-url", action="append", default=[], metavar="URL",
                         help="An OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, LocalAI), like "
-                             "http://127.0.0.1:8080/v1; its models are offered first in their tabs.")
-    parser.add_argument("--remote-model", action="append", default=[], metavar="[TASK=]NAME",
-                        help="A model on --remote-url, for chat unless TASK is stt, tts or t2i (repeatable); "
-                             "without it, chat uses the server's only model.")
+                             "http://127.0.0.1:8080/v1, whose models are offered first in their tabs (repeatable).")
+    parser.add_argument("--remote-model", action="append", default=[], metavar="[TASK=][URL#]NAME",
+                        help="A model on a --remote-url server, for chat unless TASK is stt, tts or t2i (repeatable; "
+                             "with several servers, name the server as URL#NAME); a server no --remote-model names "
+                             "is offered for chat with its only model.")
     parser.add_argument("--remote-key", default=None, metavar="KEY",
-                        help=f"The server's API key; prefer {REMOTE_KEY_VARIABLE} or {REMOTE_KEY_FILE_VARIABLE} "
-                             "(arguments are visible to other users of the machine).")
+                        help=f"The API key sent to the --remote-url servers; prefer {REMOTE_KEY_VARIABLE} or "
+                             f"{REMOTE_KEY_FILE_VARIABLE} (arguments are visible to other users of the machine).")
+    parser.add_argument("--allow-remote", action="append", default=[], metavar="URL_PREFIX",
+                        help="Also let users pick models on servers under this URL prefix, like http://10.0.0.5:8000 "
+                             "(repeatable); the app sends requests to no server but these and --remote-url's. A "
+                             "link-local address (169.254.x.x, fe80::) is used only when given itself.")
+    parser.add_argument("--model-dir", action="append", default=[], metavar="DIR",
+                        help="Also load local models typed as paths from under this folder (repeatable); otherwise "
+                             "only the data folder, assets/models and the Hugging Face cache are read.")
     parser.add_argument("--check", nargs="?", const="all", default=None, metavar="TASKS",
                         help="Check that each tab's default model is present, loads and runs a tiny input, then exit "
                              "(non-zero if not); optionally only the comma-separated TASKS.")
@@ -77,6 +85,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.upload_quota = upload_quota_bytes(args.upload_quota)
         args.remote_models, args.remote_key = remote_models(args.remote_url, args.remote_model, args.remote_key,
                                                             os.environ)
+        args.allow_remote = allowed_prefixes(args.allow_remote)
+        args.model_dir = model_dirs(args.model_dir)
     except ValueError as exc:
         parser.error(str(exc))
     for flag, value in (("--preload", args.preload), ("--check", "" if args.check in (None, "all") else args.check)):
@@ -86,29 +96,56 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def remote_models(url: str | None, models: list[str], key: str | None, environ) -> tuple[list, str | None]:
-    """The (task, RemoteId) pairs that --remote-url and --remote-model name, and the key for that server:
+def remote_models(urls: list[str], models: list[str], key: str | None, environ) -> tuple[list, str | None]:
+    """The (task, RemoteId) pairs that --remote-url and --remote-model name, and the key for those servers:
     --remote-key, else PLAYGROUND_REMOTE_KEY, else the file PLAYGROUND_REMOTE_KEY_FILE names."""
-    if url is None:
+    if not urls:
         if models or key:
             raise ValueError(f"{'--remote-model' if models else '--remote-key'} needs --remote-url")
         return [], None
-    from playground.backends.openai_compat import read_key_file, remote_id
+    from playground.backends.openai_compat import is_remote_id, read_key_file, remote_id
 
-    pairs = []
-    for item in models or [""]:
-        task, sep, name = item.partition("=")
+    servers = [remote_id(url, "").base_url for url in urls]
+    pairs, named = [], set()
+    for item in models:
+        task, sep, name = ("chat", "", item) if is_remote_id(item) else item.partition("=")
         if not sep:
             task, name = "chat", item
         task = TASK_ALIASES.get(task.strip())
         if task not in REMOTE_TASKS:
             raise ValueError(f"--remote-model {item}: the task must be one of chat, stt, tts, t2i")
-        pairs.append((task, remote_id(url, name)))
+        url, _, name = name.rpartition("#") if is_remote_id(name) else ("", "", name)
+        if not url and len(servers) > 1:
+            raise ValueError(f"--remote-model {item}: name its server as URL#NAME when there are several --remote-url")
+        server = remote_id(url, "").base_url if url else servers[0]
+        if server not in servers:
+            raise ValueError(f"--remote-model {item}: {server} is not one of the --remote-url servers")
+        pairs.append((task, remote_id(server, name)))
+        named.add(server)
+    pairs += [("chat", remote_id(server, "")) for server in servers if server not in named]
     if not key and environ.get(REMOTE_KEY_VARIABLE, "").strip():
         key = environ[REMOTE_KEY_VARIABLE].strip()
     elif not key and environ.get(REMOTE_KEY_FILE_VARIABLE):
         key = read_key_file(environ[REMOTE_KEY_FILE_VARIABLE])
     return pairs, key
+
+
+def allowed_prefixes(prefixes: list[str]) -> list[str]:
+    """The --allow-remote prefixes, each checked (a bad one is named)."""
+    from playground.backends.openai_compat import parse_prefix
+
+    for prefix in prefixes:
+        parse_prefix(prefix)
+    return prefixes
+
+
+def model_dirs(folders: list[str]) -> list[Path]:
+    """The --model-dir folders, resolved; each must be a folder."""
+    paths = [Path(f).expanduser().resolve() for f in folders]
+    for given, path in zip(folders, paths):
+        if not path.is_dir():
+            raise ValueError(f"--model-dir {given} is not a folder")
+    return paths
 
 
 def check_history_access(args: argparse.Namespace) -> None:
@@ -172,7 +209,8 @@ def main(argv=None) -> None:
     from playground.registry import Registry
 
     policy = LoadPolicy(trust_remote_code=frozenset(args.trust_remote_code), allow_pickle=args.allow_pickle)
-    registry = Registry(data_dir, DeviceChoice(args.device), policy=policy, max_memory=args.max_memory)
+    registry = Registry(data_dir, DeviceChoice(args.device), policy=policy, max_memory=args.max_memory,
+                        model_dirs=args.model_dir, remote_servers=args.allow_remote)
     for task, remote in args.remote_models:
         registry.offer_remote(task, remote, args.remote_key)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
@@ -184,6 +222,7 @@ def main(argv=None) -> None:
         tasks = None if args.check == "all" else [TASK_ALIASES[t.strip()] for t in args.check.split(",") if t.strip()]
         sys.exit(report(registry, tasks))
 
+    from playground.ui import login_throttle
     from playground.ui import upload_quota
     from playground.ui.app import build_app, page_css
     from playground.ui.presenter import theme
@@ -208,7 +247,8 @@ def main(argv=None) -> None:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=page_css(),
                 theme=theme() if args.presenter else None, max_file_size="200mb",
                 footer_links=[] if args.presenter else ["api"], allowed_paths=run_log.served_paths(),
-                auth=args.auth or None, app_kwargs={"middleware": upload_quota.middleware(args.upload_quota)})
+                auth=args.auth or None, app_kwargs={"middleware": [*login_throttle.middleware(),
+                                                                    *upload_quota.middleware(args.upload_quota)]})
 
 
 if __name__ == "__main__":

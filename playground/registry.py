@@ -10,10 +10,10 @@ import importlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from playground import bundled
-from playground.backends.openai_compat import KeyRing, RemoteId
+from playground.backends.openai_compat import KeyRing, RemoteAllowList, RemoteId, is_remote_id, parse_remote_id
 from playground.devices import DeviceChoice
 from playground.errors import UserError
 from playground.memory import MemoryBudget, default_budget
@@ -91,16 +91,28 @@ def default_catalog() -> dict[str, TaskInfo]:
     }
 
 
+def hf_cache_dirs() -> tuple[Path, ...]:
+    """Where the Hugging Face libraries keep downloaded models (``HF_HOME``, and ``HF_HUB_CACHE`` if set apart)."""
+    from huggingface_hub import constants
+
+    return tuple(dict.fromkeys(Path(p) for p in (constants.HF_HOME, constants.HF_HUB_CACHE)))
+
+
 class Registry:
     """Looks models up by id and keeps each loaded instance for reuse.
 
     ``policy`` says which models may run their own code or unpickle weights (neither, by default);
     ``max_memory`` is the bytes loaded models may take (default: half the RAM) before the least
     recently used one is unloaded. ``remote_keys`` holds API keys of OpenAI-compatible servers, in memory only.
+
+    Model ids come from whoever can reach the app, so a local path loads only from under ``model_roots`` (the data
+    folder, the bundled models, the Hugging Face cache and ``model_dirs``), and a remote model only from a server
+    ``allowed_remotes`` names (``remote_servers`` and those ``offer_remote`` adds); none by default.
     """
 
     def __init__(self, data_dir: Path, device: DeviceChoice, catalog: dict[str, TaskInfo] | None = None,
-                 policy: LoadPolicy | None = None, max_memory: int | None = None):
+                 policy: LoadPolicy | None = None, max_memory: int | None = None,
+                 model_dirs: Iterable[Path] = (), remote_servers: Iterable[str] = ()):
         self.data_dir = Path(data_dir)
         self.device = device
         self.catalog = catalog if catalog is not None else default_catalog()
@@ -108,6 +120,8 @@ class Registry:
         self.memory = MemoryBudget(max_memory if max_memory is not None else default_budget())
         self._instances: dict[tuple[str, str], ModelWrapper] = {}
         self._lock = threading.Lock()
+        self.model_roots = (self.data_dir, bundled.ASSETS / "models", *hf_cache_dirs(), *map(Path, model_dirs))
+        self.allowed_remotes = RemoteAllowList(remote_servers)
         self.remote_keys = KeyRing()
 
     @property
@@ -146,20 +160,24 @@ class Registry:
         if spec is not None and spec.bundled:
             source = str(spec.locate())
         else:
-            source = resolve_source(model_id)
+            source = resolve_source(model_id, self.model_roots)
+        if is_remote_id(source):
+            self.allowed_remotes.check(parse_remote_id(source).base_url)
         backend = next((b for b in self.backends(task) if b.claims(source)), None)
         if backend is None:
             raise UserError(f"No {info.title} backend can load '{model_id}'.")
-        extra = {"keys": self.remote_keys} if getattr(backend, "remote", False) else {}  # keys stay out of ids
+        # keys stay out of ids
+        extra = {"keys": self.remote_keys, "allowed": self.allowed_remotes} if getattr(backend, "remote", False) else {}
         wrapper = backend(model_id, source, self.device.resolve(), self.cache_dir / task, policy=self.policy,
                           budget=self.memory, **extra)
         with self._lock:
             return self._instances.setdefault(key, wrapper)
 
     def offer_remote(self, task: str, remote: RemoteId, key: str | None = None) -> None:
-        """List a model on an OpenAI-compatible server first in ``task``'s choices (so it is the default), and
-        keep its server's key in memory."""
+        """List a model on an OpenAI-compatible server first in ``task``'s choices (so it is the default), allow
+        its server, and keep the server's key in memory for every caller."""
         info = self.task(task)
+        self.allowed_remotes.add(remote.base_url)
         name = remote.model or "the server's model"
         spec = ModelSpec(remote.source, f"{name} on {remote.base_url} (remote)")
         self.catalog[task] = TaskInfo(info.name, info.title, (spec, *(m for m in info.models if m.id != spec.id)))

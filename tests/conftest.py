@@ -23,11 +23,17 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def registry(data_dir):
+def model_dir(tmp_path_factory) -> Path:
+    """Where the tests' own model folders live (the tiny models, broken copies): a --model-dir for the app."""
+    return tmp_path_factory.getbasetemp()
+
+
+@pytest.fixture(scope="session")
+def registry(data_dir, model_dir):
     from playground.devices import DeviceChoice
     from playground.registry import Registry
 
-    return Registry(data_dir, DeviceChoice("cpu"))
+    return Registry(data_dir, DeviceChoice("cpu"), model_dirs=[model_dir])
 
 
 @pytest.fixture(scope="session")
@@ -57,15 +63,16 @@ def tiny_wav2vec2(tiny_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(data_dir, tmp_path_factory):
+def server(data_dir, model_dir, tmp_path_factory):
     """The real app, started as a subprocess the way users start it; yields its URL."""
-    yield from run_app(data_dir, tmp_path_factory.mktemp("server") / "server.log")
+    yield from run_app(data_dir, tmp_path_factory.mktemp("server") / "server.log", "--model-dir", str(model_dir))
 
 
 @pytest.fixture(scope="session")
-def presenter_server(data_dir, tmp_path_factory):
+def presenter_server(data_dir, model_dir, tmp_path_factory):
     """The app started with ``--presenter``; yields its URL."""
-    yield from run_app(data_dir, tmp_path_factory.mktemp("presenter") / "server.log", "--presenter")
+    yield from run_app(data_dir, tmp_path_factory.mktemp("presenter") / "server.log", "--presenter",
+                       "--model-dir", str(model_dir))
 
 
 def run_app(data_dir: Path, log: Path, *flags: str):

@@ -24,13 +24,13 @@ def tiny_coqui(tiny_dir):
 
 
 @pytest.fixture(scope="module")
-def trusting_registry(data_dir):
+def trusting_registry(data_dir, model_dir):
     """A registry started as with --allow-pickle: every Coqui checkpoint is a pickle."""
     from playground.devices import DeviceChoice
     from playground.models.base import LoadPolicy
     from playground.registry import Registry
 
-    return Registry(data_dir, DeviceChoice("cpu"), policy=LoadPolicy(allow_pickle=True))
+    return Registry(data_dir, DeviceChoice("cpu"), policy=LoadPolicy(allow_pickle=True), model_dirs=[model_dir])
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_missing_weights_are_named(tiny_blip, tmp_path):
     folder = tmp_path / "blip"
     shutil.copytree(tiny_blip, folder)
     (folder / "model.safetensors").unlink()
-    registry = Registry(tmp_path / "data", DeviceChoice("cpu"))
+    registry = Registry(tmp_path / "data", DeviceChoice("cpu"), model_dirs=[tmp_path])
     for _ in range(2):  # the failure is not remembered: each attempt loads again
         with pytest.raises(UserError, match=r"its weights file \(model.safetensors\) is missing"):
             registry.load("captioning", str(folder))

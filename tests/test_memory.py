@@ -13,7 +13,8 @@ def fresh_registry(tmp_path, max_memory):
     from playground.devices import DeviceChoice
     from playground.registry import Registry
 
-    return Registry(tmp_path / "data", DeviceChoice("cpu"), max_memory=max_memory)
+    return Registry(tmp_path / "data", DeviceChoice("cpu"), max_memory=max_memory,
+                    model_dirs=[tmp_path.parent])  # pytest's base temp folder: the tiny models are in it
 
 
 @pytest.fixture(scope="module")

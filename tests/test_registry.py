@@ -19,7 +19,8 @@ def test_bundled_speech_models_pick_their_native_backends(registry):
 
 @pytest.mark.parametrize("model_id, message", [
     ("not a model!", "Unknown model"),
-    ("/no/such/folder", "No model file or folder exists at '/no/such/folder'"),
+    ("/no/such/folder", "The model path '/no/such/folder' is not in a folder this app loads models from"),
+    ("assets/models/no-such-model", "No model file or folder exists at 'assets/models/no-such-model'"),
     ("", None),
 ])
 def test_bad_model_ids(registry, model_id, message):

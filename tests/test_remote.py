@@ -83,7 +83,7 @@ def media_url(tmp_path_factory):
 
 @pytest.fixture()
 def remote(tmp_path):
-    """A fresh registry (its own key ring) that holds the right key for both servers."""
+    """A fresh registry (its own key ring and allow-list); ``with_key`` allows a server and gives its key."""
     from playground.devices import DeviceChoice
     from playground.registry import Registry
 
@@ -91,6 +91,7 @@ def remote(tmp_path):
 
 
 def with_key(registry, url: str, key: str = KEY):
+    registry.allowed_remotes.add(url)
     registry.remote_keys.set(url, key)
     return registry
 
@@ -111,7 +112,7 @@ def reply(chat, seed: int = 1, messages=MESSAGE, **options) -> str:
 def test_remote_ids_resolve_to_their_server(model_id, expected):
     from playground.models.base import resolve_source
 
-    assert resolve_source(model_id) == expected
+    assert resolve_source(model_id, roots=()) == expected
 
 
 @pytest.mark.parametrize("model_id, message", [
@@ -224,7 +225,7 @@ def test_unreachable_server_is_named():
     from playground.registry import Registry
 
     url = f"http://127.0.0.1:{free_port()}/v1"
-    chat = Registry(ROOT / ".cache" / "unused", DeviceChoice("cpu")).get("chat", f"{url}#m")
+    chat = Registry(ROOT / ".cache" / "unused", DeviceChoice("cpu"), remote_servers=[url]).get("chat", f"{url}#m")
     started = time.perf_counter()
     with pytest.raises(UserError, match=f"The server at {url} cannot be reached \\(connection refused\\); check "
                                         "that it is running"):
@@ -344,7 +345,7 @@ def test_the_key_is_never_kept_logged_or_shown(tmp_path, llama_url, media_url, c
 
     caplog.set_level(logging.DEBUG)
     data = tmp_path / "data"
-    registry = Registry(data, DeviceChoice("cpu"))
+    registry = Registry(data, DeviceChoice("cpu"), remote_servers=[llama_url, media_url])
     registry.remote_keys.set(llama_url, KEY)
     registry.remote_keys.set(media_url, KEY)
     run_log = RunLog(data)
@@ -385,15 +386,17 @@ def test_the_key_is_never_kept_logged_or_shown(tmp_path, llama_url, media_url, c
 
 
 @pytest.fixture(scope="module")
-def remote_app(llama_url, tmp_path_factory):
-    """app.py started with --remote-url/--remote-model and the key in PLAYGROUND_REMOTE_KEY."""
+def remote_app(llama_url, media_url, tmp_path_factory):
+    """app.py started with --remote-url/--remote-model and the key in PLAYGROUND_REMOTE_KEY; the media server is
+    allowed too (--allow-remote), so the page may pick it, with a key of its own."""
     from playground.app_process import AppDidNotStart, running_app
 
     folder = tmp_path_factory.mktemp("remote-app")
     log = folder / "app.log"
     os.environ["PLAYGROUND_REMOTE_KEY"] = KEY  # read by the child process only
     try:
-        with running_app(folder / "data", log, "--remote-url", llama_url, "--remote-model", "smollm2") as url:
+        with running_app(folder / "data", log, "--remote-url", llama_url, "--remote-model", "smollm2",
+                         "--allow-remote", media_url) as url:
             yield url, folder / "data", log
     except AppDidNotStart as exc:
         pytest.fail(str(exc))

@@ -15,7 +15,7 @@ def fresh_registry(tmp_path, **kwargs):
     from playground.devices import DeviceChoice
     from playground.registry import Registry
 
-    return Registry(tmp_path / "data", DeviceChoice("cpu"), **kwargs)
+    return Registry(tmp_path / "data", DeviceChoice("cpu"), model_dirs=[tmp_path.parent], **kwargs)  # the tiny models
 
 
 def status_of(url: str, data: bytes | None = None) -> int:

@@ -25,7 +25,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from playground.backends.openai_compat import (KeyRing, OpenAICompatibleServer, is_remote_id, parse_remote_id)
+from playground.backends.openai_compat import (KeyRing, OpenAICompatibleServer, RemoteAllowList, is_remote_id, listed,
+                                               parse_remote_id)
 from playground.devices import Device
 from playground.errors import UserError
 from playground.models.base import ModelWrapper
@@ -63,13 +64,15 @@ class RemoteModel(ModelWrapper):
 
     backend = "openai-compatible"
     pickled_bin = False
-    remote = True  # the registry hands remote backends its KeyRing
+    remote = True  # the registry hands remote backends its KeyRing and its RemoteAllowList
 
-    def __init__(self, model_id, source, device, cache_dir, policy=None, budget=None, keys: KeyRing | None = None):
+    def __init__(self, model_id, source, device, cache_dir, policy=None, budget=None, keys: KeyRing | None = None,
+                 allowed: RemoteAllowList | None = None):
         super().__init__(model_id, source, device, cache_dir, policy=policy, budget=budget)
         self.remote_id = parse_remote_id(source)
         self.device = ServerDevice("remote", "", self.remote_id.base_url)
         self.keys = keys if keys is not None else KeyRing()
+        self.allowed = allowed if allowed is not None else RemoteAllowList()  # none: every server is refused
         self.server: OpenAICompatibleServer | None = None
         self.model_name = self.remote_id.model
         self._extras_refused = False
@@ -80,7 +83,7 @@ class RemoteModel(ModelWrapper):
         return is_remote_id(source)
 
     def load(self) -> None:
-        server = OpenAICompatibleServer(self.remote_id.base_url, self.keys)
+        server = OpenAICompatibleServer(self.remote_id.base_url, self.keys, allowed=self.allowed)
         try:
             names = server.models()  # raises a plain sentence when unreachable or the key is refused
             self.model_name = self.remote_id.model or self._only_model(names)
@@ -92,7 +95,7 @@ class RemoteModel(ModelWrapper):
     def _only_model(self, names: list[str] | None) -> str:
         if names and len(names) == 1:
             return names[0]
-        offered = f"; it offers: {', '.join(names[:10])}" if names else ""
+        offered = f"; it offers: {', '.join(listed(names))}" if names and listed(names) else ""
         raise UserError(f"Name the model on {self.remote_id.base_url}: add # and its name to the id, like "
                         f"{self.remote_id.base_url}#model-name{offered}.")
 
@@ -345,8 +348,14 @@ class RemoteTextToImage(RemoteModel):
         raise UserError(f"The server at {self.remote_id.base_url} sent no image.")
 
     def _fetch_plain(self, url: str) -> bytes:
+        """The picture at another address the server named: only one the allow-list names, without the key."""
         import httpx
 
+        try:
+            self.allowed.check_address(url)
+        except UserError:
+            raise UserError(f"The server at {self.remote_id.base_url} sent its image as a link to a server this app "
+                            "may not use.") from None
         try:
             response = httpx.get(url, timeout=120.0)
             response.raise_for_status()

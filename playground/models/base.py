@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterator, Sequence
 
 from playground.devices import Device
-from playground.errors import UserError
+from playground.errors import UserError, shown
 from playground.options import Options
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -139,8 +141,12 @@ class ModelWrapper:
         return f"{type(self).__name__}({self.model_id!r}, {self.device})"
 
 
-def resolve_source(model_id: str) -> str:
-    """Check a free-text model id: an existing local path, or something shaped like a hub id."""
+def resolve_source(model_id: str, roots: Sequence[Path]) -> str:
+    """Check a free-text model id: a local path under one of ``roots``, or something shaped like a hub id.
+
+    A path outside ``roots`` is refused with the same sentence whether it exists or not, before anything there is
+    read: a model id comes from whoever can reach the app.
+    """
     text = model_id.strip()
     if not text:
         raise UserError("Choose a model: the model field is empty.")
@@ -148,19 +154,38 @@ def resolve_source(model_id: str) -> str:
         from playground.backends.openai_compat import parse_remote_id
 
         return parse_remote_id(text).source
-    if COQUI_NAME.match(text) and not Path(text).exists():
-        return text
+    if COQUI_NAME.match(text):
+        local = allowed_path(text, roots)
+        return str(local) if local is not None and local.exists() else text
     looks_like_path = text.startswith(("/", ".", "~")) or "\\" in text or text.count("/") > 1
     if looks_like_path:
-        path = Path(text).expanduser()
+        path = allowed_path(text, roots)
+        if path is None:
+            raise UserError(f"The model path '{shown(text)}' is not in a folder this app loads models from (its data "
+                            "folder, the bundled models, the Hugging Face cache, or a --model-dir).")
         if not path.exists():
-            raise UserError(f"No model file or folder exists at '{text}'.")
-        return str(path.resolve())
-    if Path(text).exists():
-        return str(Path(text).resolve())
+            raise UserError(f"No model file or folder exists at '{shown(text)}'.")
+        return str(path)
+    local = allowed_path(text, roots)  # a relative folder like "my-model" in the working folder
+    if local is not None and local.exists():
+        return str(local)
     if not HUB_ID.match(text):
-        raise UserError(f"Unknown model: '{text}' is neither a local path nor a hub id like 'org/name'.")
+        raise UserError(f"Unknown model: '{shown(text)}' is neither a local path nor a hub id like 'org/name'.")
     return text
+
+
+def allowed_path(text: str, roots: Sequence[Path]) -> Path | None:
+    """``text`` as a resolved path when both it and what its links point to are inside one of ``roots``; else None.
+
+    Only the spelling is looked at for a path outside every root, so the answer never tells whether it exists.
+    """
+    spelled = Path(os.path.abspath(os.path.expanduser(text)))
+    spelled_roots = [Path(os.path.abspath(os.path.expanduser(str(r)))) for r in roots]
+    real_roots = [Path(os.path.realpath(r)) for r in spelled_roots]
+    if not any(spelled.is_relative_to(r) for r in (*spelled_roots, *real_roots)):
+        return None
+    real = Path(os.path.realpath(spelled))
+    return real if any(real.is_relative_to(r) for r in real_roots) else None
 
 
 def local_files(source: str) -> Path | None:
@@ -233,6 +258,10 @@ def load_error(exc: BaseException, model_id: str) -> UserError:
     if missing:
         return UserError(f"Model '{model_id}' could not be loaded: its weights file ({missing.group(1)}) is missing"
                          " (pickle .bin weights also need --allow-pickle).")
+    if Path(os.path.expanduser(model_id)).exists():  # a library's words about local files can quote their content
+        logging.getLogger("playground").warning("loading %s failed", model_id, exc_info=exc)
+        return UserError(f"Model '{shown(model_id)}' could not be loaded: its files are not a model this tab can use "
+                         f"({type(exc).__name__}; the details are in the server log).")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UserError(f"Model '{model_id}' could not be loaded: {first[:300]}")
 

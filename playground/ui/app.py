@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from playground.history import HistoryAccess
-from playground.ui import (captioning, chains, chat, history, presenter, speech_to_text, text_to_image,
+from playground.ui import (captioning, chains, chat, history, presenter, remote, speech_to_text, text_to_image,
                            text_to_speech, upload_quota)
 
 TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech, chains)
@@ -63,6 +63,7 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
         demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
                           + (f" · {run_log.note}" if run_log.note else ""),
                   None, device_line, api_visibility="private", queue=False)
+        remote.forget_keys_on_unload(demo, registry)
         if presenter_mode:
             demo.load(None, None, None, js=presenter.LOOK_ON, api_visibility="private", queue=False)
     return demo
