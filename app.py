@@ -59,8 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "http://127.0.0.1:8080/v1, whose models are offered first in their tabs (repeatable).")
     parser.add_argument("--remote-model", action="append", default=[], metavar="[TASK=][URL#]NAME",
                         help="A model on a --remote-url server, for chat unless TASK is stt, tts or t2i (repeatable; "
-                             "with several servers, name the server as URL#NAME); a server no --remote-model names "
-                             "is offered for chat with its only model.")
+                             "with several servers, name the server as URL#NAME; the first for a task is its "
+                             "default); a server no --remote-model names is offered for chat with its only model.")
     parser.add_argument("--remote-key", default=None, metavar="KEY",
                         help=f"The API key sent to the --remote-url servers; prefer {REMOTE_KEY_VARIABLE} or "
                              f"{REMOTE_KEY_FILE_VARIABLE} (arguments are visible to other users of the machine).")
@@ -114,7 +114,7 @@ def remote_models(urls: list[str], models: list[str], key: str | None, environ) 
         task = TASK_ALIASES.get(task.strip())
         if task not in REMOTE_TASKS:
             raise ValueError(f"--remote-model {item}: the task must be one of chat, stt, tts, t2i")
-        url, _, name = name.rpartition("#") if is_remote_id(name) else ("", "", name)
+        url, _, name = name.partition("#") if is_remote_id(name) else ("", "", name)
         if not url and len(servers) > 1:
             raise ValueError(f"--remote-model {item}: name its server as URL#NAME when there are several --remote-url")
         server = remote_id(url, "").base_url if url else servers[0]
@@ -211,7 +211,7 @@ def main(argv=None) -> None:
     policy = LoadPolicy(trust_remote_code=frozenset(args.trust_remote_code), allow_pickle=args.allow_pickle)
     registry = Registry(data_dir, DeviceChoice(args.device), policy=policy, max_memory=args.max_memory,
                         model_dirs=args.model_dir, remote_servers=args.allow_remote)
-    for task, remote in args.remote_models:
+    for task, remote in reversed(args.remote_models):  # each offer goes first: the first named ends up the default
         registry.offer_remote(task, remote, args.remote_key)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
         print(f"Serving on {args.host} without --auth: anyone who can reach this address can use the app and "

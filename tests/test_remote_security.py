@@ -328,10 +328,11 @@ def test_remote_urls_are_repeatable_and_each_model_names_its_server(monkeypatch)
     monkeypatch.delenv("PLAYGROUND_REMOTE_KEY", raising=False)
     monkeypatch.delenv("PLAYGROUND_REMOTE_KEY_FILE", raising=False)
     args = parse_args(["--remote-url", "http://127.0.0.1:8080/v1", "--remote-url", "http://127.0.0.1:9000/v1",
-                       "--remote-model", "stt=http://127.0.0.1:9000/v1#whisper-1",
-                       "--allow-remote", "http://10.0.0.5:8000"])
+                       "--remote-model", "stt=http://127.0.0.1:9000/v1#whisper-1", "--remote-model",
+                       "http://127.0.0.1:9000/v1", "--allow-remote", "http://10.0.0.5:8000"])
     assert [(task, r.source) for task, r in args.remote_models] == [
-        ("speech_to_text", "http://127.0.0.1:9000/v1#whisper-1"), ("chat", "http://127.0.0.1:8080/v1")]
+        ("speech_to_text", "http://127.0.0.1:9000/v1#whisper-1"), ("chat", "http://127.0.0.1:9000/v1"),
+        ("chat", "http://127.0.0.1:8080/v1")]
     assert args.allow_remote == ["http://10.0.0.5:8000"]
     for argv, message in (
             (["--remote-url", "http://a:1/v1", "--remote-url", "http://b:1/v1", "--remote-model", "m"], "name its server"),
