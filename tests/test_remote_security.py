@@ -496,3 +496,14 @@ def test_markup_in_a_model_id_or_a_servers_error_is_not_fetched_by_the_browser(a
     page.screenshot(path=str(ARTIFACTS / "remote-security-toast.png"), full_page=True)
     page.close()
     assert beacon.seen == [] and elsewhere.seen == []
+
+
+
+def test_a_file_input_given_as_a_url_is_not_fetched_from_loopback(client, elsewhere):
+    """A model id is not the only way to make the server send a request: Gradio downloads a file input given by
+    URL itself, and its own guard (safehttpx) refuses private and link-local addresses."""
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception):
+        client.predict(image=handle_file(f"{elsewhere.url}/picture.png"), api_name="/caption")
+    assert elsewhere.seen == []
