@@ -1,17 +1,22 @@
 """Under load: a seeded request gives the same answer on a saturated machine as on an idle one, and nothing
 comes back cut short without saying so.
 
-The CPU is saturated twice over: by processes that only burn cycles, and by eight sessions sending the same
-seeded chat, picture and speech at once. A slow reader (Gradio taking seconds to read a streamed update) must
-never be mistaken for a cancelled one: an earlier version stopped any reply whose updates went unread for a
-second, and under this load it returned replies cut off mid-sentence that looked complete.
+The CPU is saturated three ways: by processes that only burn cycles, by eight sessions sending the same seeded
+chat, picture and speech at once, and, for about 20 s of it, by the app being let run only in short bursts
+(SIGSTOP and SIGCONT), as a guest on an oversubscribed host is. A slow reader (Gradio taking seconds to read a streamed
+update) must never be mistaken for a cancelled one: an earlier version stopped any reply whose updates went
+unread for a second, and under this load it returned replies cut off mid-sentence that looked complete.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
+import time
+from contextlib import contextmanager
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -19,9 +24,10 @@ import pytest
 pytestmark = pytest.mark.concurrency
 
 SESSIONS = 8
-BURNERS = 4  # twice the cores of the machines this runs on: every thread of the app waits its turn
+STARVED_CYCLES = 15
+BURNERS = 2  # as many as the cores of the machines this runs on: every thread of the app waits its turn
 CHAT = {"message": "Tell me about the sea in three sentences.", "temperature": 0.8, "seed": 5,
-        "max_new_tokens": 96, "api_name": "/chat"}
+        "max_new_tokens": 48, "api_name": "/chat"}
 PICTURE = {"prompt": "a large red circle on a blue background", "seed": 3, "api_name": "/text_to_image"}
 SPEECH = {"text": "The sea is calm tonight. The tide is full.", "seed": 7, "api_name": "/synthesize"}
 
@@ -52,6 +58,44 @@ def burn_cpu(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
+def server_process(url: str):
+    """The process listening on the app's port."""
+    import psutil
+
+    port = urlparse(url).port
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    raise AssertionError(f"no process listens on port {port}")
+
+
+@contextmanager
+def starved(process, after: float = 2.0, cycles: int = STARVED_CYCLES, off: float = 1.2, on: float = 0.2):
+    """After ``after`` seconds, let ``process`` run only ``on`` seconds out of every ``off + on``, ``cycles`` times:
+    the app gets a seventh of the machine, in bursts, as a guest on an oversubscribed host does. Every thread of
+    it, Gradio's reader of streamed updates included, then waits over a second at a time."""
+    done = threading.Event()
+
+    def starve():
+        if done.wait(after):
+            return
+        for _ in range(cycles):
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(off)
+            process.send_signal(signal.SIGCONT)
+            if done.wait(on):
+                return
+
+    thread = threading.Thread(target=starve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        process.send_signal(signal.SIGCONT)
+
+
 def test_seeded_answers_under_load_match_the_idle_ones(server):
     from gradio_client import Client
 
@@ -70,11 +114,12 @@ def test_seeded_answers_under_load_match_the_idle_ones(server):
 
     burners = burn_cpu(BURNERS)
     try:
-        threads = [threading.Thread(target=session, args=(i,)) for i in range(SESSIONS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=600)
+        with starved(server_process(server)):
+            threads = [threading.Thread(target=session, args=(i,)) for i in range(SESSIONS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=600)
     finally:
         for burner in burners:
             burner.kill()
