@@ -315,7 +315,7 @@ def build_talk(registry, run_log=None) -> dict:
                        status_line(result, f"seed {seed}"))
                 reply = gr.skip()
             if result.failed:
-                gr.Warning(result.failure_sentence())
+                gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
             speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
             keep(result, speech)
             yield (result.history, result.transcript, speech, pipeline_html(result.stages), result.stage_records(),
@@ -395,7 +395,7 @@ def build_draw(registry, run_log=None) -> dict:
                 yield (round_cards(result), pipeline_html(result.stages), pictures, round_records(result),
                        status_line(result, f"seed {seed}"))
             if result.failed:
-                gr.Warning(result.failure_sentence())
+                gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
             keep(result)
 
     names = ["prompt", "rounds", "negative_prompt", "seed", "image_model", "caption_model", *image, *caption]
@@ -452,7 +452,7 @@ def build_say_back(registry, run_log=None) -> dict:
             yield (gr.skip() if sent else values[0], *values[1:])
             sent = result.speech is not None
         if result.failed:
-            gr.Warning(result.failure_sentence())
+            gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
         speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
         record_chain(run_log, registry, "chain_say_back", result, [
             *([f"Heard: {result.transcript}", f"Word error rate {result.wer:.0%}"] if result.wer is not None else []),

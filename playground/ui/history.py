@@ -74,7 +74,7 @@ class WarnWhenNotKept:
         note = getattr(self.run_log, "note", "")
         if card is None and self.enabled and note and note != self._told:
             self._told = note
-            gr.Warning(note)
+            gr.Warning(html.escape(note))  # Gradio renders toasts as HTML
         elif card is not None:
             self._told = ""
         return card
@@ -364,7 +364,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
             message += f" The input {', '.join(missing)} is not in this app's data folder: add it again."
         if skipped:
             message += f" Not restored (no control here): {', '.join(skipped)}."
-        gr.Info(message)
+        gr.Info(html.escape(message))
         return {c: v for c, v in changes.items() if c not in first_receivers}
 
     def export(run_ids, user):
@@ -388,7 +388,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         user = viewer(request)
         if not run_log.delete([card["run_id"]], user=user):
             raise gr.Error(f"Run {card['run_id']} is not in your history.", print_exception=False)
-        gr.Info(f"Deleted run {card['run_id']} and its files.")
+        gr.Info(html.escape(f"Deleted run {card['run_id']} and its files."))
         return (*show(None, user), *list_runs(task, model, text, limit, user))
 
     def picked_runs(evt: gr.EventData):
