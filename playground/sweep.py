@@ -7,7 +7,7 @@ import threading
 from typing import Any, Callable, Iterator
 
 from playground.errors import UserError
-from playground.jobs import iterate_job
+from playground.jobs import HEARTBEAT, iterate_job
 from playground.options import Options, field_bounds, label_of
 
 MAX_VALUES = 8
@@ -56,7 +56,8 @@ def parse_option_values(text, options_cls: type[Options], name: str, limit: int 
 def run_sweep(cells: list, run_one: Callable[[Any, Callable, threading.Event], Any]) -> Iterator[tuple[str, Any]]:
     """Run ``run_one(cell, report, stop)`` for each cell in a worker thread.
 
-    Yields ``("progress", value)`` for what a cell reports, ``("cell", (index, result))`` as each cell
+    Yields ``("progress", value)`` for what a cell reports, ``("tick", None)`` when a heartbeat passed with nothing
+    to report (a handler yields on it to stay stoppable), ``("cell", (index, result))`` as each cell
     finishes, and ``("stopped", index)`` when a stop ends the sweep early. Closing the iterator
     (a cancelled request) stops the worker at its next check.
     """
@@ -70,10 +71,10 @@ def run_sweep(cells: list, run_one: Callable[[Any, Callable, threading.Event], A
             report(("cell", (index, run_one(cell, report, stop))))
         return len(cells)
 
-    for kind, value in iterate_job(work):
+    for kind, value in iterate_job(work, heartbeat=HEARTBEAT):
         if kind == "progress" and isinstance(value, tuple) and len(value) == 2 and value[0] == "cell":
             yield "cell", value[1]
-        elif kind == "progress":
-            yield "progress", value
+        elif kind in ("progress", "tick"):
+            yield kind, value
         elif value < len(cells):
             yield "stopped", value

@@ -91,7 +91,8 @@ def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, 
     hook = wrapper.pipe.unet.register_forward_hook(lambda *_: steps.append(time.perf_counter()))
     try:
         assert not job_threads()
-        job = local_app.submit(prompt="a red circle", model=str(tiny_sd), steps=100, width=64, height=64, seed=1,
+        # 256 px: each step takes long enough that the 100 could not all be done by the time the cancel arrives
+        job = local_app.submit(prompt="a red circle", model=str(tiny_sd), steps=100, width=256, height=256, seed=1,
                                guidance_scale=1.0, api_name="/text_to_image")
         wait_until(lambda: len(steps) > 5, timeout=60)
         assert not job.done()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playground.backends.remote import RemoteSpeechToText
+from playground.jobs import raise_if_stopped
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
 
@@ -83,7 +84,10 @@ class FasterWhisperSTT(ModelWrapper):
                 condition_on_previous_text=False,
                 vad_filter=False,
             )
-            parts = [(s.start, s.end, s.text.strip()) for s in segments]
+            parts = []
+            for s in segments:  # decoded lazily, 30 s of audio at a time
+                parts.append((s.start, s.end, s.text.strip()))
+                raise_if_stopped(f"Stopped after {s.end:.0f} s of the audio.")
         return Transcript(" ".join(p[2] for p in parts).strip(), parts, info.language)
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import queue
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
 from playground.backends.remote import RemoteTextToImage
 from playground.errors import UserError
+from playground.jobs import Stopped  # noqa: F401  (the remote wrapper and the tabs import it from here)
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
 
-
-class Stopped(Exception):
-    """Generation was stopped by the user before it finished."""
+# The most work one request may ask for, in output pixels × denoising steps, by device. On a CPU a 2048×2048
+# picture at 100 steps had not finished one step after a minute while every other user waited; 512×512 at 50
+# steps (Stable Diffusion 1.5's own default) is the largest a CPU is asked for. A GPU takes the whole range.
+WORK_BUDGETS = {"cpu": 512 * 512 * 50, "mps": 1024 * 1024 * 50, "cuda": 2048 * 2048 * 100}
 
 
 @dataclass
@@ -63,10 +67,38 @@ class DiffusersText2Image(ModelWrapper):
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device.type)
         self.native_size = int(pipe.unet.config.sample_size * pipe.vae_scale_factor) if hasattr(pipe, "unet") else 512
-        self.run_lock = threading.Lock()
+        self._views: queue.SimpleQueue = queue.SimpleQueue()
+        self._views.put(self.pipe)
+        self._views_made = 1
+        self._views_lock = threading.Lock()
 
     def _release(self) -> None:
         self.pipe = None
+        self._views = queue.SimpleQueue()
+
+    @contextmanager
+    def _pipeline(self):
+        """A pipeline object of this call's own, sharing the loaded weights.
+
+        A diffusers pipeline keeps per-call state on itself (``_interrupt``, ``_guidance_scale``), so two calls
+        never share one; a view made from the same components costs no memory, and lets a second user's small
+        picture run beside a long one instead of waiting for it to finish. The scheduler, which keeps its call's
+        steps, is a fresh one per view.
+        """
+        try:
+            view = self._views.get_nowait()
+        except queue.Empty:
+            with self._views_lock:
+                self._views_made += 1
+            components = dict(self.pipe.components)
+            if components.get("scheduler") is not None:  # a scheduler keeps the steps of its call: one each
+                components["scheduler"] = type(components["scheduler"]).from_config(components["scheduler"].config)
+            view = type(self.pipe)(**components)
+            view.set_progress_bar_config(disable=True)
+        try:
+            yield view
+        finally:
+            self._views.put(view)
 
     def generate(
         self,
@@ -87,6 +119,7 @@ class DiffusersText2Image(ModelWrapper):
             for name, value in (("Width", width), ("Height", height)):
                 if value % 8:
                     raise UserError(f"{name} must be a multiple of 8, got {value}.")
+            check_work(width, height, options.steps, self.device.type)
             previews: list = []
             done = [0]
 
@@ -100,10 +133,24 @@ class DiffusersText2Image(ModelWrapper):
                     pipe._interrupt = True
                 return kwargs
 
+            caller = threading.get_ident()
+
+            def inside_a_step(module, args):  # a step of a big picture takes seconds: stop between its blocks
+                # the blocks are shared by concurrent calls: only this call's own thread is stopped here
+                if threading.get_ident() == caller and stop is not None and stop.is_set():
+                    raise Stopped(f"Stopped after {done[0]} of {options.steps} steps.")
+
+            denoiser = getattr(self.pipe, "unet", None) or getattr(self.pipe, "transformer", None)
+            blocks = []
+            for name in ("down_blocks", "mid_block", "up_blocks", "transformer_blocks"):
+                part = getattr(denoiser, name, None)
+                if isinstance(part, torch.nn.ModuleList):
+                    blocks.extend(part)
+                elif part is not None:
+                    blocks.append(part)
             generator = torch.Generator(device="cpu").manual_seed(seed)
-            # The pipeline object keeps per-call state (_interrupt, _guidance_scale), so one call at a time.
-            with self.run_lock:
-                out = self.pipe(
+            with self._pipeline() as pipe, _hooks(blocks, inside_a_step):
+                out = pipe(
                     prompt=prompt,
                     negative_prompt=negative_prompt or None,
                     guidance_scale=options.guidance_scale,
@@ -129,6 +176,27 @@ class DiffusersText2Image(ModelWrapper):
                 scaled = scaled + vae.config.shift_factor
             image = vae.decode(scaled.to(vae.dtype)).sample
         return self.pipe.image_processor.postprocess(image, output_type="pil")[0]
+
+
+def check_work(width: int, height: int, steps: int, device_type: str) -> None:
+    """Refuse a picture that asks for more than the device's budget of pixels × steps, with numbers to fix it."""
+    budget = WORK_BUDGETS.get(device_type, WORK_BUDGETS["cpu"])
+    work = width * height * steps
+    if work > budget:
+        raise UserError(f"A {width}×{height} picture at {steps} steps is {work / 1e6:.1f} million pixel-steps, over "
+                        f"this {device_type.upper()}'s budget of {budget / 1e6:.1f} million a request (512×512 at "
+                        f"{budget // (512 * 512)} steps); use fewer pixels or steps.")
+
+
+@contextmanager
+def _hooks(modules, hook):
+    """``hook`` as a forward pre-hook on each of ``modules`` for the block's duration."""
+    handles = [m.register_forward_pre_hook(hook) for m in modules]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 BACKENDS = [RemoteTextToImage, DiffusersText2Image]

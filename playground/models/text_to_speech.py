@@ -21,6 +21,7 @@ from pathlib import Path
 
 from playground.backends.remote import RemoteTextToSpeech
 from playground.errors import UserError
+from playground.jobs import raise_if_stopped
 from playground.models.base import HUB_ID, ModelWrapper, load_error
 from playground.options import Field, Options
 
@@ -106,7 +107,10 @@ class PiperTTS(ModelWrapper):
                 noise_w_scale=options.rhythm_variation,
             )
             voice = dataclasses.replace(self.voice, session=SeededSession(self.voice.session, seed))
-            chunks = [c.audio_int16_array for c in voice.synthesize(text, syn_config=config)]
+            chunks = []
+            for chunk in voice.synthesize(text, syn_config=config):  # a sentence at a time
+                raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
+                chunks.append(chunk.audio_int16_array)
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")
         return Speech(self.voice.config.sample_rate, np.concatenate(chunks))
@@ -163,7 +167,10 @@ class TransformersTTS(ModelWrapper):
         with self.in_use():
             speak = self._bark if self.model.config.model_type == "bark" else self._vits
             with seeded_torch(seed, self.device.type):
-                chunks = [speak(sentence, options) for sentence in split_sentences(text)]
+                chunks = []
+                for sentence in split_sentences(text):
+                    raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
+                    chunks.append(speak(sentence, options))
             chunks = [c for c in chunks if c is not None and c.size]
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")

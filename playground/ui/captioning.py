@@ -133,7 +133,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             yield caption_cards(cells), gr.skip(), gr.skip(), f"Caption 1 of {len(cells)}…"
             finished = 0
             for kind, value in run_sweep(cells, run_one):
-                if kind == "progress":
+                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif kind == "progress":
                     yield gr.skip(), gr.skip(), gr.skip(), value
                 elif kind == "cell":
                     finished += 1

@@ -250,7 +250,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             run.if_stopped(f"Stopped: 0 of {len(cells)} answers finished · seed {seed}", record)
             for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
                     wrapper, conversation, base, cell, report, stop)):
-                if kind == "progress":
+                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif kind == "progress":
                     if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
                         drawn = time.monotonic()
                         progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")

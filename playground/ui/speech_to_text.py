@@ -16,7 +16,7 @@ from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, rows_table, run_stop_status)
 from playground.ui.presenter import advanced
-from playground.ui.stopping import StopNotes, stop_button
+from playground.ui.stopping import StopNotes, in_job, stop_button
 from playground.ui.remote import remote_section
 
 TASK = "speech_to_text"
@@ -89,13 +89,13 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             progress(0, desc=loading_message(wrapper))
             wrapper.ensure_loaded()
         start = time.perf_counter()
-        result = wrapper.transcribe(samples, options)
+        result = yield from in_job(lambda: wrapper.transcribe(samples, options), (gr.skip(), gr.skip()))
         elapsed = time.perf_counter() - start
         seconds = len(samples) / SAMPLE_RATE
         text = result.text or "(no speech was recognised)"
         run_log.record("transcribe", wrapper, options, files={"audio": audio}, outputs=[result.text], seconds=elapsed)
-        return text, (f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
-                      f"{wrapper.model_id} on {wrapper.device}")
+        yield text, (f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
+                     f"{wrapper.model_id} on {wrapper.device}")
 
     def draw_input(audio):
         if not audio:
@@ -127,7 +127,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             yield transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), f"Transcript 1 of {len(cells)}…"
             finished = 0
             for kind, _ in run_sweep(cells, run_one):
-                if kind == "cell":
+                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif kind == "cell":
                     finished += 1
                     run.if_stopped(f"Stopped: {finished} of {len(cells)} transcripts finished.")
                     progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")

@@ -15,6 +15,8 @@ from typing import Callable
 
 import gradio as gr
 
+from playground.jobs import HEARTBEAT, iterate_job
+
 log = logging.getLogger("playground")
 SHOW_WITHIN = 3.0  # seconds the Stop button waits for the run to close before leaving the status alone
 
@@ -90,3 +92,17 @@ def stop_button(button: gr.Button, notes: StopNotes, event: str, run_event, stat
 
     button.click(None, None, None, cancels=[run_event])
     button.click(stopped_status, None, [status], queue=False, api_visibility="private", show_progress="hidden")
+
+
+def in_job(call: Callable[[], object], idle_update: tuple):
+    """Run ``call()`` on a job thread and return its result (``result = yield from in_job(...)``).
+
+    Until it ends, the handler yields ``idle_update`` (``gr.skip()`` for each output) every heartbeat: Gradio can
+    close a handler only while it is paused at a yield, so a long transcription or clip stays stoppable, and a
+    closed page or a cancel stops the work inside it (``raise_if_stopped`` between segments and sentences).
+    """
+    for kind, value in iterate_job(lambda report, stop: call(), heartbeat=HEARTBEAT):
+        if kind == "tick":
+            yield idle_update
+        elif kind == "done":
+            return value

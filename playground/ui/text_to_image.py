@@ -9,7 +9,7 @@ import gradio as gr
 
 from playground import compare
 from playground.grid import image_grid
-from playground.jobs import iterate_job
+from playground.jobs import HEARTBEAT, iterate_job
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, recommended_values, require_text, resolve_seed, run_stop_status,
@@ -113,8 +113,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                         preview_every=every)
 
             # a step's update to the page costs the server CPU the picture needs: at most 4 a second
-            for kind, value in iterate_job(work, latest_every=0.25):
-                if kind == "progress":
+            for kind, value in iterate_job(work, latest_every=0.25, heartbeat=HEARTBEAT):
+                if kind == "tick":  # a big picture's step can take seconds: stay stoppable meanwhile
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif kind == "progress":
                     done, total = value
                     progress(done / total, desc=f"Step {done} of {total}")
                     run.if_stopped(f"Stopped at step {done} of {total}: no picture was made · seed {seed}")
@@ -169,7 +171,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         with notes.run(request, "compare_text_to_image") as run:
             run.if_stopped(f"Stopped: 0 of {len(cells)} images were made · seed {seed}", record)
             for kind, value in run_sweep(cells, run_one):
-                if kind == "progress":
+                if kind == "tick":
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif kind == "progress":
                     done, total = value
                     progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
                     yield gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
@@ -188,7 +192,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
     run = gr.on([generate.click, prompt.submit], api_function(text_to_image, names),
                 [prompt, negative, model, seed, show_steps, *controls.values()], [image, seed_used, status, strip],
-                api_name="text_to_image", concurrency_limit=1, concurrency_id="text_to_image")
+                api_name="text_to_image", concurrency_limit=2, concurrency_id="text_to_image")
     stop_button(stop, notes, "text_to_image", run, status)
     compare_names = ["prompt", "x_param", "x_values", "y_param", "y_values", "seed", "negative_prompt", "model",
                      *controls]
@@ -196,7 +200,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                 [prompt, x_param, x_values, y_param, y_values, seed, negative, model,
                                  *controls.values()],
                                 [grid, singles, grid_summary, grid_status], api_name="compare_text_to_image",
-                                concurrency_limit=1, concurrency_id="text_to_image")
+                                concurrency_limit=2, concurrency_id="text_to_image")
     stop_button(grid_stop, notes, "compare_text_to_image", grid_event, grid_status)
     for axis, values in ((x_param, x_values), (y_param, y_values)):
         axis.change(lambda name: AXIS_EXAMPLES.get(name, ""), [axis], [values], api_visibility="private", queue=False)

@@ -17,7 +17,7 @@ from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
                                     option_controls, require_text, resolve_seed, run_stop_status, seed_row)
 from playground.ui.presenter import advanced
-from playground.ui.stopping import StopNotes, stop_button
+from playground.ui.stopping import StopNotes, in_job, stop_button
 from playground.ui.remote import remote_section
 
 TASK = "text_to_speech"
@@ -99,11 +99,11 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         start = time.perf_counter()
         # only voice-cloning backends take a reference clip (the others refuse one with a sentence)
         clip = {"reference_audio": reference_audio} if reference_audio else {}
-        result = wrapper.synthesize(text, options, seed, **clip)
+        result = yield from in_job(lambda: wrapper.synthesize(text, options, seed, **clip), (gr.skip(),) * 3)
         elapsed = time.perf_counter() - start
         run_log.record("synthesize", wrapper, options, seed=seed, settings={"text": text}, files=clip,
                        outputs=[(result.sample_rate, result.samples)], seconds=elapsed)
-        return (result.sample_rate, result.samples), seed, (
+        yield (result.sample_rate, result.samples), seed, (
             f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
             f"seed {seed} · {wrapper.model_id} on {wrapper.device}")
 
@@ -137,7 +137,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
             files, finished = [], 0
             for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell)):
-                if kind == "cell":
+                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif kind == "cell":
                     finished += 1
                     index, cell = value
                     path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
