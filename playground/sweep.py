@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from typing import Any, Callable, Iterator
@@ -71,10 +72,11 @@ def run_sweep(cells: list, run_one: Callable[[Any, Callable, threading.Event], A
             report(("cell", (index, run_one(cell, report, stop))))
         return len(cells)
 
-    for kind, value in iterate_job(work, heartbeat=HEARTBEAT):
-        if kind == "progress" and isinstance(value, tuple) and len(value) == 2 and value[0] == "cell":
-            yield "cell", value[1]
-        elif kind in ("progress", "tick"):
-            yield kind, value
-        elif value < len(cells):
-            yield "stopped", value
+    with contextlib.closing(iterate_job(work, heartbeat=HEARTBEAT)) as job:
+        for kind, value in job:
+            if kind == "progress" and isinstance(value, tuple) and len(value) == 2 and value[0] == "cell":
+                yield "cell", value[1]
+            elif kind in ("progress", "tick"):
+                yield kind, value
+            elif value < len(cells):
+                yield "stopped", value

@@ -1,13 +1,15 @@
 """Bounded work: one request cannot take the machine. Work over the device's budget is refused with a sentence,
 a small picture does not wait for another user's large one, and a cancel frees the cores inside a long
-denoising step."""
+denoising step, a long clip and a long transcription."""
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
-from gradio_client import Client
+import soundfile as sf
+from gradio_client import Client, handle_file
 
 from test_under_load import server_process
 
@@ -62,3 +64,21 @@ def test_a_small_picture_does_not_wait_for_the_largest_allowed_one(server):
     print(f"64 px picture beside the 512 px one: {time.perf_counter() - started:.2f} s ({status})")
     assert "64×64" in status and not big.done(), "the small picture waited for the large one"
     assert_cores_freed_after_cancel(server, big, "512×512 picture at 50 steps")
+
+
+def test_a_cancelled_long_clip_stops(server):
+    speaker = Client(server, verbose=False)
+    text = " ".join(f"This is sentence number {i} of a long text read slowly." for i in range(80))
+    job = speaker.submit(text=text, rate=0.5, api_name="/synthesize")
+    wait_until(lambda: job.status().code.name == "ITERATING", 60, "the clip to start")
+    assert_cores_freed_after_cancel(server, job, "long clip")
+
+
+def test_a_cancelled_long_transcription_stops(server, speech_wav, tmp_path):
+    samples, rate = sf.read(speech_wav[0], dtype="float32")
+    long = tmp_path / "long.wav"
+    sf.write(long, np.tile(samples, 200), rate)  # about 10 minutes of speech
+    listener = Client(server, verbose=False)
+    job = listener.submit(audio=handle_file(str(long)), beam_size=5, api_name="/transcribe")
+    wait_until(lambda: job.status().code.name == "ITERATING", 60, "the transcription to start")
+    assert_cores_freed_after_cancel(server, job, "10-minute transcription")

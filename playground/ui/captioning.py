@@ -3,6 +3,7 @@ of the same image, sampled at different temperatures or from different models, s
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 
@@ -132,17 +133,18 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             progress(0, desc=f"Caption 1 of {len(cells)}")
             yield caption_cards(cells), gr.skip(), gr.skip(), f"Caption 1 of {len(cells)}…"
             finished = 0
-            for kind, value in run_sweep(cells, run_one):
-                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                elif kind == "progress":
-                    yield gr.skip(), gr.skip(), gr.skip(), value
-                elif kind == "cell":
-                    finished += 1
-                    run.if_stopped(f"Stopped: {finished} of {len(cells)} captions finished · seed {seed}")
-                    progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
-                    yield (caption_cards(cells), rows_table(compare.caption_summary(cells)),
-                           [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
+            with contextlib.closing(run_sweep(cells, run_one)) as sweep:
+                for kind, value in sweep:
+                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    elif kind == "progress":
+                        yield gr.skip(), gr.skip(), gr.skip(), value
+                    elif kind == "cell":
+                        finished += 1
+                        run.if_stopped(f"Stopped: {finished} of {len(cells)} captions finished · seed {seed}")
+                        progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
+                        yield (caption_cards(cells), rows_table(compare.caption_summary(cells)),
+                               [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
             done = [c for c in cells if c.done]
             note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
             record(note.strip() or None)

@@ -248,20 +248,21 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 wrapper.ensure_loaded()
             finished, drawn = 0, 0.0
             run.if_stopped(f"Stopped: 0 of {len(cells)} answers finished · seed {seed}", record)
-            for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
-                    wrapper, conversation, base, cell, report, stop)):
-                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                elif kind == "progress":
-                    if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
-                        drawn = time.monotonic()
-                        progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
-                        yield answer_cards(cells, base.max_new_tokens), gr.skip(), gr.skip(), f"Answer {finished + 1} of {len(cells)}…"
-                elif kind == "cell":
-                    finished += 1
-                    run.if_stopped(f"Stopped: {finished} of {len(cells)} answers finished · seed {seed}")
-                    yield (answer_cards(cells, base.max_new_tokens), rows_table(compare.chat_summary(cells[:finished])),
-                           [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
+            with contextlib.closing(run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
+                        wrapper, conversation, base, cell, report, stop))) as sweep:
+                for kind, value in sweep:
+                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    elif kind == "progress":
+                        if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
+                            drawn = time.monotonic()
+                            progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
+                            yield answer_cards(cells, base.max_new_tokens), gr.skip(), gr.skip(), f"Answer {finished + 1} of {len(cells)}…"
+                    elif kind == "cell":
+                        finished += 1
+                        run.if_stopped(f"Stopped: {finished} of {len(cells)} answers finished · seed {seed}")
+                        yield (answer_cards(cells, base.max_new_tokens), rows_table(compare.chat_summary(cells[:finished])),
+                               [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
             done = [c for c in cells if c.done]
             at_limit = sum(c.tokens >= base.max_new_tokens for c in done)
             note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "

@@ -3,6 +3,7 @@ same audio transcribed at several beam sizes and temperatures side by side, scor
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 
@@ -87,7 +88,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         wrapper = registry.get(TASK, model)
         if not wrapper.loaded:
             progress(0, desc=loading_message(wrapper))
-            wrapper.ensure_loaded()
+            yield from in_job(wrapper.ensure_loaded, (gr.skip(), gr.skip()))
         start = time.perf_counter()
         result = yield from in_job(lambda: wrapper.transcribe(samples, options), (gr.skip(), gr.skip()))
         elapsed = time.perf_counter() - start
@@ -126,17 +127,18 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             progress(0, desc=f"Transcript 1 of {len(cells)}")
             yield transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), f"Transcript 1 of {len(cells)}…"
             finished = 0
-            for kind, _ in run_sweep(cells, run_one):
-                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                elif kind == "cell":
-                    finished += 1
-                    run.if_stopped(f"Stopped: {finished} of {len(cells)} transcripts finished.")
-                    progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
-                    yield (transcript_cards(cells), rows_table(compare.transcript_summary(cells)),
-                           compare.transcript_diffs(cells, reference) if reference.strip() else None,
-                           [_transcript_record(c) for c in cells if c.done],
-                           f"{finished} of {len(cells)} transcripts done")
+            with contextlib.closing(run_sweep(cells, run_one)) as sweep:
+                for kind, _ in sweep:
+                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    elif kind == "cell":
+                        finished += 1
+                        run.if_stopped(f"Stopped: {finished} of {len(cells)} transcripts finished.")
+                        progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
+                        yield (transcript_cards(cells), rows_table(compare.transcript_summary(cells)),
+                               compare.transcript_diffs(cells, reference) if reference.strip() else None,
+                               [_transcript_record(c) for c in cells if c.done],
+                               f"{finished} of {len(cells)} transcripts done")
             done = [c for c in cells if c.done]
             note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
             record(note.strip() or None)

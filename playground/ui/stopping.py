@@ -101,8 +101,13 @@ def in_job(call: Callable[[], object], idle_update: tuple):
     close a handler only while it is paused at a yield, so a long transcription or clip stays stoppable, and a
     closed page or a cancel stops the work inside it (``raise_if_stopped`` between segments and sentences).
     """
-    for kind, value in iterate_job(lambda report, stop: call(), heartbeat=HEARTBEAT):
-        if kind == "tick":
-            yield idle_update
-        elif kind == "done":
-            return value
+    # Gradio keeps a generator to close only once its first step has returned: a cancel during that step (a
+    # model loading, say) left the work running to its end. So the first step returns at once.
+    yield idle_update
+    # closed explicitly: a for loop leaves the job to garbage collection when this generator is closed
+    with contextlib.closing(iterate_job(lambda report, stop: call(), heartbeat=HEARTBEAT)) as job:
+        for kind, value in job:
+            if kind == "tick":
+                yield idle_update
+            elif kind == "done":
+                return value

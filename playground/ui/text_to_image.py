@@ -3,6 +3,7 @@ picture; and an X/Y grid that compares any two settings."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import gradio as gr
@@ -113,16 +114,17 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                                         preview_every=every)
 
             # a step's update to the page costs the server CPU the picture needs: at most 4 a second
-            for kind, value in iterate_job(work, latest_every=0.25, heartbeat=HEARTBEAT):
-                if kind == "tick":  # a big picture's step can take seconds: stay stoppable meanwhile
-                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                elif kind == "progress":
-                    done, total = value
-                    progress(done / total, desc=f"Step {done} of {total}")
-                    run.if_stopped(f"Stopped at step {done} of {total}: no picture was made · seed {seed}")
-                    yield gr.skip(), seed, f"Denoising: step {done} of {total}", gr.skip()
-                else:
-                    result = value
+            with contextlib.closing(iterate_job(work, latest_every=0.25, heartbeat=HEARTBEAT)) as sweep:
+                for kind, value in sweep:
+                    if kind == "tick":  # a big picture's step can take seconds: stay stoppable meanwhile
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    elif kind == "progress":
+                        done, total = value
+                        progress(done / total, desc=f"Step {done} of {total}")
+                        run.if_stopped(f"Stopped at step {done} of {total}: no picture was made · seed {seed}")
+                        yield gr.skip(), seed, f"Denoising: step {done} of {total}", gr.skip()
+                    else:
+                        result = value
             elapsed = time.perf_counter() - start
             run_log.record("text_to_image", wrapper, options, seed=seed, outputs=[result.image], seconds=elapsed,
                            settings={"prompt": prompt, "negative_prompt": negative_prompt or "",
@@ -170,19 +172,20 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         finished = 0
         with notes.run(request, "compare_text_to_image") as run:
             run.if_stopped(f"Stopped: 0 of {len(cells)} images were made · seed {seed}", record)
-            for kind, value in run_sweep(cells, run_one):
-                if kind == "tick":
-                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                elif kind == "progress":
-                    done, total = value
-                    progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
-                    yield gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
-                elif kind == "cell":
-                    finished += 1
-                    run.if_stopped(f"Stopped: {finished} of {len(cells)} images were made · seed {seed}")
-                    yield (picture(), [(c.image, c.label) for c in cells if c.image is not None],
-                           [compare.cell_record(c) for c in cells if c.image is not None],
-                           f"{finished} of {len(cells)} images done")
+            with contextlib.closing(run_sweep(cells, run_one)) as sweep:
+                for kind, value in sweep:
+                    if kind == "tick":
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    elif kind == "progress":
+                        done, total = value
+                        progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
+                        yield gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
+                    elif kind == "cell":
+                        finished += 1
+                        run.if_stopped(f"Stopped: {finished} of {len(cells)} images were made · seed {seed}")
+                        yield (picture(), [(c.image, c.label) for c in cells if c.image is not None],
+                               [compare.cell_record(c) for c in cells if c.image is not None],
+                               f"{finished} of {len(cells)} images done")
             made = [c for c in cells if c.image is not None]
             note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
             record(note.strip() or None)

@@ -3,6 +3,7 @@ text spoken at several expressiveness and rate settings side by side."""
 
 from __future__ import annotations
 
+import contextlib
 import base64
 import html
 import tempfile
@@ -95,7 +96,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         wrapper = registry.get(TASK, model)
         if not wrapper.loaded:
             progress(0, desc=loading_message(wrapper))
-            wrapper.ensure_loaded()
+            yield from in_job(wrapper.ensure_loaded, (gr.skip(),) * 3)
         start = time.perf_counter()
         # only voice-cloning backends take a reference clip (the others refuse one with a sentence)
         clip = {"reference_audio": reference_audio} if reference_audio else {}
@@ -136,19 +137,20 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             yield clip_cards(cells), gr.skip(), gr.skip(), f"Clip 1 of {len(cells)}…"
             folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
             files, finished = [], 0
-            for kind, value in run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell)):
-                if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                    yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                elif kind == "cell":
-                    finished += 1
-                    index, cell = value
-                    path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
-                    path.write_bytes(audio_views.wav_bytes(cell.samples, cell.sample_rate))
-                    files.append(str(path))
-                    run.if_stopped(f"Stopped: {finished} of {len(cells)} clips were made · seed {seed}")
-                    progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
-                    yield (clip_cards(cells), list(files), [_clip_record(c) for c in cells if c.samples is not None],
-                           f"{finished} of {len(cells)} clips done")
+            with contextlib.closing(run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell))) as sweep:
+                for kind, value in sweep:
+                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
+                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    elif kind == "cell":
+                        finished += 1
+                        index, cell = value
+                        path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
+                        path.write_bytes(audio_views.wav_bytes(cell.samples, cell.sample_rate))
+                        files.append(str(path))
+                        run.if_stopped(f"Stopped: {finished} of {len(cells)} clips were made · seed {seed}")
+                        progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
+                        yield (clip_cards(cells), list(files), [_clip_record(c) for c in cells if c.samples is not None],
+                               f"{finished} of {len(cells)} clips done")
             made = [c for c in cells if c.samples is not None]
             note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
             record(note.strip() or None)
