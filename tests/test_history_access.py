@@ -235,6 +235,8 @@ def test_a_forged_card_does_not_get_a_file_through_restore(browser, open_instanc
             assert not copies_of(data / "tmp", SECRETS[0]) and not copies_of(data / "tmp", SECRETS[1]), name
             assert "The input image is not in this app's data folder" in message, (name, message)
         page.screenshot(path=ARTIFACTS / "history_forged_card_refused.png", full_page=True)
+        # refused quietly: no handler failed (a failed one marks every control of the tab "Error")
+        assert "Traceback" not in (data.parent / "server.log").read_text()
         # the same steps with the app's own card do restore the picture: the check above would see a leak
         message = restore(page, genuine, tmp_path / "genuine.json")
         assert "Restored" in message and "not in this app's data folder" not in message

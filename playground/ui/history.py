@@ -365,7 +365,9 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         if skipped:
             message += f" Not restored (no control here): {', '.join(skipped)}."
         gr.Info(html.escape(message))
-        return {c: v for c, v in changes.items() if c not in first_receivers}
+        rest = {c: v for c, v in changes.items() if c not in first_receivers}
+        # Gradio reads an empty dict as one value for its many outputs, and marks them all "Error"
+        return rest or {receivers[0]: gr.skip()}
 
     def export(run_ids, user):
         try:
