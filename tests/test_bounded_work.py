@@ -37,7 +37,7 @@ def assert_cores_freed_after_cancel(server, job, what: str, within: float = 5.0)
     the work stops at its next step, sentence or segment, so it is idle within about one of them."""
     process = server_process(server)
     busy = cpu_seconds_over(process, 1.0)
-    assert busy > 0.5, f"the {what} was not running ({busy:.2f} CPU-seconds in a second)"
+    assert busy > 0.2, f"the {what} was not running ({busy:.2f} CPU-seconds in a second)"
     job.cancel()
     cancelled = time.perf_counter()
     while cpu_seconds_over(process, 0.5) >= 0.0625:
@@ -82,3 +82,13 @@ def test_a_cancelled_long_transcription_stops(server, speech_wav, tmp_path):
     job = listener.submit(audio=handle_file(str(long)), beam_size=5, api_name="/transcribe")
     wait_until(lambda: job.status().code.name == "ITERATING", 60, "the transcription to start")
     assert_cores_freed_after_cancel(server, job, "10-minute transcription")
+
+
+def test_a_cancelled_speech_compare_stops(server):
+    """Issue 21's 12-clip compare went on for 30 s after its client left: now it stops within its current clip."""
+    comparer = Client(server, verbose=False)
+    text = " ".join(f"Sentence {i} of a text every setting reads." for i in range(12))
+    job = comparer.submit(text=text, expressiveness_values="0.3, 0.6, 0.9, 1.2", rate_values="0.5, 1, 1.5",
+                          seed=1, api_name="/compare_speech")
+    wait_until(lambda: job.status().code.name == "ITERATING", 60, "the compare to start")
+    assert_cores_freed_after_cancel(server, job, "12-clip speech compare")
