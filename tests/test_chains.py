@@ -137,6 +137,8 @@ def test_talk_to_it_in_the_browser(page):
 def test_draw_and_describe_in_the_browser(page):
     page.get_by_role("tab", name="Draw and describe").click()
     page.get_by_text("a medium white square on a green background, 4 rounds").click()
+    # the example fills the slider a moment later (seconds on a busy machine): run only once it shows 4 rounds
+    expect(page.locator("#chain-draw-rounds input[type=number]")).to_have_value("4", timeout=30_000)
     page.locator("#chain-draw-run").click()
     wait_for_text(page, "#chain-draw-status", "total")
     expect(page.locator("#chain-draw-rounds-view .round-card")).to_have_count(4)
