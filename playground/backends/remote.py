@@ -132,8 +132,8 @@ class RemoteChat(RemoteModel):
     def stream(self, messages: list[dict], options, seed: int, top_k_shown: int = 0) -> Iterator:
         """Yield the reply as ``TokenStep``s; closing the iterator closes the connection, which stops the server.
 
-        The HTTP stream is read in a worker (``iterate_job``), so a reader that stops reading without closing
-        (a cancelled Gradio request) also ends it within about a second.
+        The HTTP stream is read in a worker (``iterate_job``); Gradio closes this generator when its request is
+        cancelled or its page closes, and the worker then leaves the stream at its next event.
         """
         from playground.jobs import iterate_job
 
