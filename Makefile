@@ -27,7 +27,7 @@ LLAMA_BUILD := mkdir -p $(LLAMA_WHEELS) && { ls $(LLAMA_WHEELS)/llama_cpp_python
 NO_LLAMA ?=
 ARGS ?=
 
-.PHONY: setup llama llama-background run test test-under-load bench check browser-deps clean
+.PHONY: setup llama llama-background run test test-under-load bench check browser-deps font-deps clean
 
 $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,10 +65,15 @@ browser-deps:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's Noto Color Emoji: the picture world's objects (playground/world.py) are its glyphs.
+font-deps:
+	@test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || { echo "Installing Debian's fonts-noto-color-emoji for the picture world"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; }
+
 run: setup llama-background
 	$(PY) app.py $(ARGS)
 
-test: setup llama browser-deps
+test: setup llama browser-deps font-deps
 	$(PY) -m pytest
 
 # The concurrency tests again while stress-ng keeps every core busy (Debian's stress-ng, installed on first use).

@@ -51,13 +51,13 @@ def _bpe(symbols: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
     return symbols
 
 
-def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Byte alphabet + merges that make each grammar word exactly one token."""
+def clip_vocab_and_merges(words: tuple[str, ...] = GRAMMAR_WORDS) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Byte alphabet + merges that make each of ``words`` exactly one token."""
     alphabet = list(_bytes_to_unicode().values())
     tokens: list[str] = alphabet + [c + "</w>" for c in alphabet]
     merges: list[tuple[str, str]] = []
     ranks: dict[tuple[str, str], int] = {}
-    for word in GRAMMAR_WORDS:
+    for word in words:
         # BPE sees "red" as ["r", "e", "d</w>"].  Earlier words' merges apply
         # first (e.g. "re" from "red" inside "green"), so join whatever
         # pieces they leave, left to right, with new lower-priority merges.
@@ -74,18 +74,18 @@ def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
     return {t: i for i, t in enumerate(tokens)}, merges
 
 
-def build_clip_tokenizer():
-    """A ``CLIPTokenizer`` for the grammar (round-trips every grammar word)."""
+def build_clip_tokenizer(words: tuple[str, ...] = GRAMMAR_WORDS):
+    """A ``CLIPTokenizer`` for a grammar (round-trips every one of ``words``)."""
     from transformers import CLIPTokenizer
 
-    vocab, merges = clip_vocab_and_merges()
+    vocab, merges = clip_vocab_and_merges(words)
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_LENGTH)
 
 
-def write_clip_vocab_files(folder: str | Path) -> None:
+def write_clip_vocab_files(folder: str | Path, words: tuple[str, ...] = GRAMMAR_WORDS) -> None:
     """Also write the classic ``vocab.json`` + ``merges.txt`` next to
     ``tokenizer.json``, for loaders that build CLIP tokenizers from them."""
-    vocab, merges = clip_vocab_and_merges()
+    vocab, merges = clip_vocab_and_merges(words)
     folder = Path(folder)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     (folder / "merges.txt").write_text(
@@ -93,11 +93,11 @@ def write_clip_vocab_files(folder: str | Path) -> None:
     )
 
 
-def build_bert_tokenizer():
+def build_bert_tokenizer(words: tuple[str, ...] = GRAMMAR_WORDS):
     """A ``BertTokenizerFast`` over ``[PAD] [UNK] [CLS] [SEP] [MASK]`` + grammar words."""
     from transformers import BertTokenizerFast
 
-    vocab = {t: i for i, t in enumerate(BERT_SPECIALS + GRAMMAR_WORDS)}
+    vocab = {t: i for i, t in enumerate(BERT_SPECIALS + tuple(words))}
     return BertTokenizerFast(
         vocab=vocab,
         do_lower_case=True,

@@ -1,11 +1,13 @@
-"""Train the shapes-world image captioner: a tiny BLIP.
+"""Train a world's image captioner: a tiny BLIP.
 
-    python -m playground.train.captioner --steps 2000
+    python -m playground.train.captioner --steps 2000                       # shapes
+    python -m playground.train.captioner --world pictures --steps 20000     # pictures
 
-A ``BlipForConditionalGeneration`` with a 2-layer ViT (8x8 patches on the
-64x64 image) and a 2-layer BERT-style decoder, plus a ``BlipProcessor``
-(``BlipImageProcessor`` at 64x64 + a ``BertTokenizerFast`` whose vocab is the
-special tokens and the grammar words).
+A ``BlipForConditionalGeneration`` with a small ViT (shapes: 2 layers, 8x8
+patches on the 64x64 image; pictures: 4 layers, 16x16 patches on 128x128) and
+a 2-layer BERT-style decoder, plus a ``BlipProcessor`` (``BlipImageProcessor``
+at the world's size + a ``BertTokenizerFast`` whose vocab is the special
+tokens and the grammar words).
 
 Decoding contract: ``BlipForConditionalGeneration.generate`` starts every
 caption from ``text_config.bos_token_id`` and stops at
@@ -15,8 +17,11 @@ is ``[SEP]``, so the processor's own encoding of a caption,
 trained to produce (labels = input ids with padding set to -100), and
 ``batch_decode(..., skip_special_tokens=True)`` returns the caption string.
 
-Training images get light Gaussian noise and colour jitter, so captions stay
-right on the slightly blurry, off-palette output of the text-to-image model.
+Training images get light Gaussian noise and colour jitter (pictures: half
+of them also a blur), so captions stay right on the slightly blurry,
+off-palette output of the text-to-image model.  ``--init-from`` starts from an
+exported captioner folder; ``--export-every`` writes the folder while
+training, so a long run leaves a model to resume from.
 """
 
 from __future__ import annotations
@@ -27,38 +32,44 @@ from pathlib import Path
 import torch
 
 from playground.shapes.tokenizers import build_bert_tokenizer
-from playground.shapes.world import IMAGE_SIZE, TRAIN_SEED, caption, make_dataset
 from playground.train.common import (
-    CACHE_DIR, Logger, batch_indices, load_checkpoint, save_checkpoint,
+    Logger, PeriodicExport, batch_indices, load_checkpoint, save_checkpoint,
     setup_torch, step_generator,
 )
+from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
 
-MAX_CAPTION_TOKENS = 12  # [CLS] + 8 words + [SEP], with slack
+MAX_CAPTION_TOKENS = 14  # [CLS] + 11 words (pictures: "a big dog on the beach , on the left") + [SEP], with slack
 
 
-def make_processor():
-    """BlipProcessor: 64x64 image preprocessing + the grammar tokenizer."""
+def make_processor(world: str | World = "shapes"):
+    """BlipProcessor: image preprocessing at the world's size + the grammar tokenizer."""
     from transformers import BlipImageProcessor, BlipProcessor
 
+    world = get_world(world)
     image_processor = BlipImageProcessor(
-        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, do_resize=True, do_convert_rgb=True,
+        size={"height": world.image_size, "width": world.image_size}, do_resize=True, do_convert_rgb=True,
     )
-    return BlipProcessor(image_processor=image_processor, tokenizer=build_bert_tokenizer())
+    tokenizer = build_bert_tokenizer(world.words)
+    # Decoding joins "beach , on" back into "beach, on".
+    tokenizer.clean_up_tokenization_spaces = True
+    return BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def make_model(tokenizer):
+def make_model(tokenizer, world: str | World = "shapes"):
     """A tiny BlipForConditionalGeneration wired to ``tokenizer``'s ids."""
     from transformers import BlipConfig, BlipForConditionalGeneration
 
-    width = 96
+    world = get_world(world)
+    sizes = world.captioner
+    width = sizes["width"]
     config = BlipConfig(
         vision_config=dict(
-            hidden_size=width, intermediate_size=4 * width, num_hidden_layers=2,
-            num_attention_heads=4, image_size=IMAGE_SIZE, patch_size=8,
+            hidden_size=width, intermediate_size=4 * width, num_hidden_layers=sizes["vision_layers"],
+            num_attention_heads=4, image_size=world.image_size, patch_size=sizes["patch_size"],
         ),
         text_config=dict(
             vocab_size=len(tokenizer), hidden_size=width, intermediate_size=4 * width,
-            num_hidden_layers=2, num_attention_heads=4, encoder_hidden_size=width,
+            num_hidden_layers=sizes["text_layers"], num_attention_heads=4, encoder_hidden_size=width,
             # Room for generate(max_new_tokens=20+) even on an untrained model.
             max_position_embeddings=40,
             # generate() starts from bos and stops at sep: use [CLS]/[SEP].
@@ -72,34 +83,54 @@ def make_model(tokenizer):
     return BlipForConditionalGeneration(config)
 
 
-def augment(pixels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Noise + per-image colour shift in normalised pixel space."""
+def augment(pixels: torch.Tensor, g: torch.Generator, blur: float = 0.0) -> torch.Tensor:
+    """Noise + per-image colour shift in normalised pixel space; a share
+    ``blur`` of the images is first halved and scaled back up (a soft copy,
+    as a decoded latent is)."""
     b = pixels.shape[0]
     noise = torch.randn(pixels.shape, generator=g) * 0.1 * torch.rand(b, 1, 1, 1, generator=g)
     shift = (torch.rand(b, 3, 1, 1, generator=g) - 0.5) * 0.15
+    if blur:
+        soft = torch.nn.functional.interpolate(
+            torch.nn.functional.avg_pool2d(pixels, 2), scale_factor=2, mode="bilinear")
+        pick = (torch.rand(b, 1, 1, 1, generator=g) < blur).float()
+        pixels = pick * soft + (1 - pick) * pixels
     return pixels + noise + shift
 
 
 def train(
-    out_dir: str | Path,
-    steps: int = 2000,
-    batch_size: int = 64,
-    dataset_size: int = 20_000,
+    out_dir: str | Path | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    dataset_size: int | None = None,
     lr: float = 1e-3,
     seed: int = 0,
     ckpt_dir: str | Path | None = None,
     ckpt_every: int = 250,
     log_every: int = 50,
     export_only: bool = False,
+    world: str | World = "shapes",
+    init_from: str | Path | None = None,
+    export_every: float | None = None,
 ):
     """Train (resuming from ``ckpt_dir``) and save model + processor to
-    ``out_dir``.  ``export_only`` writes the latest checkpoint without training."""
+    ``out_dir``.  ``export_only`` writes the latest checkpoint without training;
+    ``init_from`` starts a new run from an exported folder's weights;
+    ``export_every`` (seconds) also writes the folder during the run."""
+    world = get_world(world)
+    d = apply_defaults(world, "captioner", steps=steps, batch_size=batch_size, dataset_size=dataset_size)
+    steps, batch_size, dataset_size = d["steps"], d["batch_size"], d["dataset_size"]
     setup_torch(seed)
-    out_dir = Path(out_dir)
-    ckpt_path = Path(ckpt_dir or CACHE_DIR / "captioner") / "ckpt.pt"
-    processor = make_processor()
+    out_dir = Path(out_dir or world.out_dirs["captioner"])
+    ckpt_path = Path(ckpt_dir or world.cache / "captioner") / "ckpt.pt"
+    processor = make_processor(world)
     tok = processor.tokenizer
-    model = make_model(tok)
+    model = make_model(tok, world)
+    if init_from is not None and not ckpt_path.exists():
+        from transformers import BlipForConditionalGeneration
+
+        model.load_state_dict(BlipForConditionalGeneration.from_pretrained(init_from).state_dict())
+        print(f"initialised from {init_from}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / max(steps, 1))
@@ -108,17 +139,25 @@ def train(
     print(f"captioner: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
           f"start step {start}/{steps}", flush=True)
 
+    def export() -> None:
+        model.eval()
+        model.save_pretrained(out_dir, safe_serialization=True)
+        processor.save_pretrained(out_dir)
+        model.train()
+        print(f"captioner saved to {out_dir}", flush=True)
+
     if not export_only:
-        attrs, images = make_dataset(dataset_size, TRAIN_SEED, "train")
+        items, images = world.make_dataset(dataset_size, world.train_seed, "train")
         pixels = processor.image_processor(images=list(images), return_tensors="pt").pixel_values
-        enc = tok([caption(a) for a in attrs], padding="max_length",
+        enc = tok([world.caption(a) for a in items], padding="max_length",
                   max_length=MAX_CAPTION_TOKENS, truncation=True, return_tensors="pt")
         labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
         logger = Logger(log_every, steps)
+        periodic = PeriodicExport(export_every, export)
         model.train()
         for step in range(start + 1, steps + 1):
             idx = batch_indices(len(pixels), batch_size, seed, step)
-            x = augment(pixels[idx], step_generator(seed, step))
+            x = augment(pixels[idx], step_generator(seed, step), world.blur)
             out = model(pixel_values=x, input_ids=enc.input_ids[idx],
                         attention_mask=enc.attention_mask[idx], labels=labels[idx])
             opt.zero_grad(set_to_none=True)
@@ -129,27 +168,21 @@ def train(
             logger.log(step, loss=out.loss.item())
             if step % ckpt_every == 0 or step == steps:
                 save_checkpoint(ckpt_path, step, model=model, opt=opt, sched=sched)
+                periodic.maybe(step)
 
+    export()
     model.eval()
-    model.save_pretrained(out_dir, safe_serialization=True)
-    processor.save_pretrained(out_dir)
-    print(f"captioner saved to {out_dir}", flush=True)
     return model, processor
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", default=str(CACHE_DIR / "out" / "shapes-captioner"))
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dataset-size", type=int, default=20_000)
+    add_world_arguments(p)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ckpt-dir", default=None)
-    p.add_argument("--export-only", action="store_true")
     a = p.parse_args(argv)
-    train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed,
-          a.ckpt_dir, export_only=a.export_only)
+    train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed, a.ckpt_dir,
+          export_only=a.export_only, world=a.world, init_from=a.init_from, export_every=a.export_every)
 
 
 if __name__ == "__main__":

@@ -86,3 +86,19 @@ class Logger:
             parts = " ".join(f"{k}={v / self.count:.5f}" for k, v in self.sums.items())
             print(f"step {step}/{self.total} {parts} {rate:.3f}s/step", flush=True)
             self.t0, self.last_step, self.sums, self.count = now, step, {}, 0
+
+
+class PeriodicExport:
+    """Calls ``export()`` when ``every`` seconds have passed since the last call
+    (``None``: never), so a long run leaves a folder to resume from."""
+
+    def __init__(self, every: float | None, export):
+        self.every = every
+        self.export = export
+        self.last = time.time()
+
+    def maybe(self, step: int) -> None:
+        if self.every is not None and time.time() - self.last >= self.every:
+            print(f"step {step}: periodic export", flush=True)
+            self.export()
+            self.last = time.time()

@@ -1,8 +1,12 @@
-"""Train the shapes-world text-to-image model (a tiny Stable Diffusion).
+"""Train a world's text-to-image model (a tiny Stable Diffusion).
 
     python -m playground.train.vae            # first: the autoencoder
     python -m playground.train.text2image --steps 6000
     python -m playground.train.text2image --export-only --out-dir assets/models/shapes-sd
+
+    python -m playground.train.vae --world pictures
+    python -m playground.train.text2image --world pictures --export-every 3600   # -> assets/models/picture-sd
+    python -m playground.train.text2image --world pictures --init-from assets/models/picture-sd  # go on elsewhere
 
 The UNet2DConditionModel and a small CLIPTextModel are trained jointly,
 end-to-end, with the usual epsilon-prediction diffusion loss on latents of the
@@ -15,7 +19,9 @@ earlier attempt).  Conditioning tricks:
 * junk words: ~15% of captions get 1-2 random non-grammar "words" (letters,
   digits, punctuation, emoji) inserted at random places, so prompts with
   unknown words still work: the model learns to ignore those tokens;
-* Min-SNR-5 loss weighting and an EMA copy of the weights (exported).
+* Min-SNR-5 loss weighting and an EMA copy of the weights (exported);
+* pictures only: a quarter of the captions leave out the size, a quarter
+  the position (an eighth both), so the model picks them when a prompt does.
 
 The export is a standard diffusers folder that
 ``AutoPipelineForText2Image.from_pretrained`` loads as a
@@ -35,11 +41,12 @@ import torch
 from playground.shapes.tokenizers import (
     CLIP_MAX_LENGTH, build_clip_tokenizer, write_clip_vocab_files,
 )
-from playground.shapes.world import TRAIN_SEED, caption, make_dataset
 from playground.train.common import (
-    CACHE_DIR, Logger, batch_indices, images_to_tensor, load_checkpoint,
+    Logger, PeriodicExport, batch_indices, images_to_tensor, load_checkpoint,
     save_checkpoint, setup_torch, step_generator,
 )
+from playground.train.vae import vae_folder
+from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
 
 # Defaults the model card documents and the UI uses.
 DEFAULT_STEPS = 20
@@ -48,17 +55,17 @@ DEFAULT_GUIDANCE = 7.5
 _JUNK_CHARS = list("abcdefghijklmnopqrstuvwxyz0123456789!?.,'-") + ["🐶", "✨", "é", "ß", "🙂"]
 
 
-def make_text_encoder(vocab_size: int, bos: int, eos: int):
-    """A tiny CLIPTextModel (2 layers, width 64)."""
+def make_text_encoder(vocab_size: int, bos: int, eos: int, width: int = 64):
+    """A tiny CLIPTextModel (2 layers; shapes width 64, pictures 128)."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
         vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=256,
-        projection_dim=64,
+        hidden_size=width,
+        intermediate_size=4 * width,
+        projection_dim=width,
         num_hidden_layers=2,
-        num_attention_heads=2,
+        num_attention_heads=width // 32,
         max_position_embeddings=CLIP_MAX_LENGTH,
         bos_token_id=bos,
         eos_token_id=eos,
@@ -67,21 +74,17 @@ def make_text_encoder(vocab_size: int, bos: int, eos: int):
     return CLIPTextModel(config)
 
 
-def make_unet():
-    """A small UNet2DConditionModel on 16x16x4 latents."""
+def make_unet(world: str | World = "shapes"):
+    """A small UNet2DConditionModel on the world's 16x16 latents (shapes 4 channels, pictures 8)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=(32, 64, 64),
         layers_per_block=1,
-        cross_attention_dim=64,
         attention_head_dim=4,  # diffusers uses this as the number of heads
         norm_num_groups=8,
+        **get_world(world).unet,
     )
 
 
@@ -133,29 +136,29 @@ def encode_prompts(tokenizer, texts: list[str]) -> torch.Tensor:
     ).input_ids
 
 
-def cached_latents(vae_dir: Path, dataset_size: int, cache_dir: Path) -> tuple[torch.Tensor, list[str]]:
-    """Scaled VAE latents (posterior means) + captions of the training set,
+def cached_latents(vae_dir: Path, dataset_size: int, cache_dir: Path,
+                   world: str | World = "shapes") -> tuple[torch.Tensor, list]:
+    """Scaled VAE latents (posterior means) + items of the training set,
     encoded once and cached keyed by the VAE weights and dataset size."""
     from diffusers import AutoencoderKL
 
+    world = get_world(world)
     weights = next(vae_dir.glob("*.safetensors"))
     key = hashlib.sha1(weights.read_bytes()).hexdigest()[:12]
     path = cache_dir / f"latents-{key}-{dataset_size}.pt"
-    attrs, images = make_dataset(dataset_size, TRAIN_SEED, "train")
-    captions = [caption(a) for a in attrs]
+    items, images = world.make_dataset(dataset_size, world.train_seed, "train")
     if path.exists():
-        return torch.load(path), captions
+        return torch.load(path), items
     vae = AutoencoderKL.from_pretrained(vae_dir).eval()
-    data = images_to_tensor(images)
     out = []
     with torch.no_grad():
-        for i in range(0, len(data), 256):
-            out.append(vae.encode(data[i:i + 256]).latent_dist.mean)
+        for i in range(0, len(images), 64):
+            out.append(vae.encode(images_to_tensor(images[i:i + 64])).latent_dist.mean)
     latents = torch.cat(out) * vae.config.scaling_factor
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(latents, path)
     print(f"encoded {len(latents)} latents -> {path} (std {latents.std():.3f})", flush=True)
-    return latents, captions
+    return latents, items
 
 
 class EMA:
@@ -203,17 +206,17 @@ def load_exported_weights(folder: Path, unet, text_encoder) -> None:
     text_encoder.load_state_dict(load_file(folder / "text_encoder" / "model.safetensors"))
 
 
-def save_pipeline(pipe, folder: Path) -> None:
+def save_pipeline(pipe, folder: Path, words: tuple[str, ...] | None = None) -> None:
     """``save_pretrained`` (safetensors) plus the classic tokenizer files."""
     pipe.save_pretrained(folder, safe_serialization=True)
-    write_clip_vocab_files(folder / "tokenizer")
+    write_clip_vocab_files(folder / "tokenizer", *([words] if words else []))
 
 
 def train(
-    out_dir: str | Path,
-    steps: int = 6000,
-    batch_size: int = 64,
-    dataset_size: int = 20_000,
+    out_dir: str | Path | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    dataset_size: int | None = None,
     lr: float = 5e-4,
     seed: int = 0,
     vae_dir: str | Path | None = None,
@@ -226,6 +229,8 @@ def train(
     export_only: bool = False,
     init_from: str | Path | None = None,
     stop_after: int | None = None,
+    world: str | World = "shapes",
+    export_every: float | None = None,
 ):
     """Train (resuming from ``ckpt_dir``) and save the pipeline to ``out_dir``.
 
@@ -236,16 +241,24 @@ def train(
     checkpoints of the run that made it are gone.  ``stop_after`` ends the run
     at that step of the ``steps``-long schedule (the learning rate still
     follows the full schedule), which is how the bundled model was cut.
+    Without ``vae_dir`` the VAE is ``init_from``'s, else the world's trained
+    one.  ``export_every`` (seconds) also exports during the run.
     """
+    world = get_world(world)
+    d = apply_defaults(world, "text2image", steps=steps, batch_size=batch_size, dataset_size=dataset_size)
+    steps, batch_size, dataset_size = d["steps"], d["batch_size"], d["dataset_size"]
     setup_torch(seed)
-    out_dir = Path(out_dir)
-    ckpt_dir = Path(ckpt_dir or CACHE_DIR / "text2image")
-    vae_dir = Path(vae_dir or CACHE_DIR / "out" / "vae")
+    out_dir = Path(out_dir or world.out_dirs["text2image"])
+    ckpt_dir = Path(ckpt_dir or world.cache / "text2image")
+    if vae_dir is None:
+        vae_dir = vae_folder(init_from) if init_from is not None else world.out_dirs["vae"] / "vae"
+    vae_dir = Path(vae_dir)
     ckpt_path = ckpt_dir / "ckpt.pt"
 
-    tokenizer = build_clip_tokenizer()
-    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
-    unet = make_unet()
+    tokenizer = build_clip_tokenizer(world.words)
+    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id,
+                                     world.text_width)
+    unet = make_unet(world)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     warmup = 200
@@ -267,12 +280,19 @@ def train(
     print(f"text2image: unet {n_unet:.2f}M, text encoder {n_text:.2f}M params, "
           f"start step {start}/{steps}", flush=True)
 
+    def export():
+        pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer)
+        save_pipeline(pipe, out_dir, world.words)
+        print(f"pipeline saved to {out_dir}", flush=True)
+        return pipe
+
     if not export_only:
-        latents, captions = cached_latents(vae_dir, dataset_size, ckpt_dir)
+        latents, items = cached_latents(vae_dir, dataset_size, ckpt_dir, world)
         noise_sched = make_noise_scheduler()
         alphas = noise_sched.alphas_cumprod
         snr = alphas / (1 - alphas)
         logger = Logger(log_every, steps)
+        periodic = PeriodicExport(export_every, export)
         unet.train()
         text_encoder.train()
         last = min(steps, stop_after or steps)
@@ -280,7 +300,8 @@ def train(
             idx = batch_indices(len(latents), batch_size, seed, step)
             g = step_generator(seed, step)
             rng = np.random.default_rng(seed * 1_000_003 + step)
-            texts = [augment_caption(captions[i], rng, p_drop, p_junk) for i in idx.tolist()]
+            texts = [augment_caption(world.train_caption(items[i], rng), rng, p_drop, p_junk)
+                     for i in idx.tolist()]
             ids = encode_prompts(tokenizer, texts)
             x0 = latents[idx]
             noise = torch.randn(x0.shape, generator=g)
@@ -304,29 +325,22 @@ def train(
                     ckpt_path, step, unet=unet, text_encoder=text_encoder, opt=opt,
                     sched=sched, ema_unet=ema_unet, ema_text=ema_text,
                 )
+                periodic.maybe(step)
 
-    pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer)
-    save_pipeline(pipe, out_dir)
-    print(f"pipeline saved to {out_dir}", flush=True)
-    return pipe
+    return export()
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", default=str(CACHE_DIR / "out" / "shapes-sd"))
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dataset-size", type=int, default=20_000)
+    add_world_arguments(p)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vae-dir", default=None)
-    p.add_argument("--ckpt-dir", default=None)
-    p.add_argument("--export-only", action="store_true")
-    p.add_argument("--init-from", default=None, help="exported pipeline folder to start a new run from")
+    p.add_argument("--vae-dir", default=None, help="default: --init-from's vae, else the world's trained VAE")
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
     a = p.parse_args(argv)
     train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed,
-          a.vae_dir, a.ckpt_dir, export_only=a.export_only, init_from=a.init_from, stop_after=a.stop_after)
+          a.vae_dir, a.ckpt_dir, export_only=a.export_only, init_from=a.init_from, stop_after=a.stop_after,
+          world=a.world, export_every=a.export_every)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""Train the shapes-world AutoencoderKL: 64x64 RGB <-> 16x16x4 latents.
+"""Train a world's AutoencoderKL: images <-> latents.
 
-    python -m playground.train.vae --steps 1500
+    python -m playground.train.vae --steps 1500                      # shapes: 64x64 <-> 16x16x4
+    python -m playground.train.vae --world pictures --steps 4000     # pictures: 128x128 <-> 16x16x8
 
-Small (block_out_channels (16, 32, 64), one resnet per block, no mid-block
-attention) because the images are two flat colours.  Loss is pixel MSE plus
-a small KL term so the latent stays close to a unit Gaussian for diffusion.
-After training, ``scaling_factor`` is set to 1/std of the training latents
-(the Stable Diffusion convention) and the model is saved with
-``save_pretrained`` into ``<out_dir>/vae``.
+Small (one resnet per block, no mid-block attention) because the worlds are
+flat colours plus, for pictures, an emoji.  Loss is pixel MSE plus a small KL
+term so the latent stays close to a unit Gaussian for diffusion.  After
+training, ``scaling_factor`` is set to 1/std of the training latents (the
+Stable Diffusion convention) and the model is saved with ``save_pretrained``
+into ``<out_dir>/vae``.  ``--init-from`` starts from an exported folder (a
+pipeline folder with ``vae/``, or a ``vae`` folder itself).
 """
 
 from __future__ import annotations
@@ -17,72 +19,84 @@ from pathlib import Path
 
 import torch
 
-from playground.shapes.world import TRAIN_SEED, make_dataset
 from playground.train.common import (
-    CACHE_DIR, Logger, batch_indices, images_to_tensor, load_checkpoint,
-    save_checkpoint, setup_torch, step_generator,
+    Logger, batch_indices, images_to_tensor, load_checkpoint, save_checkpoint,
+    setup_torch, step_generator,
 )
+from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
 
 
-def make_vae():
-    """A fresh, small AutoencoderKL (downsampling 4x: 64x64 -> 16x16x4)."""
+def make_vae(world: str | World = "shapes"):
+    """A fresh, small AutoencoderKL for ``world`` (shapes: 64x64 -> 16x16x4)."""
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        block_out_channels=(16, 32, 64),
         layers_per_block=1,
-        latent_channels=4,
         norm_num_groups=8,
-        sample_size=64,
         mid_block_add_attention=False,
+        **get_world(world).vae,
     )
 
 
 @torch.no_grad()
-def latent_std(vae, images: torch.Tensor, batch_size: int = 256) -> float:
-    """Std of posterior means over ``images`` (for ``scaling_factor``)."""
+def latent_std(vae, images, batch_size: int = 64) -> float:
+    """Std of posterior means over ``images`` (uint8 NHWC, for ``scaling_factor``)."""
     vae.eval()
-    latents = [vae.encode(images[i:i + batch_size]).latent_dist.mean
+    latents = [vae.encode(images_to_tensor(images[i:i + batch_size])).latent_dist.mean
                for i in range(0, len(images), batch_size)]
     return float(torch.cat(latents).std())
 
 
+def vae_folder(folder: str | Path) -> Path:
+    """The ``vae`` folder of an exported pipeline folder (or the folder itself)."""
+    folder = Path(folder)
+    return folder / "vae" if (folder / "vae").is_dir() else folder
+
+
 def train(
-    out_dir: str | Path,
-    steps: int = 1500,
-    batch_size: int = 16,
-    dataset_size: int = 20_000,
+    out_dir: str | Path | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    dataset_size: int | None = None,
     lr: float = 1e-3,
     kl_weight: float = 1e-4,
     seed: int = 0,
     ckpt_dir: str | Path | None = None,
     ckpt_every: int = 250,
     log_every: int = 50,
+    world: str | World = "shapes",
+    init_from: str | Path | None = None,
 ):
     """Train (resuming from ``ckpt_dir`` if a checkpoint is there) and save
     the VAE to ``<out_dir>/vae``.  Returns the trained model."""
+    world = get_world(world)
+    d = apply_defaults(world, "vae", steps=steps, batch_size=batch_size, dataset_size=dataset_size)
+    steps, batch_size, dataset_size = d["steps"], d["batch_size"], d["dataset_size"]
     setup_torch(seed)
-    out_dir = Path(out_dir)
-    ckpt_path = Path(ckpt_dir or CACHE_DIR / "vae") / "ckpt.pt"
-    _, images = make_dataset(dataset_size, TRAIN_SEED, "train")
-    data = images_to_tensor(images)
+    out_dir = Path(out_dir or world.out_dirs["vae"])
+    ckpt_path = Path(ckpt_dir or world.cache / "vae") / "ckpt.pt"
+    # uint8 images, converted per batch: 128x128 floats for the whole set would be gigabytes.
+    _, images = world.make_dataset(dataset_size, world.train_seed, "train")
 
-    vae = make_vae()
+    vae = make_vae(world)
+    if init_from is not None and not ckpt_path.exists():
+        from diffusers import AutoencoderKL
+
+        vae.load_state_dict(AutoencoderKL.from_pretrained(vae_folder(init_from)).state_dict())
+        print(f"initialised from {init_from}", flush=True)
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * (0.1 + 0.9 * (1 - s / max(steps, 1)))
     )
     start = load_checkpoint(ckpt_path, model=vae, opt=opt, sched=sched)
-    print(f"vae: {sum(p.numel() for p in vae.parameters()) / 1e6:.2f}M params, "
+    print(f"vae ({world.name}): {sum(p.numel() for p in vae.parameters()) / 1e6:.2f}M params, "
           f"start step {start}/{steps}", flush=True)
     logger = Logger(log_every, steps)
     vae.train()
     for step in range(start + 1, steps + 1):
-        x = data[batch_indices(len(data), batch_size, seed, step)]
+        x = images_to_tensor(images[batch_indices(len(images), batch_size, seed, step).numpy()])
         post = vae.encode(x).latent_dist
         # Reparameterised sample with a step-seeded generator (reproducible).
         z = post.sample(generator=step_generator(seed, step))
@@ -99,7 +113,7 @@ def train(
         if step % ckpt_every == 0 or step == steps:
             save_checkpoint(ckpt_path, step, model=vae, opt=opt, sched=sched)
 
-    std = latent_std(vae, data[:2048])
+    std = latent_std(vae, images[:2048])
     vae.register_to_config(scaling_factor=1.0 / std)
     vae.save_pretrained(out_dir / "vae", safe_serialization=True)
     print(f"vae saved to {out_dir / 'vae'} (latent std {std:.4f})", flush=True)
@@ -108,17 +122,13 @@ def train(
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", default=str(CACHE_DIR / "out"))
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--dataset-size", type=int, default=20_000)
+    add_world_arguments(p, export=False)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--kl-weight", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ckpt-dir", default=None)
     a = p.parse_args(argv)
     train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.kl_weight,
-          a.seed, a.ckpt_dir)
+          a.seed, a.ckpt_dir, world=a.world, init_from=a.init_from)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""Evaluate the bundled picture-world models from their asset folders (issue 18's table).
+
+    python -m playground.eval.pictures [--n 60] [--sd DIR] [--captioner DIR]
+
+Pictures are scored by the pixel reader (``playground.eval.picture_reader``),
+never by a captioner, on what the project never trained on: the (object,
+scene) pairs in ``HELD_OUT_PAIRS``, with sizes, positions and star seeds drawn
+from ``EVAL_SEED``:
+
+* text to image: object and scene both read back right, at the default steps
+  and guidance and at guidance 1.0; size right and position right, for the
+  same prompts (which name both); object and scene for prompts that leave
+  size and position out;
+* captioner: object and scene right, and all four right, on fresh renders;
+* round trip: prompt -> picture -> caption, object and scene of the caption;
+* seconds per 128x128 picture (batch of one, default settings) and per
+  caption, with the torch threads given (2 by default: the 2-core target);
+* the two folders' sizes on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from playground.eval.picture_reader import read_image
+from playground.eval.shapes import DEFAULT_GUIDANCE, DEFAULT_STEPS, caption_images, generate, load_models
+from playground.world import EVAL_SEED, Picture, caption, parse_caption, render, sample_picture
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SD_DIR = REPO_ROOT / "assets" / "models" / "picture-sd"
+CAPTIONER_DIR = REPO_ROOT / "assets" / "models" / "picture-captioner"
+KEYS = ("object", "scene", "size", "position")
+
+# figure -> (bar, True when higher is better); issue 18's targets.
+BARS = {
+    "t2i_default": (0.85, True), "t2i_size": (0.80, True), "t2i_position": (0.80, True),
+    "captioner_object_scene": (0.90, True), "captioner_all": (0.80, True), "round_trip": (0.80, True),
+    "sec_per_picture": (2.0, False), "folders_mb": (60.0, False),
+}
+
+
+def eval_pictures(n: int, split: str = "heldout", seed: int = EVAL_SEED) -> list[Picture]:
+    """``n`` fresh pictures from ``split`` (held-out pairs by default)."""
+    rng = np.random.default_rng(seed)
+    return [sample_picture(rng, split) for _ in range(n)]
+
+
+def share(pictures: list[Picture], reads: list[dict], keys: tuple[str, ...]) -> float:
+    """Fraction of ``reads`` that get every one of ``keys`` of their picture right."""
+    return float(np.mean([all(r.get(k) == getattr(p, k) for k in keys) for p, r in zip(pictures, reads)]))
+
+
+def folder_mb(folder: Path) -> float:
+    """Size of the files in ``folder`` in MB (10^6 bytes)."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 1e6
+
+
+def run(n: int = 60, sd_dir: Path = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
+        steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, threads: int = 2) -> dict[str, float]:
+    """Compute and print every figure; return them as a dict."""
+    import torch
+
+    torch.set_num_threads(threads)
+    pipe, processor, cap_model = load_models(Path(sd_dir), Path(captioner_dir))
+    res: dict[str, float] = {}
+    pictures = eval_pictures(n)
+    prompts = [caption(p) for p in pictures]
+    images = generate(pipe, prompts, guidance, steps, EVAL_SEED)
+    reads = [read_image(im) for im in images]
+    res["t2i_default"] = share(pictures, reads, ("object", "scene"))
+    res["t2i_size"] = share(pictures, reads, ("size",))
+    res["t2i_position"] = share(pictures, reads, ("position",))
+    res["t2i_all"] = share(pictures, reads, KEYS)
+    reads_1 = [read_image(im) for im in generate(pipe, prompts, 1.0, steps, EVAL_SEED)]
+    res["t2i_guidance_1"] = share(pictures, reads_1, ("object", "scene"))
+    short = pictures[: max(8, n // 2)]
+    reads_short = [read_image(im) for im in generate(
+        pipe, [caption(p, size=False, position=False) for p in short], guidance, steps, EVAL_SEED)]
+    res["t2i_short_prompts"] = share(short, reads_short, ("object", "scene"))
+
+    fresh = eval_pictures(4 * n, seed=EVAL_SEED + 1)
+    caps = [parse_caption(c) for c in caption_images(processor, cap_model, [render(p) for p in fresh])]
+    res["captioner_object_scene"] = share(fresh, caps, ("object", "scene"))
+    res["captioner_all"] = share(fresh, caps, KEYS)
+    round_trip = [parse_caption(c) for c in caption_images(processor, cap_model, images)]
+    res["round_trip"] = share(pictures, round_trip, ("object", "scene"))
+
+    # Latency, batch of one, after a warm-up call.
+    generate(pipe, prompts[:1], guidance, steps, 0)
+    t0 = time.perf_counter()
+    for i in range(3):
+        generate(pipe, prompts[:1], guidance, steps, i)
+    res["sec_per_picture"] = (time.perf_counter() - t0) / 3
+    caption_images(processor, cap_model, images[:1])
+    t0 = time.perf_counter()
+    for _ in range(10):
+        caption_images(processor, cap_model, images[:1])
+    res["sec_per_caption"] = (time.perf_counter() - t0) / 10
+    res["sd_mb"], res["captioner_mb"] = folder_mb(sd_dir), folder_mb(captioner_dir)
+    res["folders_mb"] = res["sd_mb"] + res["captioner_mb"]
+    print_table(res, n, steps, guidance, threads)
+    return res
+
+
+def print_table(res: dict[str, float], n: int, steps: int, guidance: float, threads: int) -> None:
+    """The issue's target table, each figure with its bar."""
+    def row(label: str, key: str, value: str) -> str:
+        if key not in BARS:
+            return f"| {label} | {value} | |"
+        bar, higher = BARS[key]
+        ok = res[key] >= bar if higher else res[key] <= bar
+        return f"| {label} | {value} | {'>=' if higher else '<='} {bar:g}: {'PASS' if ok else 'FAIL'} |"
+
+    pct = lambda key: f"{res[key]:.1%}"  # noqa: E731
+    print(f"picture-world eval: held-out (object, scene) pairs, steps={steps} guidance={guidance:g} "
+          f"n={n} threads={threads}")
+    print("| figure | value | bar |")
+    print("|---|---|---|")
+    for line in (
+        row(f"object and scene both right, guidance {guidance:g}", "t2i_default", pct("t2i_default")),
+        row("the same at guidance 1.0", "t2i_guidance_1", pct("t2i_guidance_1")
+            + (" (lower: guidance matters)" if res["t2i_guidance_1"] < res["t2i_default"] else " (not lower)")),
+        row("size right, prompt names it", "t2i_size", pct("t2i_size")),
+        row("position right, prompt names it", "t2i_position", pct("t2i_position")),
+        row("all four right", "t2i_all", pct("t2i_all")),
+        row("object and scene, prompts without size or position", "t2i_short_prompts", pct("t2i_short_prompts")),
+        row("captioner: object and scene right", "captioner_object_scene", pct("captioner_object_scene")),
+        row("captioner: all four right", "captioner_all", pct("captioner_all")),
+        row("round trip prompt -> picture -> caption, object and scene", "round_trip", pct("round_trip")),
+        row(f"seconds per 128x128 picture ({threads} threads)", "sec_per_picture", f"{res['sec_per_picture']:.2f}"),
+        row("seconds per caption", "sec_per_caption", f"{res['sec_per_caption']:.3f}"),
+        row("both folders together (MB)", "folders_mb",
+            f"{res['folders_mb']:.1f} (sd {res['sd_mb']:.1f} + captioner {res['captioner_mb']:.1f})"),
+    ):
+        print(line)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=60, help="prompts per text-to-image condition")
+    p.add_argument("--sd", default=str(SD_DIR))
+    p.add_argument("--captioner", default=str(CAPTIONER_DIR))
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    a = p.parse_args(argv)
+    run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance, a.threads)
+
+
+if __name__ == "__main__":
+    main()
