@@ -113,3 +113,84 @@ def test_captioner_targets_match_what_generate_expects():
     assert ids[0] == model.config.text_config.bos_token_id
     assert ids[-1] == model.config.text_config.sep_token_id
     assert processor.batch_decode([ids], skip_special_tokens=True) == [text]
+
+
+def font_or_skip():
+    from playground import world
+
+    try:
+        world.font_path()
+    except FileNotFoundError as error:  # make test installs the font
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="module")
+def picture_vae_dir(tmp_path_factory):
+    from playground.train import vae
+
+    font_or_skip()
+    out = tmp_path_factory.mktemp("picture-vae")
+    vae.train(out, steps=2, batch_size=2, dataset_size=8, ckpt_dir=out / "ckpt", log_every=1, world="pictures")
+    return out / "vae"
+
+
+def test_picture_vae_downsamples_128_pixels_8_times(picture_vae_dir):
+    from diffusers import AutoencoderKL
+
+    model = AutoencoderKL.from_pretrained(picture_vae_dir)
+    with torch.no_grad():
+        z = model.encode(torch.zeros(1, 3, 128, 128)).latent_dist.mean
+    assert z.shape == (1, 8, 16, 16)
+
+
+def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(picture_vae_dir, tmp_path):
+    from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline
+    from safetensors.torch import load_file
+
+    from playground.train import text2image
+    from playground.train.common import load_checkpoint
+
+    common = dict(batch_size=2, dataset_size=8, log_every=1, world="pictures", ckpt_every=1)
+    # export_every=0: an export at every checkpoint, as --export-every 3600 does once an hour.
+    text2image.train(tmp_path / "sd", steps=2, vae_dir=picture_vae_dir, ckpt_dir=tmp_path / "a", export_every=0, **common)
+    pipe = AutoPipelineForText2Image.from_pretrained(tmp_path / "sd")
+    assert isinstance(pipe, StableDiffusionPipeline)
+    pipe.set_progress_bar_config(disable=True)
+    img = pipe("a big dog 🐶 on the beach, on the left please", num_inference_steps=2, guidance_scale=7.5,
+               generator=torch.Generator().manual_seed(0)).images[0]
+    assert img.size == (128, 128)
+    # On another machine: no checkpoint, only the folder; its VAE comes along and lr 0 keeps the weights.
+    text2image.train(tmp_path / "sd2", steps=1, ckpt_dir=tmp_path / "b", init_from=tmp_path / "sd", lr=0.0, **common)
+    assert load_checkpoint(tmp_path / "b" / "ckpt.pt") == 1
+    for part, name in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"), ("text_encoder", "model")):
+        start = load_file(tmp_path / "sd" / part / f"{name}.safetensors")
+        end = load_file(tmp_path / "sd2" / part / f"{name}.safetensors")
+        assert all(torch.equal(start[k], end[k]) for k in start), part
+
+
+def test_picture_captioner_trains_decodes_and_goes_on_from_its_folder(tmp_path):
+    from transformers import AutoProcessor, BlipForConditionalGeneration
+
+    from playground.train import captioner
+    from playground.world import Picture, render
+
+    font_or_skip()
+    common = dict(batch_size=2, dataset_size=8, log_every=1, world="pictures")
+    captioner.train(tmp_path / "cap", steps=2, ckpt_dir=tmp_path / "a", **common)
+    processor = AutoProcessor.from_pretrained(tmp_path / "cap")
+    model = BlipForConditionalGeneration.from_pretrained(tmp_path / "cap")
+    inputs = processor(images=render(Picture("dog", "on the beach")), return_tensors="pt")
+    assert inputs.pixel_values.shape[-2:] == (128, 128)
+    assert isinstance(processor.batch_decode(model.generate(**inputs, max_new_tokens=20), skip_special_tokens=True)[0], str)
+    ids = processor.tokenizer("a big dog on the beach, on the left").input_ids
+    assert processor.batch_decode([ids], skip_special_tokens=True) == ["a big dog on the beach, on the left"]
+    captioner.train(tmp_path / "cap2", steps=1, ckpt_dir=tmp_path / "b", init_from=tmp_path / "cap", lr=0.0, **common)
+    after = BlipForConditionalGeneration.from_pretrained(tmp_path / "cap2").state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in model.state_dict().items())
+
+
+def test_unknown_world_is_refused_by_name():
+    from playground.train.worlds import get_world
+
+    with pytest.raises(ValueError, match="Unknown world: 'castles'"):
+        get_world("castles")
