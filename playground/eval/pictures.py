@@ -20,14 +20,15 @@ from ``EVAL_SEED``:
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
 from playground.eval.picture_reader import read_image
-from playground.eval.shapes import DEFAULT_GUIDANCE, DEFAULT_STEPS, caption_images, generate, load_models
+from playground.eval.common import (
+    DEFAULT_GUIDANCE, DEFAULT_STEPS, caption_images, eval_arguments, generate, load_models,
+)
 from playground.world import EVAL_SEED, Picture, caption, parse_caption, render, sample_picture
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -140,14 +141,7 @@ def print_table(res: dict[str, float], n: int, steps: int, guidance: float, thre
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=60, help="prompts per text-to-image condition")
-    p.add_argument("--sd", default=str(SD_DIR))
-    p.add_argument("--captioner", default=str(CAPTIONER_DIR))
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
-    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    a = p.parse_args(argv)
+    a = eval_arguments(__doc__, 60, SD_DIR, CAPTIONER_DIR).parse_args(argv)
     run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance, a.threads)
 
 

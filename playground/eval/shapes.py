@@ -21,12 +21,14 @@ scenes drawn with ``EVAL_SEED`` (never used for training data):
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
+from playground.eval.common import (
+    DEFAULT_GUIDANCE, DEFAULT_STEPS, caption_images, eval_arguments, generate, load_models,
+)
 from playground.shapes.reader import read_image
 from playground.shapes.world import (
     EVAL_SEED, Attributes, caption, parse_caption, render, sample_attributes,
@@ -35,8 +37,6 @@ from playground.shapes.world import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SD_DIR = REPO_ROOT / "assets" / "models" / "shapes-sd"
 CAPTIONER_DIR = REPO_ROOT / "assets" / "models" / "shapes-captioner"
-DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 7.5
 KEYS = ("colour", "shape", "background")
 
 BARS = {
@@ -59,44 +59,6 @@ def eval_prompts(n: int, split: str, size: str | None = "large", seed: int = EVA
 
 def all_correct(read: dict, attrs: Attributes) -> bool:
     return all(read.get(k) == getattr(attrs, k) for k in KEYS)
-
-
-def load_models(sd_dir: Path, captioner_dir: Path):
-    """Load both models exactly as an app would (CPU, fp32)."""
-    import torch
-    from diffusers import AutoPipelineForText2Image
-    from transformers import AutoProcessor, BlipForConditionalGeneration
-
-    pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    processor = AutoProcessor.from_pretrained(captioner_dir)
-    model = BlipForConditionalGeneration.from_pretrained(captioner_dir).eval()
-    return pipe, processor, model
-
-
-def generate(pipe, prompts: list[str], guidance: float, steps: int, seed: int, batch: int = 16):
-    """Images for ``prompts``; image i uses generator seed ``seed + i``."""
-    import torch
-
-    images = []
-    for i in range(0, len(prompts), batch):
-        chunk = prompts[i:i + batch]
-        gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
-        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance,
-                       generator=gens).images
-    return images
-
-
-def caption_images(processor, model, images, batch: int = 64) -> list[str]:
-    import torch
-
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            inputs = processor(images=images[i:i + batch], return_tensors="pt")
-            ids = model.generate(**inputs, max_new_tokens=20)
-            out += processor.batch_decode(ids, skip_special_tokens=True)
-    return out
 
 
 def _junk(text: str, rng: np.random.Generator) -> str:
@@ -186,14 +148,7 @@ def _print(res: dict[str, float], n: int, steps: int, guidance: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=64, help="prompts per t2i condition")
-    p.add_argument("--sd", default=str(SD_DIR))
-    p.add_argument("--captioner", default=str(CAPTIONER_DIR))
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
-    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    a = p.parse_args(argv)
+    a = eval_arguments(__doc__, 64, SD_DIR, CAPTIONER_DIR).parse_args(argv)
     run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance, a.threads)
 
 

@@ -1,0 +1,59 @@
+"""What the evaluations of the bundled image models share: loading, generating, captioning, options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 7.5
+
+
+def load_models(sd_dir: Path, captioner_dir: Path):
+    """Load both models exactly as an app would (CPU, fp32)."""
+    import torch
+    from diffusers import AutoPipelineForText2Image
+    from transformers import AutoProcessor, BlipForConditionalGeneration
+
+    pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    processor = AutoProcessor.from_pretrained(captioner_dir)
+    model = BlipForConditionalGeneration.from_pretrained(captioner_dir).eval()
+    return pipe, processor, model
+
+
+def generate(pipe, prompts: list[str], guidance: float, steps: int, seed: int, batch: int = 16):
+    """Images for ``prompts``; image i uses generator seed ``seed + i``."""
+    import torch
+
+    images = []
+    for i in range(0, len(prompts), batch):
+        chunk = prompts[i:i + batch]
+        gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
+        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance,
+                       generator=gens).images
+    return images
+
+
+def caption_images(processor, model, images, batch: int = 64) -> list[str]:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            inputs = processor(images=images[i:i + batch], return_tensors="pt")
+            ids = model.generate(**inputs, max_new_tokens=20)
+            out += processor.batch_decode(ids, skip_special_tokens=True)
+    return out
+
+
+def eval_arguments(doc: str, n: int, sd_dir: Path, captioner_dir: Path) -> argparse.ArgumentParser:
+    """The options every evaluation takes: sample count, folders, steps, guidance, threads."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--n", type=int, default=n, help="prompts per text-to-image condition")
+    p.add_argument("--sd", default=str(sd_dir))
+    p.add_argument("--captioner", default=str(captioner_dir))
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    return p
