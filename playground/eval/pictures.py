@@ -10,7 +10,7 @@ from ``EVAL_SEED``:
 * text to image: object and scene both read back right, at the default steps
   and guidance and at guidance 1.0; size right and position right, for the
   same prompts (which name both); object and scene for prompts that leave
-  size and position out;
+  size and position out, and for pairs seen in training (for comparison);
 * captioner: object and scene right, and all four right, on fresh renders;
 * round trip: prompt -> picture -> caption, object and scene of the caption;
 * seconds per 128x128 picture (batch of one, default settings) and per
@@ -82,6 +82,9 @@ def run(n: int = 60, sd_dir: Path = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
     reads_short = [read_image(im) for im in generate(
         pipe, [caption(p, size=False, position=False) for p in short], guidance, steps, EVAL_SEED)]
     res["t2i_short_prompts"] = share(short, reads_short, ("object", "scene"))
+    seen = eval_pictures(max(8, n // 2), split="train", seed=EVAL_SEED + 2)
+    reads_seen = [read_image(im) for im in generate(pipe, [caption(p) for p in seen], guidance, steps, EVAL_SEED)]
+    res["t2i_seen_pairs"] = share(seen, reads_seen, ("object", "scene"))
 
     fresh = eval_pictures(4 * n, seed=EVAL_SEED + 1)
     caps = [parse_caption(c) for c in caption_images(processor, cap_model, [render(p) for p in fresh])]
@@ -129,6 +132,7 @@ def print_table(res: dict[str, float], n: int, steps: int, guidance: float, thre
         row("position right, prompt names it", "t2i_position", pct("t2i_position")),
         row("all four right", "t2i_all", pct("t2i_all")),
         row("object and scene, prompts without size or position", "t2i_short_prompts", pct("t2i_short_prompts")),
+        row("object and scene, pairs seen in training (fresh stars)", "t2i_seen_pairs", pct("t2i_seen_pairs")),
         row("captioner: object and scene right", "captioner_object_scene", pct("captioner_object_scene")),
         row("captioner: all four right", "captioner_all", pct("captioner_all")),
         row("round trip prompt -> picture -> caption, object and scene", "round_trip", pct("round_trip")),
