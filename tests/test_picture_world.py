@@ -169,3 +169,16 @@ def test_world_and_reader_import_without_gradio_or_torch():
             "print(sorted(m for m in ('gradio', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_eval_table_marks_each_bar(capsys):
+    from playground.eval.pictures import BARS, print_table
+
+    res = {key: (bar if higher else bar + 1) for key, (bar, higher) in BARS.items()}  # the bars met, the ceilings missed
+    res.update(t2i_guidance_1=0.5, t2i_all=0.5, t2i_short_prompts=0.5, t2i_seen_pairs=0.5, sec_per_caption=0.01,
+               sd_mb=50.0, captioner_mb=11.0)
+    print_table(res, n=60, steps=20, guidance=7.5, threads=2)
+    out = capsys.readouterr().out
+    assert out.count("PASS") == sum(higher for _, higher in BARS.values())
+    assert out.count("FAIL") == sum(not higher for _, higher in BARS.values())
+    assert "(lower: guidance matters)" in out and "61.0 (sd 50.0 + captioner 11.0)" in out
