@@ -1,7 +1,7 @@
 """What the model was choosing from: one reply token's candidates, before and after temperature and top-p.
 
-A step is a ``TokenStep`` as a dict (``dataclasses.asdict``), so the UI can keep a reply's steps
-in session state and redraw any of them when the temperature or top-p slider moves, without
+A step is a ``TokenStep``'s fields as a dict, so the UI can keep a reply's steps (on the server, under a
+key the session holds) and redraw any of them when the temperature or top-p slider moves, without
 running the model again.
 """
 

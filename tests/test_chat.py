@@ -172,7 +172,7 @@ def test_backends_see_the_same_next_token_distribution(registry):
 
 @pytest.mark.concurrency
 def test_seeded_reply_does_not_depend_on_what_the_contexts_ran_before(registry):
-    """A seeded reply must not depend on which pooled context it lands on or what that context ran before.
+    """A seeded reply must not depend on which sequence it lands on or what that sequence ran before.
 
     A clean CI run replayed a chat from History through the API and got another reply while contexts reused
     cached prefixes; this in-process version did not reproduce that, and test_history's replay is the
@@ -192,7 +192,7 @@ def test_seeded_reply_does_not_depend_on_what_the_contexts_ran_before(registry):
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(chat._pool) > 1  # the replays below may land on any of several used contexts
+    assert chat.batcher.widest > 1  # they shared steps, and the replays below land on sequences they used
     assert {reply(chat, follow_up, seed=4, temperature=0.9, max_new_tokens=30) for _ in range(3)} == {expected}
 
 
@@ -214,3 +214,64 @@ def test_concurrent_conversations_are_reproducible(registry):
     for t in threads:
         t.join()
     assert set(results.values()) == {alone}
+
+
+def test_replies_decoded_together_equal_replies_decoded_alone(registry):
+    """Four different conversations at once share each llama.cpp step (one batch), and each reply is the one
+    it gives alone, token for token."""
+    import threading
+
+    if LLAMA_CPP_MISSING:
+        pytest.skip("llama-cpp-python is not installed: make setup builds it (about 11 minutes)")
+    chat = load_backend(registry, LlamaCppChat)
+    asks = [[{"role": "user", "content": text}] for text in
+            ("Tell me about the sea.", "What is two plus two?", "Write a poem about bread.", "Name three colours.")]
+    alone = [reply(chat, messages, seed=i, temperature=0.9, max_new_tokens=24) for i, messages in enumerate(asks)]
+    shared = chat.batcher.shared_steps
+    together: dict[int, str] = {}
+    start = threading.Barrier(len(asks))
+
+    def run(i):
+        start.wait()
+        together[i] = reply(chat, asks[i], seed=i, temperature=0.9, max_new_tokens=24)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(asks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert chat.batcher.shared_steps - shared >= 12, "the replies did not share llama.cpp's steps"
+    assert [together[i] for i in range(len(asks))] == alone
+
+
+def test_the_sampler_runs_serially_on_the_chat_thread_only():
+    """llama.cpp's sampler thread keeps torch to itself (see serial_torch_on_this_thread): the same tokens as torch
+    spread over every core draws, and no other thread loses its cores."""
+    import threading
+
+    import torch
+
+    from playground.devices import serial_torch_on_this_thread
+    from playground.models.chat import ChatOptions, sample_next
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("one core: torch runs serially everywhere")
+    default = torch.get_num_threads()
+    logits = [torch.randn(49152, generator=torch.Generator().manual_seed(i)) * 4 for i in range(40)]
+    options = ChatOptions.parse(temperature=0.9, top_p=0.95, repetition_penalty=1.1)
+    drawn, teams = {}, {}
+
+    def sample(name, serial):
+        if serial:
+            assert serial_torch_on_this_thread()
+        teams[name] = torch.get_num_threads()
+        generator = torch.Generator().manual_seed(3)
+        drawn[name] = [sample_next(row, [1, 2, 3], options, generator, 5, str)[:2] for row in logits]
+
+    for name, serial in (("spread", False), ("serial", True), ("after", False)):
+        thread = threading.Thread(target=sample, args=(name, serial))
+        thread.start()
+        thread.join()
+    assert teams == {"spread": default, "serial": 1, "after": default}
+    assert torch.get_num_threads() == default
+    assert drawn["serial"] == drawn["spread"] == drawn["after"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from playground.backends.remote import RemoteChat
-from playground.devices import Device
+from playground.devices import Device, serial_torch_on_this_thread
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
@@ -123,6 +123,8 @@ class TokenLoopChat(ModelWrapper):
     def _decode(self, prompt: list[int], options: ChatOptions, seed: int, top_k_shown: int) -> Iterator[TokenStep]:
         import torch
 
+        if self.backend == "llama.cpp":  # the model computes on ggml's threads; torch only samples
+            serial_torch_on_this_thread()
         with torch.inference_mode():
             generator = torch.Generator(device="cpu").manual_seed(seed)
             seen = list(prompt)
@@ -151,14 +153,14 @@ class LlamaCppChat(TokenLoopChat):
     """GGUF models on llama.cpp (``llama-cpp-python``), chosen automatically when it is installed.
 
     llama.cpp only computes the logits; sampling is ``sample_next``, the same code as the
-    transformers backend. Each concurrent conversation gets its own context from a small pool
-    (the weights are memory-mapped once by the OS).
+    transformers backend. Concurrent replies each take a sequence of one shared context and are
+    decoded together, one ``llama_decode`` a step (``playground/backends/llama_batch.py``).
     """
 
     backend = "llama.cpp"
     pickled_bin = False
-    context_limit = 4096  # the KV cache is allocated up front: 4096 tokens of SmolLM2-135M take 90 MB
-    max_contexts = 4
+    context_limit = 4096  # the KV cache is allocated up front: 4096 + 2048 tokens of SmolLM2-135M take 135 MB a sequence
+    max_sequences = 4  # replies decoded together, each on a sequence of one shared context (see llama_batch.py)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,104 +175,73 @@ class LlamaCppChat(TokenLoopChat):
         return source.endswith(".gguf") and importlib.util.find_spec("llama_cpp") is not None
 
     def load(self) -> None:
-        from llama_cpp import llama_vocab_is_eog
+        from llama_cpp import Llama, llama_vocab_is_eog
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self._pool: list = []
-        self._free: list = []
+        from playground.backends.llama_batch import BatchDecoder
+
         self._pieces: dict[int, str] = {}
-        self._eval_lock = threading.Lock()
-        self._pool_lock = threading.Condition()
-        first = self._new_context()
-        metadata = first.metadata
-        template = metadata.get("tokenizer.chat_template")
-        if not template:
-            raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
-        self.formatter = Jinja2ChatFormatter(template, eos_token=self.token_piece(first.token_eos()),
-                                             bos_token=self.token_piece(first.token_bos()))
-        # every end-of-generation token the vocabulary marks (end of turn as well as end of text)
-        vocab = first._model.vocab
-        self.stop_ids = {i for i in range(first.n_vocab()) if llama_vocab_is_eog(vocab, i)}
-        self._free.append(first)
-
-    def _new_context(self):
-        from llama_cpp import Llama
-
         threads = max(1, (os.cpu_count() or 1))
+        n_ctx_seq = self.context_limit + MAX_NEW_TOKENS
         try:
-            llm = Llama(model_path=self.source, n_ctx=self.context_limit + MAX_NEW_TOKENS, n_batch=512, n_threads=threads,
-                        n_threads_batch=threads, verbose=False)
+            # this context only tokenizes and holds the model: replies decode on the batch decoder's context
+            self._llm = Llama(model_path=self.source, n_ctx=512, n_batch=512, n_threads=threads,
+                              n_threads_batch=threads, verbose=False)
+            self.batcher = BatchDecoder(self._llm, self.max_sequences, n_ctx_seq)
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
-        self._pool.append(llm)
-        return llm
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
+        self.formatter = Jinja2ChatFormatter(template, eos_token=self.token_piece(self._llm.token_eos()),
+                                             bos_token=self.token_piece(self._llm.token_bos()))
+        # every end-of-generation token the vocabulary marks (end of turn as well as end of text)
+        vocab = self._llm._model.vocab
+        self.stop_ids = {i for i in range(self._llm.n_vocab()) if llama_vocab_is_eog(vocab, i)}
 
     def _release(self) -> None:
-        for llm in getattr(self, "_pool", []):
-            llm.close()
-        self._pool, self._free = [], []
+        if getattr(self, "batcher", None) is not None:
+            self.batcher.close()
+        if getattr(self, "_llm", None) is not None:
+            self._llm.close()
+        self.batcher = self._llm = None
 
     def estimated_bytes(self) -> int:
         path = Path(self.source)
-        return (path.stat().st_size if path.is_file() else 0) + 120 * 2**20
+        kv = self.max_sequences * (self.context_limit + MAX_NEW_TOKENS) * 23 * 2**10  # SmolLM2-135M: 23 KB a token
+        return (path.stat().st_size if path.is_file() else 0) + kv + 120 * 2**20
 
     def prompt_text(self, messages: list[dict]) -> str:
         return self.formatter(messages=messages).prompt
 
     def prompt_tokens(self, messages: list[dict]) -> list[int]:
-        llm = self._pool[0]
-        ids = llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
+        ids = self._llm.tokenize(self.prompt_text(messages).encode("utf-8"), add_bos=False, special=True)
         self.check_prompt_length(len(ids))
         return ids
 
     def decode(self, ids: list[int]) -> str:
-        return self._pool[0].detokenize(ids).decode("utf-8", errors="replace")
+        return self._llm.detokenize(ids).decode("utf-8", errors="replace")
 
     def token_piece(self, token: int) -> str:
         if token < 0:  # a vocabulary without a BOS or EOS token reports -1
             return ""
         piece = self._pieces.get(token)  # the explain view decodes many single tokens
         if piece is None:
-            piece = self._pool[0].detokenize([token], special=True).decode("utf-8", errors="replace")
+            piece = self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
             self._pieces[token] = piece
         return piece
 
     @contextmanager
     def decoding(self, prompt: list[int]):
-        import numpy as np
         import torch
 
-        llm = self._acquire()
-        n_vocab = llm.n_vocab()
-        try:
-            # The whole conversation is evaluated afresh for each reply. Reusing the KV cache of a prefix
-            # would be quicker on long chats, but llama.cpp's values depend on how tokens were batched
-            # (one-token steps differ from a batched pass by up to 0.5 of a logit), and a seeded reply must
-            # not depend on what the context computed before: a clean test run caught a replay differing.
-            llm.n_tokens = 0
-
-            def next_logits(token: int | None):
-                # One evaluation at a time across this model's contexts: each already uses every core, and
-                # two at once oversubscribe ggml's spinning thread pool (4 concurrent chats took 30× longer).
-                with self._eval_lock:
-                    llm.eval(prompt if token is None else [token])
-                    row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).copy()
-                return torch.from_numpy(row)
-
-            yield next_logits
-        finally:
-            with self._pool_lock:
-                self._free.append(llm)
-                self._pool_lock.notify()
-
-    def _acquire(self):
-        """A free context, or a new one while there are fewer than ``max_contexts``."""
-        with self._pool_lock:
-            while not self._free:
-                if len(self._pool) < self.max_contexts:
-                    return self._new_context()
-                self._pool_lock.wait()
-            return self._free.pop()
+        # The whole conversation is evaluated afresh for each reply, on a sequence emptied when the last reply
+        # on it ended. Reusing the KV cache of a prefix would be quicker on long chats, but llama.cpp's values
+        # depend on how tokens were batched (one-token steps differ from a batched pass by up to 0.5 of a
+        # logit), and a seeded reply must not depend on what ran before: a clean test run caught a replay
+        # differing. Steps shared with other replies are exact (llama_batch.py says how it was measured).
+        with self.batcher.sequence() as sequence:
+            yield lambda token: torch.from_numpy(sequence.next_logits(prompt, token))
 
 
 class TransformersChat(TokenLoopChat):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import html
 import secrets
 import threading
@@ -183,7 +182,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 for step in stream:
                     count += 1
                     reply += step.text
-                    recorded.append(dataclasses.asdict(step))
+                    recorded.append(dict(vars(step)))  # asdict deep-copies 400 numbers a token: 0.3 ms
                     run.if_stopped(f"Stopped after {count} tokens (of at most {options.max_new_tokens}) · seed {seed}",
                                    keep_partial)
                     if time.perf_counter() - shown_at >= UPDATE_EVERY:  # tokens come faster than people read
