@@ -9,6 +9,10 @@ same run, alternating the two, and the table reports the ratio. Paths:
 - chat: decode tokens/s of the playground's chat wrapper on the bundled GGUF, on each backend, against
   llama.cpp (``Llama.generate``) and transformers ``generate`` on the same weights;
 - ttft: time to the first streamed token through the running app's API, warm;
+- chatapi / chatbrowser: decode tokens/s of the 5th reply of one session through the app's API and typed into
+  the Chat tab in Chromium, against raw llama.cpp in the same run; chatapi also times 50 replies in one session
+  (the last 10 against the first 10); concurrent: aggregate tokens/s of 2, 4 and 8 sessions at once against one
+  (``bench/chat_app.py``);
 - stt / tts / t2i: the playground's wrapper, and the full HTTP API round trip, against raw faster-whisper,
   raw piper and a raw diffusers pipeline call with the same settings; the API rows also time the same request to
   a model-free Gradio app with the same components (``gradio_floor.py``), to separate Gradio's own round trip
@@ -38,7 +42,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-PATHS = ["start", "chat", "ttft", "stt", "tts", "t2i", "rss"]
+PATHS = ["start", "chat", "ttft", "chatapi", "concurrent", "chatbrowser", "stt", "tts", "t2i", "rss"]
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
 CHAT_TOKENS = 128
 API_WARM_UPS = 3  # an app with all five models loaded took about four requests to settle
@@ -234,6 +238,25 @@ def bench_ttft(url: str, repeats: int) -> list[Row]:
     ttft = statistics.median(times)
     return [Row("chat, warm, time to first token (app API)", f"{ttft * 1000:.0f} ms", "—", None, "≤ 0.3 s",
                 ttft <= 0.3)]
+
+
+def bench_chat_app(registry, url: str, path: str) -> list[Row]:
+    """The chat rows measured through the running app (``bench/chat_app.py``), against raw llama.cpp."""
+    from bench import chat_app
+    from playground.models.chat import LlamaCppChat
+
+    wrapper = registry.get("chat")
+    if path == "concurrent":
+        return chat_app.concurrent_rows(Row, url)
+    if not isinstance(wrapper, LlamaCppChat):
+        return [Row(f"chat in the app ({path})", "—", "llama-cpp-python not installed", None, "≥ 0.8×", None,
+                    "run make llama")]
+    wrapper.ensure_loaded()  # for the prompt's tokens
+    raw = chat_app.RawLlama(wrapper)
+    try:
+        return (chat_app.warm_api_rows if path == "chatapi" else chat_app.browser_rows)(Row, url, raw)
+    finally:
+        raw.close()
 
 
 def _text(message: dict) -> str:
@@ -474,7 +497,7 @@ def main() -> int:
         rows += bench_start(args.repeats, args.data_dir)
         print(table(rows), flush=True)
     registry = Registry(args.data_dir, DeviceChoice("cpu"))
-    needs_app = any(p in only for p in ("ttft", "stt", "tts", "t2i", "rss"))
+    needs_app = any(p in only for p in ("ttft", "chatapi", "concurrent", "chatbrowser", "stt", "tts", "t2i", "rss"))
     with tempfile.TemporaryDirectory() as folder:
         clip, seconds = speech_clip(registry, Path(folder)) if needs_app else (None, 0)
         flags = ("--preload", "chat,t2i,caption,stt,tts")
@@ -487,6 +510,9 @@ def main() -> int:
             steps = [("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats, measured)),
                      ("chat", lambda: bench_chat(registry, args.repeats)[0]),
                      ("ttft", lambda: bench_ttft(url, args.repeats)),
+                     ("chatapi", lambda: bench_chat_app(registry, url, "chatapi")),
+                     ("concurrent", lambda: bench_chat_app(registry, url, "concurrent")),
+                     ("chatbrowser", lambda: bench_chat_app(registry, url, "chatbrowser")),
                      ("stt", lambda: bench_stt(registry, url, floor_url, clip, seconds, args.repeats)),
                      ("tts", lambda: bench_tts(registry, url, floor_url, args.repeats)),
                      ("t2i", lambda: bench_neighbours(url, args.repeats, measured)),
