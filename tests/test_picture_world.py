@@ -182,3 +182,7 @@ def test_eval_table_marks_each_bar(capsys):
     assert out.count("PASS") == sum(higher for _, higher in BARS.values())
     assert out.count("FAIL") == sum(not higher for _, higher in BARS.values())
     assert "(lower: guidance matters)" in out and "61.0 (sd 50.0 + captioner 11.0)" in out
+    # --captioner-only: the text-to-image rows say they were not measured.
+    print_table({k: res[k] for k in ("captioner_object_scene", "captioner_all", "sec_per_caption")}, 60, 20, 7.5, 2)
+    out = capsys.readouterr().out
+    assert out.count("not measured") == 10 and out.count("PASS") == 2

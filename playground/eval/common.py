@@ -9,14 +9,16 @@ DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
 
 
-def load_models(sd_dir: Path, captioner_dir: Path):
-    """Load both models exactly as an app would (CPU, fp32)."""
+def load_models(sd_dir: Path | None, captioner_dir: Path):
+    """Load both models exactly as an app would (CPU, fp32); no pipeline without ``sd_dir``."""
     import torch
     from diffusers import AutoPipelineForText2Image
     from transformers import AutoProcessor, BlipForConditionalGeneration
 
-    pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = None
+    if sd_dir is not None:
+        pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
+        pipe.set_progress_bar_config(disable=True)
     processor = AutoProcessor.from_pretrained(captioner_dir)
     model = BlipForConditionalGeneration.from_pretrained(captioner_dir).eval()
     return pipe, processor, model
