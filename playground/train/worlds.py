@@ -9,6 +9,7 @@ models were trained with; ``pictures`` is issue 18's 128x128 emoji world.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -32,14 +33,10 @@ class World:
     unet: dict  # UNet2DConditionModel(**unet)
     text_width: int  # CLIPTextModel hidden size (= the UNet's cross_attention_dim)
     captioner: dict  # width, vision_layers, text_layers, patch_size
+    cache: Path  # checkpoints and cached latents of this world's runs
     blur: float = 0.0  # share of captioner training images blurred like a decoded latent
     defaults: dict = field(default_factory=dict)  # script -> train() keyword defaults
     out_dirs: dict = field(default_factory=dict)  # script -> default output folder
-
-    @property
-    def cache(self):
-        """Checkpoints and cached latents of this world's runs."""
-        return CACHE_DIR if self.name == "shapes" else CACHE_DIR / self.name
 
 
 def _shapes() -> World:
@@ -61,6 +58,7 @@ def _shapes() -> World:
                   cross_attention_dim=64),
         text_width=64,
         captioner=dict(width=96, vision_layers=2, text_layers=2, patch_size=8),
+        cache=CACHE_DIR,
         defaults={
             "vae": dict(steps=1500, batch_size=16, dataset_size=20_000),
             "text2image": dict(steps=6000, batch_size=64, dataset_size=20_000),
@@ -100,6 +98,7 @@ def _pictures() -> World:
                   cross_attention_dim=128),
         text_width=128,
         captioner=dict(width=128, vision_layers=4, text_layers=2, patch_size=16),
+        cache=CACHE_DIR / "pictures",
         blur=0.5,
         defaults={
             "vae": dict(steps=4000, batch_size=4, dataset_size=6_000),
