@@ -56,12 +56,17 @@ def streamed_rate(updates: list[tuple[float, str]]) -> tuple[float, int]:
     return (n1 - n0) / (t1 - t0), n1
 
 
-def api_reply(client, seed: int, tokens: int = TOKENS) -> tuple[float, int]:
-    """One chat reply through ``client``; its client-side decode rate and token count."""
+def streamed_statuses(client, seed: int, tokens: int) -> list[tuple[float, str]]:
+    """One chat reply through ``client``: each streamed status line with the time it arrived."""
     job = client.submit(message=MESSAGE, history=[], seed=seed, max_new_tokens=tokens, api_name="/chat", **SAMPLING)
     updates = [(time.perf_counter(), update[2]) for update in job]
     job.result()
-    return streamed_rate(updates)
+    return updates
+
+
+def api_reply(client, seed: int, tokens: int = TOKENS) -> tuple[float, int]:
+    """One chat reply through ``client``; its client-side decode rate and token count."""
+    return streamed_rate(streamed_statuses(client, seed, tokens))
 
 
 def warm_api_rows(Row, url: str, raw: RawLlama, replies: int = 5, drift_replies: int = 50):
@@ -97,10 +102,7 @@ def concurrent_rows(Row, url: str, counts=(1, 2, 4, 8), tokens: int = 64):
         done: list = [None] * n
 
         def one(i):
-            job = clients[i].submit(message=MESSAGE, history=[], seed=i, max_new_tokens=tokens, api_name="/chat",
-                                    **SAMPLING)
-            updates = [(time.perf_counter(), update[2]) for update in job]
-            done[i] = (updates, COUNT.search(updates[-1][1]))
+            done[i] = COUNT.search(streamed_statuses(clients[i], seed=i, tokens=tokens)[-1][1])
 
         start = time.perf_counter()
         threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
@@ -109,7 +111,7 @@ def concurrent_rows(Row, url: str, counts=(1, 2, 4, 8), tokens: int = 64):
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - start
-        aggregate[n] = sum(int(match.group(1)) for _, match in done) / wall
+        aggregate[n] = sum(int(match.group(1)) for match in done) / wall
     rows = []
     for n in counts[1:]:
         ratio = aggregate[n] / aggregate[1]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from playground.errors import UserError
 
@@ -73,25 +75,32 @@ def pick_device(requested: str = "auto") -> Device:
     return Device("cpu", "float32")
 
 
-def serial_torch_on_this_thread() -> bool:
-    """Make torch's CPU ops on the calling thread run on that thread alone; True when it took effect.
+@contextmanager
+def serial_torch_on_this_thread() -> Iterator[bool]:
+    """While the block runs, torch's CPU ops on the calling thread run on that thread alone; yields True when
+    that took effect. The thread's team size is put back afterwards.
 
     The chat sampler runs a handful of small ops per token on a 50k-entry vocabulary, just after llama.cpp's
     thread pool computed the logits. Split across OpenMP threads, each op waits at a barrier for a core that
     ggml's threads (or another model) still hold, and the sampler cost milliseconds per token instead of a
     fraction of one: the wrapper decoded at 0.45-0.7× raw llama.cpp on 2 cores. ``torch.set_num_threads``
     would change every thread of the process; OpenMP's team size is per thread, so this sets it for the calling
-    thread only (the chat's own job thread, which ends with the reply). The ops are element-wise or run
-    serially along the vocabulary anyway, so the tokens drawn are the same.
+    thread only. The ops are element-wise or run serially along the vocabulary anyway, so the tokens drawn are
+    the same.
     """
     import ctypes
 
     import torch
 
-    torch.get_num_threads()  # torch sets this thread's OpenMP team size on first use: do it before we do
+    before = torch.get_num_threads()  # torch sets this thread's OpenMP team size on first use: do it before we do
     with open("/proc/self/maps") as maps:
         libgomp = next((line.split()[-1] for line in maps if "libgomp" in line.rsplit("/", 1)[-1]), None)
     if libgomp is None:  # torch built with its own thread pool (not OpenMP), or not Linux
-        return False
-    ctypes.CDLL(libgomp).omp_set_num_threads(1)
-    return torch.get_num_threads() == 1
+        yield False
+        return
+    gomp = ctypes.CDLL(libgomp)
+    gomp.omp_set_num_threads(1)
+    try:
+        yield torch.get_num_threads() == 1
+    finally:
+        gomp.omp_set_num_threads(before)

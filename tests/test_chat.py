@@ -261,17 +261,23 @@ def test_the_sampler_runs_serially_on_the_chat_thread_only():
     options = ChatOptions.parse(temperature=0.9, top_p=0.95, repetition_penalty=1.1)
     drawn, teams = {}, {}
 
-    def sample(name, serial):
-        if serial:
-            assert serial_torch_on_this_thread()
+    def draw(name):
         teams[name] = torch.get_num_threads()
         generator = torch.Generator().manual_seed(3)
         drawn[name] = [sample_next(row, [1, 2, 3], options, generator, 5, str)[:2] for row in logits]
+
+    def sample(name, serial):
+        if not serial:
+            return draw(name)
+        with serial_torch_on_this_thread() as took_effect:
+            assert took_effect
+            draw(name)
+        teams["serial, afterwards"] = torch.get_num_threads()
 
     for name, serial in (("spread", False), ("serial", True), ("after", False)):
         thread = threading.Thread(target=sample, args=(name, serial))
         thread.start()
         thread.join()
-    assert teams == {"spread": default, "serial": 1, "after": default}
+    assert teams == {"spread": default, "serial": 1, "serial, afterwards": default, "after": default}
     assert torch.get_num_threads() == default
     assert drawn["serial"] == drawn["spread"] == drawn["after"]

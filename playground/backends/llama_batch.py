@@ -44,7 +44,7 @@ class BatchDecoder:
         self._cond = threading.Condition()
         self._free = list(range(n_seq))
         self._active: set[int] = set()
-        self._pending: dict[int, int] = {}  # sequence -> the token it waits to have evaluated
+        self._pending: dict[int, tuple[int, int]] = {}  # sequence -> (token, position) it waits to have evaluated
         self._rows: dict[int, object] = {}  # sequence -> its logits after the last step
         self._busy = False  # a decode (a prompt or a step) is running
         self.widest = 0  # the most sequences one step has decoded
@@ -76,20 +76,25 @@ class BatchDecoder:
                 self._free.sort()
                 self._cond.notify_all()
 
+    def _put(self, i: int, token: int, pos: int, seq: int, logits: bool) -> None:
+        """Set entry ``i`` of the batch: ``token`` at ``pos`` on ``seq``, with or without its logits."""
+        b = self.batch.batch
+        b.token[i], b.pos[i], b.seq_id[i][0], b.n_seq_id[i], b.logits[i] = token, pos, seq, 1, logits
+
     def _logits(self, index: int):
         import numpy as np
 
         return np.ctypeslib.as_array(self.ctx.get_logits_ith(index), shape=(self.n_vocab,)).copy()
 
     def _decode_alone(self, fill) -> object:
-        """Run one exclusive decode (a prompt chunk): ``fill(batch)`` sets its tokens."""
+        """Run one exclusive decode (a prompt chunk): ``fill()`` sets its tokens and returns the logits' index."""
         with self._cond:
             while self._busy:
                 self._cond.wait()
             self._busy = True
         try:
             self.batch.reset()
-            index = fill(self.batch.batch)
+            index = fill()
             self.ctx.decode(self.batch)
             return self._logits(index)
         finally:
@@ -103,11 +108,10 @@ class BatchDecoder:
         for start in range(0, len(tokens), self.n_batch):
             chunk = tokens[start:start + self.n_batch]
 
-            def fill(b, chunk=chunk, start=start):
+            def fill(chunk=chunk, start=start):
                 for i, token in enumerate(chunk):
-                    b.token[i], b.pos[i], b.seq_id[i][0], b.n_seq_id[i], b.logits[i] = token, start + i, seq, 1, False
-                b.logits[len(chunk) - 1] = True
-                b.n_tokens = len(chunk)
+                    self._put(i, token, start + i, seq, i == len(chunk) - 1)
+                self.batch.batch.n_tokens = len(chunk)
                 return len(chunk) - 1
 
             row = self._decode_alone(fill)
@@ -125,8 +129,6 @@ class BatchDecoder:
                     if len(self._pending) < len(self._active) and remaining > 0:
                         self._cond.wait(remaining)
                         continue
-                    if self._busy:
-                        continue
                     self._run_step()
                 else:
                     self._cond.wait()
@@ -143,10 +145,9 @@ class BatchDecoder:
         self._cond.release()
         try:
             self.batch.reset()
-            b = self.batch.batch
             for i, (seq, (token, pos)) in enumerate(taken):
-                b.token[i], b.pos[i], b.seq_id[i][0], b.n_seq_id[i], b.logits[i] = token, pos, seq, 1, True
-            b.n_tokens = len(taken)
+                self._put(i, token, pos, seq, True)
+            self.batch.batch.n_tokens = len(taken)
             self.ctx.decode(self.batch)
             rows = {seq: self._logits(i) for i, (seq, _) in enumerate(taken)}
         except Exception as exc:  # every reply in the step gets the error, none waits forever

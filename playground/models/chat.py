@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +122,6 @@ class TokenLoopChat(ModelWrapper):
     def _decode(self, prompt: list[int], options: ChatOptions, seed: int, top_k_shown: int) -> Iterator[TokenStep]:
         import torch
 
-        if self.backend == "llama.cpp":  # the model computes on ggml's threads; torch only samples
-            serial_torch_on_this_thread()
         with torch.inference_mode():
             generator = torch.Generator(device="cpu").manual_seed(seed)
             seen = list(prompt)
@@ -240,7 +237,8 @@ class LlamaCppChat(TokenLoopChat):
         # depend on how tokens were batched (one-token steps differ from a batched pass by up to 0.5 of a
         # logit), and a seeded reply must not depend on what ran before: a clean test run caught a replay
         # differing. Steps shared with other replies are exact (llama_batch.py says how it was measured).
-        with self.batcher.sequence() as sequence:
+        # the model computes on ggml's threads; torch here only samples
+        with serial_torch_on_this_thread(), self.batcher.sequence() as sequence:
             yield lambda token: torch.from_numpy(sequence.next_logits(prompt, token))
 
 
