@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from playground.errors import UserError
@@ -75,6 +76,23 @@ def pick_device(requested: str = "auto") -> Device:
     return Device("cpu", "float32")
 
 
+def torch_libgomp() -> str | None:
+    """The path of the OpenMP runtime torch itself loaded, or None (torch without OpenMP, or not Linux).
+
+    Other libraries bring their own renamed copy (CTranslate2, under faster-whisper, loads
+    ``ctranslate2.libs/libgomp-<hash>.so``). Setting that copy's team size leaves torch's alone: with the
+    speech-to-text model loaded, the sampler's ops kept a second OpenMP thread spinning at a barrier beside
+    llama.cpp's threads, and the app's chat decoded at half of raw llama.cpp's rate."""
+    import torch
+
+    torch_dir = Path(torch.__file__).resolve().parent
+    with open("/proc/self/maps") as maps:
+        loaded = {line.split()[-1] for line in maps if "libgomp" in line.rsplit("/", 1)[-1]}
+    ours = [path for path in sorted(loaded) if Path(path).resolve().is_relative_to(torch_dir)]
+    # a torch built against the system's runtime (distribution packages) uses the unrenamed libgomp.so.1
+    return (ours or [path for path in sorted(loaded) if Path(path).name.startswith("libgomp.so")] or [None])[0]
+
+
 @contextmanager
 def serial_torch_on_this_thread() -> Iterator[bool]:
     """While the block runs, torch's CPU ops on the calling thread run on that thread alone; yields True when
@@ -93,8 +111,7 @@ def serial_torch_on_this_thread() -> Iterator[bool]:
     import torch
 
     before = torch.get_num_threads()  # torch sets this thread's OpenMP team size on first use: do it before we do
-    with open("/proc/self/maps") as maps:
-        libgomp = next((line.split()[-1] for line in maps if "libgomp" in line.rsplit("/", 1)[-1]), None)
+    libgomp = torch_libgomp()
     if libgomp is None:  # torch built with its own thread pool (not OpenMP), or not Linux
         yield False
         return

@@ -246,10 +246,13 @@ def test_replies_decoded_together_equal_replies_decoded_alone(registry):
 
 def test_the_sampler_runs_serially_on_the_chat_thread_only():
     """llama.cpp's sampler thread keeps torch to itself (see serial_torch_on_this_thread): the same tokens as torch
-    spread over every core draws, and no other thread loses its cores."""
+    spread over every core draws, and no other thread loses its cores. CTranslate2 (speech to text) is loaded
+    first, as in the app: it brings a second, renamed libgomp, and the team size must be set on torch's."""
     import threading
 
     import torch
+
+    import ctranslate2  # noqa: F401  (after torch, so its libgomp maps below torch's, as in the app)
 
     from playground.devices import serial_torch_on_this_thread
     from playground.models.chat import ChatOptions, sample_next
