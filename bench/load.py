@@ -148,10 +148,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def latency_table(result: dict) -> str:
-    """A Markdown table: requests, p50, p95 and max seconds per endpoint."""
+    """A Markdown table: requests, p50, p95 and max seconds per endpoint, and over every request."""
     rows = ["| endpoint | requests | p50 s | p95 s | max s |", "|---|---:|---:|---:|---:|"]
-    for endpoint in ENDPOINTS:
-        times = sorted(t for s in result["sessions"] for e, t in s.timings if e == endpoint)
+    for endpoint in [*ENDPOINTS, "all"]:
+        times = sorted(t for s in result["sessions"] for e, t in s.timings if endpoint in (e, "all"))
         if times:
             rows.append(f"| {endpoint} | {len(times)} | {percentile(times, 50):.2f} | {percentile(times, 95):.2f} "
                         f"| {times[-1]:.2f} |")

@@ -101,3 +101,9 @@ class MemoryBudget:
         """Note that ``wrapper`` was just used."""
         with self._lock:
             self._last_used[id(wrapper)] = time.monotonic()
+
+    def others_computing_on_cpu(self, wrapper) -> bool:
+        """Whether another loaded model is running on this machine's CPU now (a remote one is not)."""
+        with self._lock:
+            others = [w for w in self._loaded.values() if w is not wrapper]
+        return any(w.loaded and w.users > 0 and getattr(w.device, "type", "") == "cpu" for w in others)

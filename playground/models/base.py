@@ -47,6 +47,9 @@ class NoBudget:
     def touch(self, wrapper: "ModelWrapper") -> None:
         pass
 
+    def others_computing_on_cpu(self, wrapper: "ModelWrapper") -> bool:
+        return False
+
 
 class ModelWrapper:
     """A lazily loaded model for one task.

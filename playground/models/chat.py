@@ -184,7 +184,9 @@ class LlamaCppChat(TokenLoopChat):
             # this context only tokenizes and holds the model: replies decode on the batch decoder's context
             self._llm = Llama(model_path=self.source, n_ctx=512, n_batch=512, n_threads=threads,
                               n_threads_batch=threads, verbose=False)
-            self.batcher = BatchDecoder(self._llm, self.max_sequences, n_ctx_seq)
+            # all the cores while chat computes alone; one while another model computes beside it
+            self.batcher = BatchDecoder(self._llm, self.max_sequences, n_ctx_seq,
+                                        threads=lambda: 1 if self.budget.others_computing_on_cpu(self) else threads)
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         template = self._llm.metadata.get("tokenizer.chat_template")
