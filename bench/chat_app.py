@@ -91,7 +91,53 @@ def warm_api_rows(Row, url: str, raw: RawLlama, replies: int = 5, drift_replies:
     return rows
 
 
-def concurrent_rows(Row, url: str, counts=(1, 2, 4, 8), tokens: int = 64):
+def engine_batch_ceiling(source: str, counts=(1, 4, 8), steps: int = 15) -> dict[int, float]:
+    """Raw llama.cpp alone: aggregate tokens/s of one ``llama_decode`` step holding N sequences' next tokens (a
+    separate KV cache per sequence, as the app uses), for each N in ``counts``. What batching can give at most."""
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp import Llama, _internals
+
+    threads = os.cpu_count()
+    llm = Llama(model_path=source, n_ctx=512, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False)
+    params = llama_cpp.llama_context_params()
+    ctypes.pointer(params)[0] = llm.context_params
+    params.n_ctx, params.n_seq_max, params.kv_unified = 1024 * max(counts), max(counts), False
+    ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+    batch = _internals.LlamaBatch(n_tokens=512, embd=0, n_seq_max=1, verbose=False)
+    memory = llama_cpp.llama_get_memory(ctx.ctx)
+    prompt = llm.tokenize(MESSAGE.encode())
+
+    def decode(entries):  # [(token, position, sequence)], logits for every entry
+        batch.reset()
+        b = batch.batch
+        for i, (token, pos, seq) in enumerate(entries):
+            b.token[i], b.pos[i], b.seq_id[i][0], b.n_seq_id[i], b.logits[i] = token, pos, seq, 1, True
+        b.n_tokens = len(entries)
+        ctx.decode(batch)
+
+    rates = {}
+    try:
+        for seq in range(max(counts)):
+            decode([(t, i, seq) for i, t in enumerate(prompt)])
+        for n in counts:
+            times = []
+            for step in range(steps):
+                start = time.perf_counter()
+                decode([(100 + step, len(prompt), seq) for seq in range(n)])
+                times.append(time.perf_counter() - start)
+                for seq in range(n):
+                    llama_cpp.llama_memory_seq_rm(memory, seq, len(prompt), -1)
+            rates[n] = n / statistics.median(times)
+    finally:
+        batch.close()
+        ctx.close()
+        llm.close()
+    return rates
+
+
+def concurrent_rows(Row, url: str, source: str | None = None, counts=(1, 2, 4, 8), tokens: int = 64):
     """Aggregate decode tokens/s of N chats at once, each its own session, against one chat alone."""
     from gradio_client import Client
 
@@ -119,6 +165,12 @@ def concurrent_rows(Row, url: str, counts=(1, 2, 4, 8), tokens: int = 64):
         rows.append(Row(f"chat, {n} sessions at once, aggregate tokens/s (request to reply)",
                         f"{aggregate[n]:.1f} tok/s", f"1 session {aggregate[1]:.1f} tok/s", ratio, target,
                         ratio >= 2.5 if n == max(counts) else None))
+    if source is not None:
+        ceiling = engine_batch_ceiling(source)
+        for n in (4, 8):
+            rows.append(Row(f"raw llama.cpp, {n} sequences in one llama_decode step, aggregate tokens/s",
+                            f"{ceiling[n]:.1f} tok/s", f"1 sequence {ceiling[1]:.1f} tok/s", ceiling[n] / ceiling[1],
+                            "(the engine's ceiling for the rows above)", None))
     return rows
 
 

@@ -247,7 +247,7 @@ def bench_chat_app(registry, url: str, path: str) -> list[Row]:
 
     wrapper = registry.get("chat")
     if path == "concurrent":
-        return chat_app.concurrent_rows(Row, url)
+        return chat_app.concurrent_rows(Row, url, wrapper.source if isinstance(wrapper, LlamaCppChat) else None)
     if not isinstance(wrapper, LlamaCppChat):
         return [Row(f"chat in the app ({path})", "—", "llama-cpp-python not installed", None, "≥ 0.8×", None,
                     "run make llama")]
