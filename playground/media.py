@@ -11,6 +11,65 @@ MAX_AUDIO_SECONDS = 30 * 60
 MAX_IMAGE_PIXELS = 40_000_000
 
 
+def check_wav_length(file: Path) -> None:
+    """Refuse a WAV whose header promises more audio than the file holds.
+
+    FLAC and OGG decoders fail on a cut file, but libsndfile reads a cut WAV as a shorter, complete-looking one
+    (a header promising 3.4 s, a file holding 5 ms, was transcribed as "no speech"). A data size of 0 or
+    0xFFFFFFFF means a writer that never knew the length (a stream): that is not a promise, and is let through."""
+    import struct
+
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        byte_rate, block = 0, 1
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            kind, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind == b"fmt ":
+                fmt = f.read(length)
+                if len(fmt) >= 14:
+                    byte_rate, block = struct.unpack("<I", fmt[8:12])[0], max(1, struct.unpack("<H", fmt[12:14])[0])
+                f.seek(length % 2, 1)  # chunks are padded to an even size
+            elif kind == b"data":
+                held = size - f.tell()
+                if length in (0, 0xFFFFFFFF) or held >= length - block or not byte_rate:
+                    return
+                raise UserError(f"Could not read '{file.name}' as audio: the file is truncated (its header promises "
+                                f"{length / byte_rate:.1f} s of audio, the file holds {max(held, 0) / byte_rate:.1f} s).")
+            else:
+                f.seek(length + length % 2, 1)
+
+
+def check_ogg_ends(file: Path) -> None:
+    """Refuse an Ogg file that stops before its last page: a whole stream's final page carries the end-of-stream
+    flag and ends where the file does. (A cut Ogg of speech decoded as no samples at all.)"""
+    import struct
+
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        if f.read(4) != b"OggS":
+            return
+        f.seek(max(0, size - 65_536))  # a page is at most 65,307 bytes
+        tail = f.read()
+    at = tail.rfind(b"OggS")
+    page = tail[at:]
+    complete = False
+    if at >= 0 and len(page) >= 27:
+        segments = page[26]
+        if len(page) >= 27 + segments:
+            body = sum(page[27:27 + segments])
+            complete = bool(page[5] & 0x04) and len(page) == 27 + segments + body and \
+                struct.unpack("<q", page[6:14])[0] >= 0
+    if not complete:
+        raise UserError(f"Could not read '{file.name}' as audio: the file is truncated (it stops before the end "
+                        "of its last page).")
+
+
 def load_audio(path: str | os.PathLike | None, sample_rate: int = 16_000):
     """Load an audio file as mono float32 at ``sample_rate`` with librosa."""
     if path is None or str(path).strip() == "":
@@ -20,6 +79,8 @@ def load_audio(path: str | os.PathLike | None, sample_rate: int = 16_000):
         raise UserError(f"The audio file '{file.name}' does not exist.")
     if file.stat().st_size == 0:
         raise UserError("The audio file is empty (0 bytes).")
+    check_wav_length(file)
+    check_ogg_ends(file)
     import warnings
 
     import librosa

@@ -12,6 +12,7 @@ import wave
 
 import httpx
 import numpy as np
+import soundfile as sf
 import pytest
 from gradio_client import handle_file
 from PIL import Image
@@ -143,6 +144,14 @@ def bad_audio(tmp_path_factory, speech_wav):
     (folder / "truncated.wav").write_bytes(speech_wav[0].read_bytes()[:30])
     (folder / "notes.wav").write_text("these are meeting notes, not audio\n" * 20)
     (folder / "notes.mp3").write_bytes("ceci n'est pas un mp3 \xe9\n".encode("latin-1") * 20)
+    # whole headers promising the whole clip, then only the first few milliseconds / a third of the audio
+    whole = speech_wav[0].read_bytes()
+    (folder / "cut.wav").write_bytes(whole[:200])
+    samples, rate = sf.read(str(speech_wav[0]))
+    for kind in ("flac", "ogg"):
+        sf.write(str(folder / f"whole.{kind}"), samples, rate)
+        data = (folder / f"whole.{kind}").read_bytes()
+        (folder / f"cut.{kind}").write_bytes(data[:len(data) // 3])
     return folder
 
 
@@ -151,11 +160,21 @@ def bad_audio(tmp_path_factory, speech_wav):
     ("truncated.wav", "Could not read 'truncated.wav' as audio: the file is truncated or not an audio format"),
     ("notes.wav", "Could not read 'notes.wav' as audio: the file is truncated or not an audio format"),
     ("notes.mp3", "Could not read 'notes.mp3' as audio: the file is truncated or not an audio format"),
+    ("cut.wav", "Could not read 'cut.wav' as audio: the file is truncated (its header promises "),
+    ("cut.flac", "Could not read 'cut.flac' as audio: the file is truncated"),
+    ("cut.ogg", "Could not read 'cut.ogg' as audio: the file is truncated"),
 ])
 def test_bad_audio_gets_its_sentence(client, bad_audio, name, message):
     with pytest.raises(Exception) as err:
         client.predict(audio=handle_file(str(bad_audio / name)), api_name="/transcribe")
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["flac", "ogg"])
+def test_whole_flac_and_ogg_are_transcribed(client, bad_audio, kind):
+    """The cut files above are refused for being cut, not for their format: the whole ones are heard."""
+    transcript, status = client.predict(audio=handle_file(str(bad_audio / f"whole.{kind}")), api_name="/transcribe")
+    assert "(no speech" not in transcript and len(transcript.split()) >= 3 and " s of audio" in status
 
 
 def test_ten_minutes_of_silence_says_no_speech_quickly(client, tmp_path):
