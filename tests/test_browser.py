@@ -50,6 +50,21 @@ def test_generate_an_image(page, tiny_sd):
     page.screenshot(path=ARTIFACTS / "text_to_image.png", full_page=True)
 
 
+def test_grid_singles_stay_thumbnails_with_two_images(page, tiny_sd):
+    """Gradio spreads a gallery's first one or two images over its whole width; the grid's singles stay small."""
+    open_tab(page, "Text to Image")
+    page.locator("#t2i-compare").get_by_text("Compare settings").click()
+    page.locator("#t2i-x-values textarea").fill("1, 3")
+    page.locator("#t2i-y-values textarea").fill("1")
+    page.locator("#t2i-grid-run").click()
+    wait_for_text(page, "#t2i-grid-status", "2 images in")
+    thumbs = page.locator("#t2i-singles .thumbnail-item")
+    expect(thumbs).to_have_count(2)
+    widths = [thumbs.nth(i).bounding_box()["width"] for i in range(2)]
+    page.locator("#t2i-compare").screenshot(path=ARTIFACTS / "text_to_image_grid.png")
+    assert all(w <= 160 for w in widths), f"single images {widths} px wide"
+
+
 def test_upload_an_image_and_get_a_caption(page, tmp_path, tiny_blip):
     open_tab(page, "Image Captioning")
     from playground.bundled import ASSETS

@@ -16,6 +16,10 @@ CSS = """
 /* small images (the bundled 64×64 model) scale up with crisp pixels instead of showing as a speck */
 #t2i-result img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 #t2i-strip img, #t2i-grid img { image-rendering: pixelated; }
+/* the grid's single images stay thumbnails while it fills in (Gradio spreads 1-2 images over the whole width) */
+#t2i-singles .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important;
+                               grid-template-rows: none !important; grid-auto-rows: 120px !important; }
+#t2i-singles .grid-container img { image-rendering: pixelated; }
 #history-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 .explain-caption { opacity: 0.85; font-size: 0.95em; }
 .answer-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 10px; }

@@ -89,7 +89,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 y_values = gr.Textbox(value=AXIS_EXAMPLES["seed"], label="Y values", elem_id="t2i-y-values")
             grid_run, grid_stop, grid_status = run_stop_status("t2i-grid", "Make the grid")
             grid = gr.Image(label="Grid", type="pil", format="png", interactive=False, elem_id="t2i-grid")
-            singles = gr.Gallery(label="Single images", columns=8, height=220, format="png")
+            singles = gr.Gallery(label="Single images", columns=8, height=220, format="png", elem_id="t2i-singles")
             grid_summary = data_view("Settings of every cell")
 
     def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(),
