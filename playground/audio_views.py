@@ -87,16 +87,3 @@ def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def wav_bytes(samples, sample_rate: int) -> bytes:
-    """Samples as a 16-bit PCM WAV file in memory."""
-    import io
-
-    import numpy as np
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    audio = np.asarray(samples)
-    sf.write(buffer, audio, sample_rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()

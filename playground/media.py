@@ -143,3 +143,16 @@ def load_image(value):
         background.paste(image, mask=image.split()[3])
         return background
     return image.convert("RGB")
+
+
+def wav_bytes(samples, sample_rate: int) -> bytes:
+    """Samples as a 16-bit PCM WAV file in memory."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    audio = np.asarray(samples)
+    sf.write(buffer, audio, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()

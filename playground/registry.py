@@ -141,8 +141,11 @@ class Registry:
 
     @staticmethod
     def backends(task: str) -> list[type[ModelWrapper]]:
-        """The wrapper classes for a task, in order of preference."""
-        return importlib.import_module(f"playground.models.{task}").BACKENDS
+        """The wrapper classes for a task, in order of preference: its remote one (``playground.models.remote``) first."""
+        from playground.models.remote import REMOTE_BACKENDS
+
+        local = importlib.import_module(f"playground.models.{task}").BACKENDS
+        return [REMOTE_BACKENDS[task], *local] if task in REMOTE_BACKENDS else list(local)
 
     def options_class(self, task: str):
         """The Options class the task's UI is built from (shared by its backends)."""

@@ -91,7 +91,7 @@ def build(registry, api_key: str | None) -> FastAPI:
 
     @app.post("/v1/audio/speech")
     async def speech(request: Request):
-        from playground.audio_views import wav_bytes
+        from playground.media import wav_bytes
 
         body = await request.json()
         if (problem := unknown(body.get("model"), "text_to_speech")) is not None:

@@ -130,14 +130,15 @@ def test_bad_remote_ids_get_one_sentence_without_the_key(registry, model_id, mes
 
 
 def test_remote_backends_come_first_and_share_the_task_options():
-    from playground.backends import remote
-    from playground.models import chat, speech_to_text, text_to_image, text_to_speech
+    from playground.models import chat, remote, speech_to_text, text_to_image, text_to_speech
+    from playground.registry import Registry
 
     for module, cls, options in ((chat, remote.RemoteChat, chat.ChatOptions),
                                  (speech_to_text, remote.RemoteSpeechToText, speech_to_text.TranscribeOptions),
                                  (text_to_speech, remote.RemoteTextToSpeech, text_to_speech.SpeechOptions),
                                  (text_to_image, remote.RemoteTextToImage, text_to_image.ImageOptions)):
-        assert module.BACKENDS[0] is cls and cls.Options is options
+        assert Registry.backends(module.__name__.rsplit('.', 1)[-1])[0] is cls and cls.Options is options
+        assert cls not in module.BACKENDS  # registered from models/remote.py: the task module does not import it
         assert cls.claims("http://127.0.0.1:8080/v1#m") and not cls.claims("org/model")
         assert not cls.claims(str(ROOT / "assets"))
 

@@ -1,5 +1,5 @@
 """The client for OpenAI-compatible servers (vLLM, TGI, Ollama, llama.cpp's server, LocalAI), shared by the
-remote backends in ``playground.backends.remote``.
+remote backends in ``playground.models.remote``.
 
 A remote model is named ``<base URL>#<model name>``, like ``http://127.0.0.1:8080/v1#smollm2``. The API key is never
 part of that name (names are shown, logged and kept in the history): keys live in a ``KeyRing`` in memory, one per

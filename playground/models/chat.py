@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from playground.backends.remote import RemoteChat
 from playground.devices import Device, serial_torch_on_this_thread
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
@@ -395,4 +394,4 @@ def top_p_head(probs, top_p: float):
         k = min(n, k * 8)
 
 
-BACKENDS = [RemoteChat, LlamaCppChat, TransformersChat]
+BACKENDS = [LlamaCppChat, TransformersChat]

@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from playground.backends.remote import RemoteSpeechToText
 from playground.jobs import raise_if_stopped
 from playground.models.base import ModelWrapper, load_error
 from playground.options import Field, Options
@@ -146,4 +145,4 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
 
 
-BACKENDS = [RemoteSpeechToText, FasterWhisperSTT, TransformersASR]
+BACKENDS = [FasterWhisperSTT, TransformersASR]

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
-from playground.backends.remote import RemoteTextToImage
 from playground.errors import UserError
 from playground.jobs import Stopped  # noqa: F401  (the remote wrapper and the tabs import it from here)
 from playground.models.base import ModelWrapper, load_error
@@ -199,4 +198,4 @@ def _hooks(modules, hook):
             handle.remove()
 
 
-BACKENDS = [RemoteTextToImage, DiffusersText2Image]
+BACKENDS = [DiffusersText2Image]

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from playground.backends.remote import RemoteTextToSpeech
 from playground.errors import UserError
 from playground.jobs import raise_if_stopped
 from playground.models.base import HUB_ID, ModelWrapper, load_error
@@ -497,4 +496,4 @@ def seeded_noise_graph(model_path: Path) -> bytes:
     return model.SerializeToString()
 
 
-BACKENDS = [RemoteTextToSpeech, PiperTTS, CoquiTTS, TransformersTTS]
+BACKENDS = [PiperTTS, CoquiTTS, TransformersTTS]

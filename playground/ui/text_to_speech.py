@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground import audio_views, compare
+from playground import audio_views, compare, media
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.sweep import run_sweep
 from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
@@ -37,7 +37,7 @@ def clip_cards(cells) -> str:
         if c.samples is None:
             body, foot = '<div class="clip-wait">…</div>', "waiting"
         else:
-            wav = base64.b64encode(audio_views.wav_bytes(c.samples, c.sample_rate)).decode()
+            wav = base64.b64encode(media.wav_bytes(c.samples, c.sample_rate)).decode()
             png = base64.b64encode(audio_views.png_bytes(audio_views.sound_figure(
                 c.samples, c.sample_rate, title="", size=(3.6, 2.3), compact=True))).decode()
             body = (f'<audio controls preload="metadata" src="data:audio/wav;base64,{wav}"></audio>'
@@ -145,7 +145,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                         finished += 1
                         index, cell = value
                         path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
-                        path.write_bytes(audio_views.wav_bytes(cell.samples, cell.sample_rate))
+                        path.write_bytes(media.wav_bytes(cell.samples, cell.sample_rate))
                         files.append(str(path))
                         run.if_stopped(f"Stopped: {finished} of {len(cells)} clips were made · seed {seed}")
                         progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")

@@ -1,4 +1,7 @@
-"""Models on an OpenAI-compatible server: one wrapper per task, each listed first in its task module's BACKENDS.
+"""Models on an OpenAI-compatible server: one wrapper per task, tried before the task's own BACKENDS.
+
+``REMOTE_BACKENDS`` registers them with their tasks (the registry reads it); the task modules never import this
+one, so the imports go one way: this module uses each task's Options and result types as any backend does.
 
 Each shares its task's Options and returns its task's result type, so the tabs, Compare, the chains and the history
 work unchanged. What reaches the server (anything else in the Options has no counterpart in the protocol):
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import base64
-import importlib
 import io
 import math
 import threading
@@ -30,24 +32,15 @@ from playground.backends.openai_compat import (KeyRing, OpenAICompatibleServer, 
                                                parse_remote_id)
 from playground.devices import Device
 from playground.errors import UserError
+from playground.media import wav_bytes
 from playground.models.base import ModelWrapper
+from playground.models.chat import ChatOptions, TokenStep
+from playground.models.speech_to_text import SAMPLE_RATE, Transcript, TranscribeOptions, is_silent
+from playground.models.text_to_image import ImageOptions, ImageResult, Stopped
+from playground.models.text_to_speech import SpeechOptions, Speech
 
 TOP_LOGPROBS = 10  # candidates asked for per token (OpenAI allows up to 20)
 DEFAULT_VOICE = "alloy"  # OpenAI's first voice; servers with one voice ignore it
-
-
-class TaskAttribute:
-    """A class attribute taken from the task's module when first read.
-
-    The task module imports this one to list its class in BACKENDS, so importing the task's Options here at
-    import time would be circular.
-    """
-
-    def __init__(self, module: str, name: str):
-        self.module, self.name = module, name
-
-    def __get__(self, obj, owner=None):
-        return getattr(importlib.import_module(self.module), self.name)
 
 
 @dataclass(frozen=True)
@@ -127,7 +120,7 @@ class RemoteChat(RemoteModel):
     """A chat model on the server, streamed token by token over server-sent events."""
 
     task = "chat"
-    Options = TaskAttribute("playground.models.chat", "ChatOptions")
+    Options = ChatOptions
 
     def stream(self, messages: list[dict], options, seed: int, top_k_shown: int = 0) -> Iterator:
         """Yield the reply as ``TokenStep``s; closing the iterator closes the connection, which stops the server.
@@ -170,7 +163,6 @@ class RemoteChat(RemoteModel):
 
 def _chat_steps(event: dict, top_k_shown: int) -> list:
     """The ``TokenStep``s in one streamed chunk: one per token when the server sent each token's logprobs."""
-    from playground.models.chat import TokenStep
 
     choices = event.get("choices") or []
     if not choices or not isinstance(choices[0], dict):
@@ -211,12 +203,10 @@ class RemoteSpeechToText(RemoteModel):
     """A transcription model on the server (``/audio/transcriptions``)."""
 
     task = "speech_to_text"
-    Options = TaskAttribute("playground.models.speech_to_text", "TranscribeOptions")
+    Options = TranscribeOptions
 
     def transcribe(self, audio, options):
         """Transcribe 16 kHz mono float32 audio, sent as a 16-bit WAV."""
-        from playground.audio_views import wav_bytes
-        from playground.models.speech_to_text import SAMPLE_RATE, Transcript, is_silent
 
         if is_silent(audio):
             return Transcript("", [])
@@ -249,7 +239,7 @@ class RemoteTextToSpeech(RemoteModel):
     """A speech model on the server (``/audio/speech``); name a voice with ``#model@voice``."""
 
     task = "text_to_speech"
-    Options = TaskAttribute("playground.models.text_to_speech", "SpeechOptions")
+    Options = SpeechOptions
 
     @property
     def voice(self) -> tuple[str, str]:
@@ -262,7 +252,6 @@ class RemoteTextToSpeech(RemoteModel):
         import numpy as np
         import soundfile as sf
 
-        from playground.models.text_to_speech import Speech
 
         if reference_audio:
             raise UserError(f"Model '{self.model_id}' cannot clone a voice: the protocol has no reference clip; "
@@ -294,7 +283,7 @@ class RemoteTextToImage(RemoteModel):
     along the way."""
 
     task = "text_to_image"
-    Options = TaskAttribute("playground.models.text_to_image", "ImageOptions")
+    Options = ImageOptions
 
     def generate(self, prompt: str, negative_prompt: str, options, seed: int,
                  on_step: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
@@ -303,7 +292,6 @@ class RemoteTextToImage(RemoteModel):
         interrupted); there are no intermediate pictures."""
         from PIL import Image
 
-        from playground.models.text_to_image import ImageResult, Stopped
 
         for name, value in (("Width", options.width), ("Height", options.height)):
             if value % 8:
@@ -364,3 +352,7 @@ class RemoteTextToImage(RemoteModel):
         except httpx.HTTPError:
             raise UserError(f"The image the server at {self.remote_id.base_url} pointed to could not be fetched.") from None
         return response.content
+
+
+REMOTE_BACKENDS = {"chat": RemoteChat, "speech_to_text": RemoteSpeechToText, "text_to_speech": RemoteTextToSpeech,
+                   "text_to_image": RemoteTextToImage}  # each task's wrapper for a server, tried first
