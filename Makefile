@@ -27,7 +27,7 @@ LLAMA_BUILD := mkdir -p $(LLAMA_WHEELS) && { ls $(LLAMA_WHEELS)/llama_cpp_python
 NO_LLAMA ?=
 ARGS ?=
 
-.PHONY: setup llama llama-background run test test-under-load bench check browser-deps font-deps clean
+.PHONY: setup llama llama-background run test test-under-load bench check lint browser-deps font-deps clean
 
 $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -90,6 +90,13 @@ bench: setup llama
 # Before a demo, and in CI: every tab's default model is present, loads and runs a tiny input.
 check: setup
 	$(PY) app.py --check $(ARGS)
+
+# Lint and format (ruff) and the import layers (import-linter); configuration in pyproject.toml.
+LINTED := playground app.py bench tests
+lint: setup
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .cache test-artifacts

@@ -174,7 +174,7 @@ def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]
         try:
             text = Path(auth_file).expanduser().read_text()
         except OSError as exc:
-            raise ValueError(f"{AUTH_FILE_VARIABLE} names {auth_file}, which cannot be read ({exc.strerror}).")
+            raise ValueError(f"{AUTH_FILE_VARIABLE} names {auth_file}, which cannot be read ({exc.strerror}).") from None
         lines += [(f"line {n} of {auth_file}", line.strip()) for n, line in enumerate(text.splitlines(), 1)
                   if line.strip() and not line.lstrip().startswith("#")]
     logins = []
@@ -222,8 +222,7 @@ def main(argv=None) -> None:
         tasks = None if args.check == "all" else [TASK_ALIASES[t.strip()] for t in args.check.split(",") if t.strip()]
         sys.exit(report(registry, tasks))
 
-    from playground.ui import login_throttle
-    from playground.ui import upload_quota
+    from playground.ui import login_throttle, upload_quota
     from playground.ui.app import build_app, page_css
     from playground.ui.presenter import theme
 

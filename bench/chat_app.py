@@ -147,7 +147,7 @@ def concurrent_rows(Row, url: str, source: str | None = None, counts=(1, 2, 4, 8
     for n in counts:
         done: list = [None] * n
 
-        def one(i):
+        def one(i, done=done):
             done[i] = COUNT.search(streamed_statuses(clients[i], seed=i, tokens=tokens)[-1][1])
 
         start = time.perf_counter()
@@ -192,7 +192,7 @@ def browser_rows(Row, url: str, raw: RawLlama, replies: int = 5):
         page.goto(url)
         page.locator("#chat-message textarea").wait_for(timeout=60_000)
         page.evaluate(observe)
-        for i in range(replies):
+        for _ in range(replies):
             raw_rates.append(raw.rate(256))  # the tab's default Max new tokens
             page.evaluate("() => { window.__stamps = []; }")
             box = page.locator("#chat-message textarea")

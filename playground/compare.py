@@ -15,8 +15,8 @@ from typing import Any, Callable
 from playground.errors import UserError
 from playground.metrics import distinct_n, mean_pairwise_similarity, word_diff, word_error_rate, words
 from playground.options import label_of
-from playground.sweep import MAX_VALUES, parse_option_values, parse_values
 from playground.seeds import MAX_SEED
+from playground.sweep import MAX_VALUES, parse_option_values, parse_values
 
 MAX_SAMPLES = 6
 

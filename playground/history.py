@@ -329,7 +329,7 @@ class RunLog:
             elif value is not None:
                 raise TypeError(f"cannot record an output of type {type(value).__name__}")
         card["output_text"] = "\n\n".join(texts)
-        for i, (kind, value) in enumerate(files):
+        for i, (kind, _) in enumerate(files):
             stem = card["run_id"] if i == 0 else f"{card['run_id']}-{i + 1}"
             path = folder / (stem + (".png" if kind == "image" else ".wav"))
             card["output_files"].append({"path": path.relative_to(self.data_dir).as_posix(), "kind": kind})
@@ -724,7 +724,7 @@ def _like(text: str) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -22,7 +22,7 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
     @classmethod
-    def parse(cls, **values: Any) -> "Options":
+    def parse(cls, **values: Any) -> Options:
         """Validate ``values``; raise ``UserError`` naming the bad value and its allowed range."""
         for name, value in values.items():
             if isinstance(value, float) and not math.isfinite(value):

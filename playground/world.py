@@ -30,11 +30,11 @@ Importable without Gradio or torch; the font is Debian's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 import os
-from pathlib import Path
 import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -134,7 +134,7 @@ def font_path() -> Path:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def glyph(name: str) -> Image.Image:
     """The object's emoji at font size 109, cropped to its alpha bounding box (RGBA)."""
     font = ImageFont.truetype(str(font_path()), FONT_SIZE)
@@ -146,7 +146,7 @@ def glyph(name: str) -> Image.Image:
     return canvas.crop(box)
 
 
-@lru_cache(maxsize=None)
+@cache
 def sprite(name: str, size: str) -> Image.Image:
     """The glyph resized with LANCZOS so that its longer side is 32 or 64 px."""
     g = glyph(name)

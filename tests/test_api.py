@@ -60,7 +60,7 @@ def test_non_audio_and_non_image_uploads(client, tmp_path):
 
 
 def test_server_keeps_serving_after_errors(client):
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="is empty: type something first"):
         client.predict(text="", api_name="/synthesize")
     wav, _, _ = client.predict(text="Still here.", api_name="/synthesize")
     assert wav.endswith(".wav")

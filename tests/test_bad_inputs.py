@@ -12,8 +12,8 @@ import wave
 
 import httpx
 import numpy as np
-import soundfile as sf
 import pytest
+import soundfile as sf
 from gradio_client import handle_file
 from PIL import Image
 

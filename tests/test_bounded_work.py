@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 from gradio_client import Client, handle_file
-
 from test_under_load import server_process
 
 pytestmark = pytest.mark.concurrency

@@ -1,8 +1,8 @@
 """Drive each tab in headless Chromium as a person would; screenshots go to test-artifacts/."""
 
 import pytest
-from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 from PIL import Image
+from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 
 from conftest import ARTIFACTS, open_app
 

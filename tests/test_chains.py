@@ -2,8 +2,8 @@
 
 
 import pytest
-from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 from gradio_client import handle_file
+from playwright.sync_api import expect  # to_have_count retries: output components update one by one
 
 from conftest import ARTIFACTS, open_app, words
 from playground.chains import agreement

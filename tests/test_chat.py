@@ -277,7 +277,8 @@ def test_the_sampler_runs_serially_on_the_chat_thread_only():
 
     import torch
 
-    import ctranslate2  # noqa: F401  (after torch, so its libgomp maps below torch's, as in the app)
+    torch.get_num_threads()  # torch and its libgomp first; CTranslate2's copy then maps below it, as in the app
+    import ctranslate2  # noqa: F401
 
     from playground.devices import serial_torch_on_this_thread
     from playground.models.chat import ChatOptions, sample_next

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_api import last_reply
 
 from conftest import ROOT
-from test_api import last_reply
 from playground.app_process import running_app
 from playground.history import MIGRATIONS, SCHEMA_VERSION, NoHistory, RunLog, open_history, read_card
 

@@ -85,9 +85,9 @@ def test_a_failed_chain_keeps_what_was_made_and_skips_a_run_with_nothing(client,
 
 
 def test_history_sends_a_chain_run_back_to_its_own_controls(registry):
-    from playground.ui import chains, history
-
     import gradio as gr
+
+    from playground.ui import chains, history
 
     with gr.Blocks():
         built = chains.build(registry)

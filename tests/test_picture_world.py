@@ -9,8 +9,22 @@ from PIL import Image, ImageDraw, ImageFont
 
 from playground import world
 from playground.world import (
-    EVAL_SEED, HELD_OUT_PAIRS, OBJECT_NAMES, OBJECTS, POSITION_NAMES, SCENE_NAMES, SIZE_NAMES, Picture,
-    background, caption, make_dataset, parse_caption, render, sample_picture, sprite, sprite_box,
+    EVAL_SEED,
+    HELD_OUT_PAIRS,
+    OBJECT_NAMES,
+    OBJECTS,
+    POSITION_NAMES,
+    SCENE_NAMES,
+    SIZE_NAMES,
+    Picture,
+    background,
+    caption,
+    make_dataset,
+    parse_caption,
+    render,
+    sample_picture,
+    sprite,
+    sprite_box,
 )
 
 try:

@@ -153,8 +153,9 @@ def test_streaming_yields_many_deltas_with_the_servers_candidates(remote, llama_
     first = steps[0]
     assert first.candidates and len(first.candidates) <= 5 and first.choice_texts and first.logsumexp == 0.0
     assert first.choice_texts[first.choice_ids.index(first.token_id)] == first.token_text
-    from playground import token_choices  # the explain view draws from them
     import dataclasses
+
+    from playground import token_choices  # the explain view draws from them
 
     rows = token_choices.distributions(dataclasses.asdict(first), 0.7, 0.9)
     assert any(r["chosen"] for r in rows) and 0 < sum(r["raw"] for r in rows) <= 1.0001
@@ -291,9 +292,9 @@ def test_compare_runs_a_remote_chat_model(remote, llama_url):
 
 
 def test_speech_round_trip_through_the_server(remote, media_url):
+    from playground.chains import speech_as_input
     from playground.models.speech_to_text import SAMPLE_RATE, Transcript
     from playground.models.text_to_speech import Speech
-    from playground.chains import speech_as_input
 
     with_key(remote, media_url)
     tts = remote.get("text_to_speech", f"{media_url}#piper-joe@joe")

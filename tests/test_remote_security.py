@@ -10,7 +10,6 @@ import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
@@ -223,11 +222,11 @@ def test_the_api_cannot_make_the_app_call_a_typed_address(client, elsewhere, tmp
     closed = f"http://127.0.0.1:{free_port()}"
     for base in (elsewhere.url, closed):
         model = f"{base}/v1#m"
-        texts = [error_of(lambda: client.predict(message="hi", model=model, api_name="/chat")),
-                 error_of(lambda: client.predict(prompt="a red circle", model=model, steps=2,
-                                                 api_name="/text_to_image")),
-                 error_of(lambda: client.predict(text="Hello.", model=model, api_name="/synthesize")),
-                 error_of(lambda: client.predict(audio=handle_file(str(wav)), model=model, api_name="/transcribe"))]
+        texts = [error_of(lambda m=model: client.predict(message="hi", model=m, api_name="/chat")),
+                 error_of(lambda m=model: client.predict(prompt="a red circle", model=m, steps=2,
+                                                         api_name="/text_to_image")),
+                 error_of(lambda m=model: client.predict(text="Hello.", model=m, api_name="/synthesize")),
+                 error_of(lambda m=model: client.predict(audio=handle_file(str(wav)), model=m, api_name="/transcribe"))]
         assert {t.replace(base, "URL") for t in texts} == {
             "The server at URL/v1 is not one this app may use: it only uses servers named with --remote-url or "
             "--allow-remote when it starts."}, texts
@@ -322,7 +321,7 @@ def test_key_ring_sessions_are_apart():
 # ---------------------------------------------------------------- --remote-url repeatable
 
 
-def test_remote_urls_are_repeatable_and_each_model_names_its_server(monkeypatch):
+def test_remote_urls_are_repeatable_and_each_model_names_its_server(monkeypatch, capsys):
     from app import parse_args
 
     monkeypatch.delenv("PLAYGROUND_REMOTE_KEY", raising=False)
@@ -340,6 +339,7 @@ def test_remote_urls_are_repeatable_and_each_model_names_its_server(monkeypatch)
             (["--allow-remote", "http://user:pw@host"], "not a server URL prefix")):
         with pytest.raises(SystemExit):
             parse_args(argv)
+        assert message in capsys.readouterr().err, argv
 
 
 # ---------------------------------------------------------------- model ids that are paths
@@ -385,7 +385,7 @@ def test_a_path_model_over_the_api_is_refused_alike_without_reading_it(client):
     texts = []
     for path in ("/usr", "/no/such/folder"):
         started = time.perf_counter()
-        texts.append(error_of(lambda: client.predict(message="hi", model=path, api_name="/chat")).replace(path, "P"))
+        texts.append(error_of(lambda p=path: client.predict(message="hi", model=p, api_name="/chat")).replace(path, "P"))
         assert time.perf_counter() - started < 10, path  # walking /usr took 13 s and held up the next request
     assert texts[0] == texts[1] and "is not in a folder this app loads models from" in texts[0]
     wav, _, _ = client.predict(text="Next user.", api_name="/synthesize")
@@ -504,6 +504,6 @@ def test_a_file_input_given_as_a_url_is_not_fetched_from_loopback(client, elsewh
     URL itself, and its own guard (safehttpx) refuses private and link-local addresses."""
     from gradio_client import handle_file
 
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  (whatever Gradio raises, what counts is that no request went out)
         client.predict(image=handle_file(f"{elsewhere.url}/picture.png"), api_name="/caption")
     assert elsewhere.seen == []

@@ -26,7 +26,7 @@ def test_check_passes_for_every_tab(data_dir):
     lines = run.stdout.splitlines()
     assert lines[0].startswith("Device: cpu, default dtype float32")
     for title in TITLES:
-        line = next(l for l in lines if l.startswith(title))
+        line = next(x for x in lines if x.startswith(title))
         assert " found " in line and "loaded in" in line and "ran in" in line, line
     assert "heard 'ready for the demo.'" in run.stdout.lower()  # speech to text heard what the voice said
     assert lines[-1].startswith("All 5 checks passed in")

@@ -6,8 +6,18 @@ import pytest
 from playground.shapes import world
 from playground.shapes.reader import read_image
 from playground.shapes.world import (
-    COLOURS, GRAMMAR_WORDS, HELD_OUT_TRIPLES, PALETTE, SHAPES, SIZES, Attributes,
-    caption, make_dataset, parse_caption, render, sample_attributes,
+    COLOURS,
+    GRAMMAR_WORDS,
+    HELD_OUT_TRIPLES,
+    PALETTE,
+    SHAPES,
+    SIZES,
+    Attributes,
+    caption,
+    make_dataset,
+    parse_caption,
+    render,
+    sample_attributes,
 )
 
 

@@ -55,8 +55,13 @@ def build_tiny_sd(folder: Path) -> Path:
 def build_tiny_blip(folder: Path) -> Path:
     """A 32×32 BLIP captioner with a word-level BERT tokenizer."""
     import torch
-    from transformers import (BertTokenizerFast, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor,
-                              BlipProcessor)
+    from transformers import (
+        BertTokenizerFast,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
 
     torch.manual_seed(0)
     words = "a the red blue green circle square triangle on background large small".split()
@@ -82,8 +87,13 @@ def build_tiny_blip(folder: Path) -> Path:
 def build_tiny_wav2vec2(folder: Path) -> Path:
     """A small CTC speech recogniser with a character vocabulary."""
     import torch
-    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
-                              Wav2Vec2Processor)
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
 
     torch.manual_seed(0)
     vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: i + 3 for i, c in enumerate(string.ascii_lowercase)}}
@@ -153,8 +163,14 @@ def build_tiny_coqui_vits(folder: Path) -> Path:
 def build_tiny_whisper(folder: Path) -> Path:
     """A tiny English Whisper with a byte-level vocabulary and Whisper's special tokens, decoding at most 24 tokens."""
     import torch
-    from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration,
-                              WhisperProcessor, WhisperTokenizer)
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizer,
+    )
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     torch.manual_seed(0)
@@ -193,7 +209,11 @@ def build_tiny_bark(folder: Path) -> Path:
     import torch
     from transformers import BarkConfig, BarkModel, BarkProcessor, BertTokenizerFast, EncodecConfig, GenerationConfig
     from transformers.models.bark.generation_configuration_bark import (
-        BarkCoarseGenerationConfig, BarkFineGenerationConfig, BarkGenerationConfig, BarkSemanticGenerationConfig)
+        BarkCoarseGenerationConfig,
+        BarkFineGenerationConfig,
+        BarkGenerationConfig,
+        BarkSemanticGenerationConfig,
+    )
 
     torch.manual_seed(0)
     folder.mkdir(parents=True, exist_ok=True)

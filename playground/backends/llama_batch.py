@@ -65,7 +65,7 @@ class BatchDecoder:
         self.ctx.close()
 
     @contextmanager
-    def sequence(self) -> Iterator["Sequence"]:
+    def sequence(self) -> Iterator[Sequence]:
         """A free sequence for one reply, waiting for one if all are taken; emptied when the reply ends."""
         with self._cond:
             while not self._free:

@@ -21,13 +21,20 @@ tolerant of the blur and tint of a small diffusion model's output:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image
 
 from playground.world import (
-    BOTTOM, IMAGE_SIZE, OBJECT_NAMES, POSITIONS, SCENE_NAMES, SIZES, background, sprite,
+    BOTTOM,
+    IMAGE_SIZE,
+    OBJECT_NAMES,
+    POSITIONS,
+    SCENE_NAMES,
+    SIZES,
+    background,
+    sprite,
 )
 
 TOP_ROWS = slice(0, 16)
@@ -40,7 +47,7 @@ MAX_ROW = 80  # more flagged pixels than this in a row: a band edge (sprites are
 SIZE_SPLIT = (SIZES["small"] + SIZES["big"]) / 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _scene_signatures() -> np.ndarray:
     """(scenes, 6): each scene's top and bottom median colours, starless."""
     return np.array([

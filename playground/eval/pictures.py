@@ -26,7 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from playground.eval.common import (
-    DEFAULT_GUIDANCE, DEFAULT_STEPS, caption_images, eval_arguments, generate, load_models,
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    caption_images,
+    eval_arguments,
+    generate,
+    load_models,
 )
 from playground.eval.picture_reader import read_image
 from playground.world import EVAL_SEED, Picture, caption, parse_caption, render, sample_picture

@@ -27,11 +27,21 @@ from pathlib import Path
 import numpy as np
 
 from playground.eval.common import (
-    DEFAULT_GUIDANCE, DEFAULT_STEPS, caption_images, eval_arguments, generate, load_models,
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    caption_images,
+    eval_arguments,
+    generate,
+    load_models,
 )
 from playground.shapes.reader import read_image
 from playground.shapes.world import (
-    EVAL_SEED, Attributes, caption, parse_caption, render, sample_attributes,
+    EVAL_SEED,
+    Attributes,
+    caption,
+    parse_caption,
+    render,
+    sample_attributes,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -41,13 +41,13 @@ class LoadPolicy:
 class NoBudget:
     """The memory budget of a wrapper made outside a Registry: no limit, nothing to evict."""
 
-    def admit(self, wrapper: "ModelWrapper") -> None:
+    def admit(self, wrapper: ModelWrapper) -> None:
         pass
 
-    def touch(self, wrapper: "ModelWrapper") -> None:
+    def touch(self, wrapper: ModelWrapper) -> None:
         pass
 
-    def others_computing_on_cpu(self, wrapper: "ModelWrapper") -> bool:
+    def others_computing_on_cpu(self, wrapper: ModelWrapper) -> bool:
         return False
 
 

@@ -20,24 +20,30 @@ once, and then never sent them again.
 
 from __future__ import annotations
 
-import contextlib
 import base64
+import contextlib
 import io
 import math
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from playground.backends.openai_compat import (KeyRing, OpenAICompatibleServer, RemoteAllowList, is_remote_id, listed,
-                                               parse_remote_id)
+from playground.backends.openai_compat import (
+    KeyRing,
+    OpenAICompatibleServer,
+    RemoteAllowList,
+    is_remote_id,
+    listed,
+    parse_remote_id,
+)
 from playground.devices import Device
 from playground.errors import UserError
 from playground.media import wav_bytes
 from playground.models.base import ModelWrapper
 from playground.models.chat import ChatOptions, TokenStep
-from playground.models.speech_to_text import SAMPLE_RATE, Transcript, TranscribeOptions, is_silent
+from playground.models.speech_to_text import SAMPLE_RATE, TranscribeOptions, Transcript, is_silent
 from playground.models.text_to_image import ImageOptions, ImageResult, Stopped
-from playground.models.text_to_speech import SpeechOptions, Speech
+from playground.models.text_to_speech import Speech, SpeechOptions
 
 TOP_LOGPROBS = 10  # candidates asked for per token (OpenAI allows up to 20)
 DEFAULT_VOICE = "alloy"  # OpenAI's first voice; servers with one voice ignore it

@@ -23,7 +23,7 @@ WORK_BUDGETS = {"cpu": 512 * 512 * 50, "mps": 1024 * 1024 * 50, "cuda": 2048 * 2
 class ImageResult:
     """A generated image and the settings that made it."""
 
-    image: "object"  # PIL.Image.Image
+    image: object  # PIL.Image.Image
     seed: int
     width: int
     height: int

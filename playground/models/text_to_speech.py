@@ -38,7 +38,7 @@ class Speech:
     """Synthesized speech: 16-bit samples and their rate."""
 
     sample_rate: int
-    samples: "object"  # np.ndarray of int16
+    samples: object  # np.ndarray of int16
 
     @property
     def seconds(self) -> float:
@@ -459,7 +459,7 @@ def seeded_noise_graph(model_path: Path) -> bytes:
         offset = numpy_helper.from_array(np.array([k << 40], np.uint64), p + "offset")
         graph.initializer.append(offset)
 
-        def add(op, inputs, out, **attributes):
+        def add(op, inputs, out, p=p, **attributes):
             nodes.append(helper.make_node(op, inputs, [p + out], **attributes))
             return p + out
 

@@ -17,8 +17,8 @@ seeds disjoint from training (``EVAL_SEED``), so positions differ as well.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw

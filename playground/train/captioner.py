@@ -33,8 +33,13 @@ import torch
 
 from playground.shapes.tokenizers import build_bert_tokenizer
 from playground.train.common import (
-    Logger, PeriodicExport, batch_indices, load_checkpoint, save_checkpoint,
-    setup_torch, step_generator,
+    Logger,
+    PeriodicExport,
+    batch_indices,
+    load_checkpoint,
+    save_checkpoint,
+    setup_torch,
+    step_generator,
 )
 from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
 

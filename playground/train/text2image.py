@@ -39,11 +39,19 @@ import numpy as np
 import torch
 
 from playground.shapes.tokenizers import (
-    CLIP_MAX_LENGTH, build_clip_tokenizer, write_clip_vocab_files,
+    CLIP_MAX_LENGTH,
+    build_clip_tokenizer,
+    write_clip_vocab_files,
 )
 from playground.train.common import (
-    Logger, PeriodicExport, batch_indices, images_to_tensor, load_checkpoint,
-    save_checkpoint, setup_torch, step_generator,
+    Logger,
+    PeriodicExport,
+    batch_indices,
+    images_to_tensor,
+    load_checkpoint,
+    save_checkpoint,
+    setup_torch,
+    step_generator,
 )
 from playground.train.vae import vae_folder
 from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world

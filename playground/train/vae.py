@@ -20,8 +20,13 @@ from pathlib import Path
 import torch
 
 from playground.train.common import (
-    Logger, batch_indices, images_to_tensor, load_checkpoint, save_checkpoint,
-    setup_torch, step_generator,
+    Logger,
+    batch_indices,
+    images_to_tensor,
+    load_checkpoint,
+    save_checkpoint,
+    setup_torch,
+    step_generator,
 )
 from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
 

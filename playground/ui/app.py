@@ -5,8 +5,18 @@ from __future__ import annotations
 import gradio as gr
 
 from playground.history import HistoryAccess
-from playground.ui import (captioning, chains, chat, history, presenter, remote, speech_to_text, text_to_image,
-                           text_to_speech, upload_quota)
+from playground.ui import (
+    captioning,
+    chains,
+    chat,
+    history,
+    presenter,
+    remote,
+    speech_to_text,
+    text_to_image,
+    text_to_speech,
+    upload_quota,
+)
 
 TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech, chains)
 

@@ -14,8 +14,18 @@ from playground.bundled import ASSETS
 from playground.media import load_image
 from playground.sweep import run_sweep
 from playground.ui.components import ImageInput, OptionSlider
-from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
-                                    option_controls, resolve_seed, rows_table, run_stop_status, seed_row)
+from playground.ui.controls import (
+    api_function,
+    data_view,
+    default_overrides,
+    loading_message,
+    model_dropdown,
+    option_controls,
+    resolve_seed,
+    rows_table,
+    run_stop_status,
+    seed_row,
+)
 from playground.ui.presenter import advanced
 from playground.ui.stopping import StopNotes, stop_button
 

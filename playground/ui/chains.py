@@ -18,9 +18,16 @@ from playground.models.speech_to_text import SAMPLE_RATE
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.ui.chat import plain_history
 from playground.ui.components import OptionSlider
+from playground.ui.controls import (
+    api_function,
+    default_overrides,
+    model_dropdown,
+    option_controls,
+    require_text,
+    resolve_seed,
+    seed_box,
+)
 from playground.ui.stopping import StopNotes, stop_button
-from playground.ui.controls import (api_function, default_overrides, model_dropdown, option_controls, require_text,
-                                    resolve_seed, seed_box)
 
 log = logging.getLogger("playground")
 

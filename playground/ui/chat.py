@@ -16,8 +16,19 @@ from playground import compare, token_choices
 from playground.models.chat import MAX_NEW_TOKENS
 from playground.sweep import run_sweep
 from playground.ui.components import OptionSlider
-from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
-                                    option_controls, require_text, resolve_seed, rows_table, run_stop_status, seed_row)
+from playground.ui.controls import (
+    api_function,
+    data_view,
+    default_overrides,
+    loading_message,
+    model_dropdown,
+    option_controls,
+    require_text,
+    resolve_seed,
+    rows_table,
+    run_stop_status,
+    seed_row,
+)
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
@@ -249,7 +260,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             run.if_stopped(f"Stopped: 0 of {len(cells)} answers finished · seed {seed}", record)
             with contextlib.closing(run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
                         wrapper, conversation, base, cell, report, stop))) as sweep:
-                for kind, value in sweep:
+                for kind, _ in sweep:
                     if kind == "tick":  # nothing new: hand control back so a Stop can close the run
                         yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     elif kind == "progress":

@@ -124,7 +124,7 @@ def card_html(card: dict, run_log, title_of) -> str:
     media = ""
     files = [(e, run_log.file(e["path"])) for e in card.get("output_files") or []]
     files += [(e, run_log.file(e["path"])) for e in card.get("input_files") or []]
-    for entry, path in files:
+    for _, path in files:
         if path is None:
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES:

@@ -14,11 +14,19 @@ from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.models.speech_to_text import SAMPLE_RATE
 from playground.sweep import run_sweep
-from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
-                                    option_controls, rows_table, run_stop_status)
+from playground.ui.controls import (
+    api_function,
+    data_view,
+    default_overrides,
+    loading_message,
+    model_dropdown,
+    option_controls,
+    rows_table,
+    run_stop_status,
+)
 from playground.ui.presenter import advanced
-from playground.ui.stopping import StopNotes, in_job, stop_button
 from playground.ui.remote import remote_section
+from playground.ui.stopping import StopNotes, in_job, stop_button
 
 TASK = "speech_to_text"
 

@@ -12,9 +12,19 @@ from playground import compare
 from playground.grid import image_grid
 from playground.jobs import HEARTBEAT, iterate_job
 from playground.sweep import run_sweep
-from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
-                                    option_controls, recommended_values, require_text, resolve_seed, run_stop_status,
-                                    seed_row)
+from playground.ui.controls import (
+    api_function,
+    data_view,
+    default_overrides,
+    loading_message,
+    model_dropdown,
+    option_controls,
+    recommended_values,
+    require_text,
+    resolve_seed,
+    run_stop_status,
+    seed_row,
+)
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button

@@ -3,8 +3,8 @@ text spoken at several expressiveness and rate settings side by side."""
 
 from __future__ import annotations
 
-import contextlib
 import base64
+import contextlib
 import html
 import tempfile
 import time
@@ -15,11 +15,21 @@ import gradio as gr
 from playground import audio_views, compare, media
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.sweep import run_sweep
-from playground.ui.controls import (api_function, data_view, default_overrides, loading_message, model_dropdown,
-                                    option_controls, require_text, resolve_seed, run_stop_status, seed_row)
+from playground.ui.controls import (
+    api_function,
+    data_view,
+    default_overrides,
+    loading_message,
+    model_dropdown,
+    option_controls,
+    require_text,
+    resolve_seed,
+    run_stop_status,
+    seed_row,
+)
 from playground.ui.presenter import advanced
-from playground.ui.stopping import StopNotes, in_job, stop_button
 from playground.ui.remote import remote_section
+from playground.ui.stopping import StopNotes, in_job, stop_button
 
 TASK = "text_to_speech"
 EXAMPLE_TEXTS = [
