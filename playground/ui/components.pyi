@@ -6,6 +6,8 @@ import math
 
 import gradio as gr
 
+from gradio.events import Dependency
+
 class OptionSlider(gr.Slider):
     """A slider whose out-of-range or non-finite API values get a sentence naming the option."""
 
@@ -62,3 +64,4 @@ class SeedNumber(gr.Number):
         from gradio.components import Timer
         from gradio.components.base import Component
 
+    
