@@ -15,9 +15,18 @@ AUTH_FILE_VARIABLE = "PLAYGROUND_AUTH_FILE"  # names a file of user:password lin
 REMOTE_KEY_VARIABLE = "PLAYGROUND_REMOTE_KEY"  # the --remote-url server's API key
 REMOTE_KEY_FILE_VARIABLE = "PLAYGROUND_REMOTE_KEY_FILE"  # names a file holding that key
 REMOTE_TASKS = ("chat", "speech_to_text", "text_to_speech", "text_to_image")
-TASK_ALIASES = {"chat": "chat", "t2i": "text_to_image", "text_to_image": "text_to_image", "image": "text_to_image",
-                "caption": "captioning", "captioning": "captioning", "stt": "speech_to_text",
-                "speech_to_text": "speech_to_text", "tts": "text_to_speech", "text_to_speech": "text_to_speech"}
+TASK_ALIASES = {
+    "chat": "chat",
+    "t2i": "text_to_image",
+    "text_to_image": "text_to_image",
+    "image": "text_to_image",
+    "caption": "captioning",
+    "captioning": "captioning",
+    "stt": "speech_to_text",
+    "speech_to_text": "speech_to_text",
+    "tts": "text_to_speech",
+    "text_to_speech": "text_to_speech",
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,55 +34,124 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1: this machine only).")
     parser.add_argument("--port", type=int, default=7860, help="Port to serve on (default 7860).")
     parser.add_argument("--data-dir", default="data", help="Folder for everything the app writes (default ./data).")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                        help="Compute device (default auto: cuda, then mps, then cpu).")
-    parser.add_argument("--preload", default="", help="Comma-separated tasks to load at start: chat,t2i,caption,stt,tts.")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="Compute device (default auto: cuda, then mps, then cpu).",
+    )
+    parser.add_argument(
+        "--preload", default="", help="Comma-separated tasks to load at start: chat,t2i,caption,stt,tts."
+    )
     parser.add_argument("--share", action="store_true", help="Open a public Gradio share link (off by default).")
-    parser.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD",
-                        help=f"Require this login for the page and the API (repeatable); {AUTH_FILE_VARIABLE} may "
-                             "name a file of user:password lines instead.")
-    parser.add_argument("--admin", action="append", default=[], metavar="USER",
-                        help="An --auth login that sees, restores, exports and deletes every login's runs in History "
-                             "(repeatable; every other login sees only its own).")
-    parser.add_argument("--shared-history", action="store_true",
-                        help="Under --auth, every login sees every run in History (default: each login its own).")
-    parser.add_argument("--trust-remote-code", action="append", default=[], metavar="MODEL_ID",
-                        help="Let this model (hub id or path) run the code in its repository (repeatable; off for "
-                             "every other model).")
-    parser.add_argument("--allow-pickle", action="store_true",
-                        help="Load pickle-only checkpoints (.bin/.pt/.ckpt), which can run code; safetensors only "
-                             "otherwise.")
-    parser.add_argument("--max-memory", default=None, metavar="SIZE",
-                        help="Memory loaded models may take, like 8GB (default: half the RAM); past it the least "
-                             "recently used model is unloaded.")
-    parser.add_argument("--upload-quota", default="1GB", metavar="SIZE",
-                        help="What one client (a login, else an address) may upload per hour, like 1GB (the default); "
-                             "each file is also capped at 200 MB.")
-    parser.add_argument("--no-history", action="store_true",
-                        help="Private mode: keep no history (no run log, output files or upload copies are written).")
-    parser.add_argument("--presenter", action="store_true",
-                        help="Presenter mode: large type, essential controls first, every tab's model (or --preload's) "
-                             "loaded at start with a ready line.")
-    parser.add_argument("--remote-url", action="append", default=[], metavar="URL",
-                        help="An OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, LocalAI), like "
-                             "http://127.0.0.1:8080/v1, whose models are offered first in their tabs (repeatable).")
-    parser.add_argument("--remote-model", action="append", default=[], metavar="[TASK=][URL#]NAME",
-                        help="A model on a --remote-url server, for chat unless TASK is stt, tts or t2i (repeatable; "
-                             "with several servers, name the server as URL#NAME; the first for a task is its "
-                             "default); a server no --remote-model names is offered for chat with its only model.")
-    parser.add_argument("--remote-key", default=None, metavar="KEY",
-                        help=f"The API key sent to the --remote-url servers; prefer {REMOTE_KEY_VARIABLE} or "
-                             f"{REMOTE_KEY_FILE_VARIABLE} (arguments are visible to other users of the machine).")
-    parser.add_argument("--allow-remote", action="append", default=[], metavar="URL_PREFIX",
-                        help="Also let users pick models on servers under this URL prefix, like http://10.0.0.5:8000 "
-                             "(repeatable); the app sends requests to no server but these and --remote-url's. A "
-                             "link-local address (169.254.x.x, fe80::) is used only when given itself.")
-    parser.add_argument("--model-dir", action="append", default=[], metavar="DIR",
-                        help="Also load local models typed as paths from under this folder (repeatable); otherwise "
-                             "only the data folder, assets/models and the Hugging Face cache are read.")
-    parser.add_argument("--check", nargs="?", const="all", default=None, metavar="TASKS",
-                        help="Check that each tab's default model is present, loads and runs a tiny input, then exit "
-                             "(non-zero if not); optionally only the comma-separated TASKS.")
+    parser.add_argument(
+        "--auth",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help=f"Require this login for the page and the API (repeatable); {AUTH_FILE_VARIABLE} may "
+        "name a file of user:password lines instead.",
+    )
+    parser.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="An --auth login that sees, restores, exports and deletes every login's runs in History "
+        "(repeatable; every other login sees only its own).",
+    )
+    parser.add_argument(
+        "--shared-history",
+        action="store_true",
+        help="Under --auth, every login sees every run in History (default: each login its own).",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="append",
+        default=[],
+        metavar="MODEL_ID",
+        help="Let this model (hub id or path) run the code in its repository (repeatable; off for every other model).",
+    )
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="Load pickle-only checkpoints (.bin/.pt/.ckpt), which can run code; safetensors only otherwise.",
+    )
+    parser.add_argument(
+        "--max-memory",
+        default=None,
+        metavar="SIZE",
+        help="Memory loaded models may take, like 8GB (default: half the RAM); past it the least "
+        "recently used model is unloaded.",
+    )
+    parser.add_argument(
+        "--upload-quota",
+        default="1GB",
+        metavar="SIZE",
+        help="What one client (a login, else an address) may upload per hour, like 1GB (the default); "
+        "each file is also capped at 200 MB.",
+    )
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="Private mode: keep no history (no run log, output files or upload copies are written).",
+    )
+    parser.add_argument(
+        "--presenter",
+        action="store_true",
+        help="Presenter mode: large type, essential controls first, every tab's model (or --preload's) "
+        "loaded at start with a ready line.",
+    )
+    parser.add_argument(
+        "--remote-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="An OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, LocalAI), like "
+        "http://127.0.0.1:8080/v1, whose models are offered first in their tabs (repeatable).",
+    )
+    parser.add_argument(
+        "--remote-model",
+        action="append",
+        default=[],
+        metavar="[TASK=][URL#]NAME",
+        help="A model on a --remote-url server, for chat unless TASK is stt, tts or t2i (repeatable; "
+        "with several servers, name the server as URL#NAME; the first for a task is its "
+        "default); a server no --remote-model names is offered for chat with its only model.",
+    )
+    parser.add_argument(
+        "--remote-key",
+        default=None,
+        metavar="KEY",
+        help=f"The API key sent to the --remote-url servers; prefer {REMOTE_KEY_VARIABLE} or "
+        f"{REMOTE_KEY_FILE_VARIABLE} (arguments are visible to other users of the machine).",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="append",
+        default=[],
+        metavar="URL_PREFIX",
+        help="Also let users pick models on servers under this URL prefix, like http://10.0.0.5:8000 "
+        "(repeatable); the app sends requests to no server but these and --remote-url's. A "
+        "link-local address (169.254.x.x, fe80::) is used only when given itself.",
+    )
+    parser.add_argument(
+        "--model-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="Also load local models typed as paths from under this folder (repeatable); otherwise "
+        "only the data folder, assets/models and the Hugging Face cache are read.",
+    )
+    parser.add_argument(
+        "--check",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="TASKS",
+        help="Check that each tab's default model is present, loads and runs a tiny input, then exit "
+        "(non-zero if not); optionally only the comma-separated TASKS.",
+    )
     args = parser.parse_args(argv)
     try:
         args.auth = read_logins(args.auth, os.environ.get(AUTH_FILE_VARIABLE))
@@ -83,8 +161,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
             args.max_memory = parse_size(args.max_memory)
         args.upload_quota = upload_quota_bytes(args.upload_quota)
-        args.remote_models, args.remote_key = remote_models(args.remote_url, args.remote_model, args.remote_key,
-                                                            os.environ)
+        args.remote_models, args.remote_key = remote_models(
+            args.remote_url, args.remote_model, args.remote_key, os.environ
+        )
         args.allow_remote = allowed_prefixes(args.allow_remote)
         args.model_dir = model_dirs(args.model_dir)
     except ValueError as exc:
@@ -174,9 +253,14 @@ def read_logins(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]
         try:
             text = Path(auth_file).expanduser().read_text()
         except OSError as exc:
-            raise ValueError(f"{AUTH_FILE_VARIABLE} names {auth_file}, which cannot be read ({exc.strerror}).") from None
-        lines += [(f"line {n} of {auth_file}", line.strip()) for n, line in enumerate(text.splitlines(), 1)
-                  if line.strip() and not line.lstrip().startswith("#")]
+            raise ValueError(
+                f"{AUTH_FILE_VARIABLE} names {auth_file}, which cannot be read ({exc.strerror})."
+            ) from None
+        lines += [
+            (f"line {n} of {auth_file}", line.strip())
+            for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
     logins = []
     for where, line in lines:
         user, sep, password = line.partition(":")
@@ -199,8 +283,11 @@ def main(argv=None) -> None:
     else:
         os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "tmp"))  # uploads and outputs stay in --data-dir
     if problem:
-        print(f"The data folder {data_dir} cannot be written ({problem}): history is off; results are still "
-              "shown.", file=sys.stderr, flush=True)
+        print(
+            f"The data folder {data_dir} cannot be written ({problem}): history is off; results are still shown.",
+            file=sys.stderr,
+            flush=True,
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from playground.devices import DeviceChoice
@@ -209,13 +296,23 @@ def main(argv=None) -> None:
     from playground.registry import Registry
 
     policy = LoadPolicy(trust_remote_code=frozenset(args.trust_remote_code), allow_pickle=args.allow_pickle)
-    registry = Registry(data_dir, DeviceChoice(args.device), policy=policy, max_memory=args.max_memory,
-                        model_dirs=args.model_dir, remote_servers=args.allow_remote)
+    registry = Registry(
+        data_dir,
+        DeviceChoice(args.device),
+        policy=policy,
+        max_memory=args.max_memory,
+        model_dirs=args.model_dir,
+        remote_servers=args.allow_remote,
+    )
     for task, remote in reversed(args.remote_models):  # each offer goes first: the first named ends up the default
         registry.offer_remote(task, remote, args.remote_key)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.auth:
-        print(f"Serving on {args.host} without --auth: anyone who can reach this address can use the app and "
-              "see, restore and delete every run in History.", file=sys.stderr, flush=True)
+        print(
+            f"Serving on {args.host} without --auth: anyone who can reach this address can use the app and "
+            "see, restore and delete every run in History.",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.check is not None:
         from playground.selfcheck import report
 
@@ -243,11 +340,18 @@ def main(argv=None) -> None:
     access = HistoryAccess(per_login=bool(args.auth) and not args.shared_history, admins=frozenset(args.admin))
     demo = build_app(registry, run_log, presenter_mode=args.presenter, preloader=preloader, access=access)
     demo.queue(default_concurrency_limit=2)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=page_css(),
-                theme=theme() if args.presenter else None, max_file_size="200mb",
-                footer_links=[] if args.presenter else ["api"], allowed_paths=run_log.served_paths(),
-                auth=args.auth or None, app_kwargs={"middleware": [*login_throttle.middleware(),
-                                                                    *upload_quota.middleware(args.upload_quota)]})
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        css=page_css(),
+        theme=theme() if args.presenter else None,
+        max_file_size="200mb",
+        footer_links=[] if args.presenter else ["api"],
+        allowed_paths=run_log.served_paths(),
+        auth=args.auth or None,
+        app_kwargs={"middleware": [*login_throttle.middleware(), *upload_quota.middleware(args.upload_quota)]},
+    )
 
 
 if __name__ == "__main__":

@@ -30,14 +30,26 @@ class RawLlama:
         from playground.models.chat import MAX_NEW_TOKENS
 
         threads = os.cpu_count()
-        self.llm = Llama(model_path=wrapper.source, n_ctx=wrapper.context_limit + MAX_NEW_TOKENS, n_batch=512,
-                         n_threads=threads, n_threads_batch=threads, verbose=False, seed=0)
+        self.llm = Llama(
+            model_path=wrapper.source,
+            n_ctx=wrapper.context_limit + MAX_NEW_TOKENS,
+            n_batch=512,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+            seed=0,
+        )
         self.prompt = wrapper.prompt_tokens([{"role": "user", "content": MESSAGE}])
 
     def rate(self, tokens: int = TOKENS) -> float:
         stamps = []
-        for _ in self.llm.generate(self.prompt, temp=SAMPLING["temperature"], top_p=SAMPLING["top_p"],
-                                   repeat_penalty=SAMPLING["repetition_penalty"], reset=True):
+        for _ in self.llm.generate(
+            self.prompt,
+            temp=SAMPLING["temperature"],
+            top_p=SAMPLING["top_p"],
+            repeat_penalty=SAMPLING["repetition_penalty"],
+            reset=True,
+        ):
             stamps.append(time.perf_counter())
             if len(stamps) == tokens:
                 break
@@ -73,21 +85,36 @@ def warm_api_rows(Row, url: str, raw: RawLlama, replies: int = 5, drift_replies:
     """The 5th reply of one API session, and the flatness of 50 replies in one session, against raw llama.cpp."""
     from gradio_client import Client
 
-
     client = Client(url, verbose=False)
     app_rates, raw_rates = [], []
     for i in range(replies):
         raw_rates.append(raw.rate())
         app_rates.append(api_reply(client, seed=i)[0])
     fifth, raw_rate = app_rates[-1], statistics.median(raw_rates)
-    rows = [Row("chat decode, app API, 5th reply of one session (explain data on)", f"{fifth:.1f} tok/s",
-                f"raw llama.cpp {raw_rate:.1f} tok/s", fifth / raw_rate, "≥ 0.8×", fifth / raw_rate >= 0.8,
-                f"replies 1-{replies}: " + ", ".join(f"{r:.0f}" for r in app_rates))]
+    rows = [
+        Row(
+            "chat decode, app API, 5th reply of one session (explain data on)",
+            f"{fifth:.1f} tok/s",
+            f"raw llama.cpp {raw_rate:.1f} tok/s",
+            fifth / raw_rate,
+            "≥ 0.8×",
+            fifth / raw_rate >= 0.8,
+            f"replies 1-{replies}: " + ", ".join(f"{r:.0f}" for r in app_rates),
+        )
+    ]
     drift_client = Client(url, verbose=False)
     rates = [api_reply(drift_client, seed=100 + i, tokens=64)[0] for i in range(drift_replies)]
     first, last = statistics.mean(rates[:10]), statistics.mean(rates[-10:])
-    rows.append(Row(f"chat decode drift, {drift_replies} replies in one API session", f"last 10 {last:.1f} tok/s",
-                    f"first 10 {first:.1f} tok/s", last / first, "≥ 0.9×", last / first >= 0.9))
+    rows.append(
+        Row(
+            f"chat decode drift, {drift_replies} replies in one API session",
+            f"last 10 {last:.1f} tok/s",
+            f"first 10 {first:.1f} tok/s",
+            last / first,
+            "≥ 0.9×",
+            last / first >= 0.9,
+        )
+    )
     return rows
 
 
@@ -141,7 +168,6 @@ def concurrent_rows(Row, url: str, source: str | None = None, counts=(1, 2, 4, 8
     """Aggregate decode tokens/s of N chats at once, each its own session, against one chat alone."""
     from gradio_client import Client
 
-
     clients = [Client(url, verbose=False) for _ in range(max(counts))]
     aggregate = {}
     for n in counts:
@@ -162,15 +188,29 @@ def concurrent_rows(Row, url: str, source: str | None = None, counts=(1, 2, 4, 8
     for n in counts[1:]:
         ratio = aggregate[n] / aggregate[1]
         target = "≥ 2.5×" if n == max(counts) else "(information)"
-        rows.append(Row(f"chat, {n} sessions at once, aggregate tokens/s (request to reply)",
-                        f"{aggregate[n]:.1f} tok/s", f"1 session {aggregate[1]:.1f} tok/s", ratio, target,
-                        ratio >= 2.5 if n == max(counts) else None))
+        rows.append(
+            Row(
+                f"chat, {n} sessions at once, aggregate tokens/s (request to reply)",
+                f"{aggregate[n]:.1f} tok/s",
+                f"1 session {aggregate[1]:.1f} tok/s",
+                ratio,
+                target,
+                ratio >= 2.5 if n == max(counts) else None,
+            )
+        )
     if source is not None:
         ceiling = engine_batch_ceiling(source)
         for n in (4, 8):
-            rows.append(Row(f"raw llama.cpp, {n} sequences in one llama_decode step, aggregate tokens/s",
-                            f"{ceiling[n]:.1f} tok/s", f"1 sequence {ceiling[1]:.1f} tok/s", ceiling[n] / ceiling[1],
-                            "(the engine's ceiling for the rows above)", None))
+            rows.append(
+                Row(
+                    f"raw llama.cpp, {n} sequences in one llama_decode step, aggregate tokens/s",
+                    f"{ceiling[n]:.1f} tok/s",
+                    f"1 sequence {ceiling[1]:.1f} tok/s",
+                    ceiling[n] / ceiling[1],
+                    "(the engine's ceiling for the rows above)",
+                    None,
+                )
+            )
     return rows
 
 
@@ -180,7 +220,6 @@ def browser_rows(Row, url: str, raw: RawLlama, replies: int = 5):
     A MutationObserver in the page stamps every change of the status line with ``performance.now()``: the
     rate is what the page showed, not what the server computed."""
     from playwright.sync_api import sync_playwright
-
 
     observe = """() => { window.__stamps = []; const node = document.querySelector('#chat-status');
         new MutationObserver(() => window.__stamps.push([performance.now() / 1000, node.innerText]))
@@ -204,6 +243,14 @@ def browser_rows(Row, url: str, raw: RawLlama, replies: int = 5):
             page.locator("#chat-status").get_by_text("tokens/s").wait_for(state="detached", timeout=30_000)
         browser.close()
     fifth, raw_rate = app_rates[-1], statistics.median(raw_rates)
-    return [Row("chat decode, Chat tab in Chromium, 5th reply (explain view open)", f"{fifth:.1f} tok/s",
-                f"raw llama.cpp {raw_rate:.1f} tok/s", fifth / raw_rate, "≥ 0.8×", fifth / raw_rate >= 0.8,
-                f"replies 1-{replies}: " + ", ".join(f"{r:.0f}" for r in app_rates))]
+    return [
+        Row(
+            "chat decode, Chat tab in Chromium, 5th reply (explain view open)",
+            f"{fifth:.1f} tok/s",
+            f"raw llama.cpp {raw_rate:.1f} tok/s",
+            fifth / raw_rate,
+            "≥ 0.8×",
+            fifth / raw_rate >= 0.8,
+            f"replies 1-{replies}: " + ", ".join(f"{r:.0f}" for r in app_rates),
+        )
+    ]

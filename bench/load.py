@@ -69,15 +69,20 @@ def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: 
 
     start = time.perf_counter()
     if endpoint == "/chat":
-        message = (f"My secret word is {session.secret}. Remember it." if turn == 0
-                   else "What was my secret word?")
-        history, _, status = client.predict(message=message, history=session.history, max_new_tokens=12,
-                                               seed=session.index, api_name="/chat")
+        message = f"My secret word is {session.secret}. Remember it." if turn == 0 else "What was my secret word?"
+        history, _, status = client.predict(
+            message=message, history=session.history, max_new_tokens=12, seed=session.index, api_name="/chat"
+        )
         ok = "tokens/s" in status and history[-1]["role"] == "assistant" and reply_text(history[-1]).strip()
         session.history = history
     elif endpoint == "/text_to_image":
-        image, _, status, _ = client.predict(prompt="a red circle on a blue background", steps=4,
-                                             seed=session.index, show_noise_steps=False, api_name="/text_to_image")
+        image, _, status, _ = client.predict(
+            prompt="a red circle on a blue background",
+            steps=4,
+            seed=session.index,
+            show_noise_steps=False,
+            api_name="/text_to_image",
+        )
         ok = Path(image).is_file() and "4 steps" in status
     elif endpoint == "/caption":
         caption, _, _, status = client.predict(image=handle_file(inputs["image"]), api_name="/caption")
@@ -86,8 +91,9 @@ def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: 
         transcript, status = client.predict(audio=handle_file(inputs["audio"]), beam_size=1, api_name="/transcribe")
         ok = words(transcript) == words(SPOKEN) and "real-time factor" in status
     else:
-        wav, _, status = client.predict(text=f"Session {session.index} says hello.", seed=session.index,
-                                        api_name="/synthesize")
+        wav, _, status = client.predict(
+            text=f"Session {session.index} says hello.", seed=session.index, api_name="/synthesize"
+        )
         ok = Path(wav).is_file() and "real-time factor" in status
     session.timings.append((endpoint, time.perf_counter() - start))
     if not ok:
@@ -99,7 +105,7 @@ def run_session(url: str, session: Session, rounds: int, inputs: dict[str, str])
 
     try:
         client = Client(url, verbose=False)
-        order = ENDPOINTS[session.index % 5:] + ENDPOINTS[:session.index % 5]  # sessions start on different tabs
+        order = ENDPOINTS[session.index % 5 :] + ENDPOINTS[: session.index % 5]  # sessions start on different tabs
         for turn in range(rounds):
             for endpoint in order:
                 call(client, session, endpoint, inputs, turn)
@@ -114,8 +120,11 @@ def leaks(sessions: list[Session]) -> list[str]:
         text = json.dumps(session.history, ensure_ascii=False)
         if session.history and session.secret not in text:
             found.append(f"session {session.index}: its own secret word is missing from its history")
-        found += [f"session {session.index} holds session {other.index}'s secret word"
-                  for other in sessions if other is not session and other.secret in text]
+        found += [
+            f"session {session.index} holds session {other.index}'s secret word"
+            for other in sessions
+            if other is not session and other.secret in text
+        ]
     return found
 
 
@@ -137,8 +146,12 @@ def run_load(url: str, sessions: int = 8, rounds: int = 3, warm_up: bool = True)
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - start
-    return {"sessions": users, "failures": [f for s in users for f in s.failures], "leaks": leaks(users),
-            "seconds": wall}
+    return {
+        "sessions": users,
+        "failures": [f for s in users for f in s.failures],
+        "leaks": leaks(users),
+        "seconds": wall,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -153,8 +166,10 @@ def latency_table(result: dict) -> str:
     for endpoint in [*ENDPOINTS, "all"]:
         times = sorted(t for s in result["sessions"] for e, t in s.timings if endpoint in (e, "all"))
         if times:
-            rows.append(f"| {endpoint} | {len(times)} | {percentile(times, 50):.2f} | {percentile(times, 95):.2f} "
-                        f"| {times[-1]:.2f} |")
+            rows.append(
+                f"| {endpoint} | {len(times)} | {percentile(times, 50):.2f} | {percentile(times, 95):.2f} "
+                f"| {times[-1]:.2f} |"
+            )
     return "\n".join(rows)
 
 
@@ -162,10 +177,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running playground; without it the app is started here")
     parser.add_argument("--sessions", type=int, default=8, help="concurrent gradio_client sessions (default 8)")
-    parser.add_argument("--requests", type=int, default=3,
-                        help="request rounds per session; a round calls each of the five endpoints once (default 3)")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".cache" / "bench-data",
-                        help="the started app's data dir (default .cache/bench-data)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=3,
+        help="request rounds per session; a round calls each of the five endpoints once (default 3)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / ".cache" / "bench-data",
+        help="the started app's data dir (default .cache/bench-data)",
+    )
     args = parser.parse_args()
     if args.sessions < 1 or args.requests < 1:
         parser.error("--sessions and --requests must be at least 1")
@@ -182,11 +205,15 @@ def main() -> int:
             result = run_load(url, args.sessions, args.requests)
 
     total = sum(len(s.timings) for s in result["sessions"])
-    header = (f"{args.sessions} sessions × {args.requests} rounds × 5 endpoints: {total} requests in "
-              f"{result['seconds']:.1f} s on {os.cpu_count()} CPUs ({time.strftime('%Y-%m-%d %H:%M')})")
+    header = (
+        f"{args.sessions} sessions × {args.requests} rounds × 5 endpoints: {total} requests in "
+        f"{result['seconds']:.1f} s on {os.cpu_count()} CPUs ({time.strftime('%Y-%m-%d %H:%M')})"
+    )
     table = latency_table(result)
     problems = result["failures"] + result["leaks"]
-    report = "\n".join([header, "", table, "", *(f"- {p}" for p in problems or ["all answers correct; no history leaked"])])
+    report = "\n".join(
+        [header, "", table, "", *(f"- {p}" for p in problems or ["all answers correct; no history leaked"])]
+    )
     print(report)
     (results / f"load-{time.strftime('%Y%m%d-%H%M%S')}.md").write_text(report + "\n")
     return 1 if problems else 0

@@ -46,9 +46,11 @@ PATHS = ["start", "chat", "ttft", "chatapi", "concurrent", "chatbrowser", "stt",
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
 CHAT_TOKENS = 128
 API_WARM_UPS = 3  # an app with all five models loaded took about four requests to settle
-SPEECH = ("The quick brown fox jumps over the lazy dog. Speech recognition turns sound into text, one short "
-          "window at a time. A playground lets people hear and see how generative models work, and compare "
-          "their settings side by side. Good morning, everyone, and welcome to the demonstration.")
+SPEECH = (
+    "The quick brown fox jumps over the lazy dog. Speech recognition turns sound into text, one short "
+    "window at a time. A playground lets people hear and see how generative models work, and compare "
+    "their settings side by side. Good morning, everyone, and welcome to the demonstration."
+)
 PICTURE = "a large red circle on a blue background"
 
 
@@ -69,8 +71,11 @@ def machine() -> str:
 
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     versions = []
@@ -79,8 +84,10 @@ def machine() -> str:
             versions.append(f"{name} {__import__(name).__version__}")
         except Exception:
             versions.append(f"{name} missing")
-    return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}; {', '.join(versions)}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; {', '.join(versions)}"
+    )
 
 
 def alternate(first, second, repeats: int, warm_ups: int = 1) -> tuple[float, float]:
@@ -98,6 +105,7 @@ def alternate(first, second, repeats: int, warm_ups: int = 1) -> tuple[float, fl
 
 # --- start -------------------------------------------------------------------------------------------------
 
+
 def time_app_start(data_dir: Path) -> float:
     """Seconds from launching app.py to its first HTTP 200."""
     from playground.app_process import free_port
@@ -105,8 +113,13 @@ def time_app_start(data_dir: Path) -> float:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:
@@ -125,11 +138,20 @@ def bench_start(repeats: int, data_dir: Path) -> list[Row]:
     import_gradio = lambda: subprocess.run([sys.executable, "-c", "import gradio"], check=True)  # noqa: E731
     app, baseline = alternate(lambda: time_app_start(data_dir), import_gradio, repeats)
     ratio = app / baseline
-    return [Row("app start → first HTTP 200", f"{app:.2f} s", f"`import gradio` {baseline:.2f} s", ratio, "≤ 1.5×",
-                ratio <= 1.5)]
+    return [
+        Row(
+            "app start → first HTTP 200",
+            f"{app:.2f} s",
+            f"`import gradio` {baseline:.2f} s",
+            ratio,
+            "≤ 1.5×",
+            ratio <= 1.5,
+        )
+    ]
 
 
 # --- chat --------------------------------------------------------------------------------------------------
+
 
 def decode_rate(stamps: list[float]) -> float:
     """Tokens per second after the first token (the prompt's evaluation is not decoding)."""
@@ -152,8 +174,11 @@ def bench_chat(registry, repeats: int) -> tuple[list[Row], dict]:
     for cls in (LlamaCppChat, TransformersChat):
         if cls is LlamaCppChat and not cls.claims(picked.source):
             continue
-        wrapper = picked if type(picked) is cls else cls(picked.model_id, picked.source, registry.device.resolve(),
-                                                         picked.cache_dir)
+        wrapper = (
+            picked
+            if type(picked) is cls
+            else cls(picked.model_id, picked.source, registry.device.resolve(), picked.cache_dir)
+        )
         wrapper.ensure_loaded()
         backends[cls.backend] = wrapper
     rates: dict[str, list[float]] = {name: [] for name in ["llama.cpp raw", "transformers raw", *backends]}
@@ -177,8 +202,15 @@ def bench_chat(registry, repeats: int) -> tuple[list[Row], dict]:
         from llama_cpp import Llama
 
         fast = backends["llama.cpp"]
-        raw_llama = Llama(model_path=fast.source, n_ctx=fast.context_limit + MAX_NEW_TOKENS, n_batch=512,
-                          n_threads=os.cpu_count(), n_threads_batch=os.cpu_count(), verbose=False, seed=0)
+        raw_llama = Llama(
+            model_path=fast.source,
+            n_ctx=fast.context_limit + MAX_NEW_TOKENS,
+            n_batch=512,
+            n_threads=os.cpu_count(),
+            n_threads_batch=os.cpu_count(),
+            verbose=False,
+            seed=0,
+        )
         prompt = fast.prompt_tokens(STORY)
 
     def raw_llama_rate() -> float:
@@ -202,14 +234,39 @@ def bench_chat(registry, repeats: int) -> tuple[list[Row], dict]:
     best = max(backends, key=lambda name: median[name])
     if "llama.cpp raw" in median:
         ratio = median[best] / median["llama.cpp raw"]
-        rows.append(Row(f"chat decode, playground ({best}, default for GGUF)", f"{median[best]:.1f} tok/s",
-                        f"llama.cpp {median['llama.cpp raw']:.1f} tok/s", ratio, "≥ 0.8×", ratio >= 0.8))
+        rows.append(
+            Row(
+                f"chat decode, playground ({best}, default for GGUF)",
+                f"{median[best]:.1f} tok/s",
+                f"llama.cpp {median['llama.cpp raw']:.1f} tok/s",
+                ratio,
+                "≥ 0.8×",
+                ratio >= 0.8,
+            )
+        )
     else:
-        rows.append(Row("chat decode vs llama.cpp", f"{median[best]:.1f} tok/s", "llama-cpp-python not installed",
-                        None, "≥ 0.8×", None, "run make llama"))
+        rows.append(
+            Row(
+                "chat decode vs llama.cpp",
+                f"{median[best]:.1f} tok/s",
+                "llama-cpp-python not installed",
+                None,
+                "≥ 0.8×",
+                None,
+                "run make llama",
+            )
+        )
     ratio = median["transformers"] / median["transformers raw"]
-    rows.append(Row("chat decode, playground (transformers fallback)", f"{median['transformers']:.1f} tok/s",
-                    f"transformers `generate` {median['transformers raw']:.1f} tok/s", ratio, "(information)", None))
+    rows.append(
+        Row(
+            "chat decode, playground (transformers fallback)",
+            f"{median['transformers']:.1f} tok/s",
+            f"transformers `generate` {median['transformers raw']:.1f} tok/s",
+            ratio,
+            "(information)",
+            None,
+        )
+    )
     for wrapper in backends.values():
         if wrapper is not picked:
             wrapper.unload()
@@ -227,8 +284,9 @@ def bench_ttft(url: str, repeats: int) -> list[Row]:
     times = []
     for i in range(max(5, repeats)):
         start = time.perf_counter()
-        job = client.submit(message=f"Tell me about the number {i}.", history=[], max_new_tokens=32, seed=i,
-                            api_name="/chat")
+        job = client.submit(
+            message=f"Tell me about the number {i}.", history=[], max_new_tokens=32, seed=i, api_name="/chat"
+        )
         for update in job:
             history = update[0]
             if history and history[-1].get("role") == "assistant" and _text(history[-1]).strip():
@@ -236,8 +294,9 @@ def bench_ttft(url: str, repeats: int) -> list[Row]:
                 break
         job.cancel()
     ttft = statistics.median(times)
-    return [Row("chat, warm, time to first token (app API)", f"{ttft * 1000:.0f} ms", "—", None, "≤ 0.3 s",
-                ttft <= 0.3)]
+    return [
+        Row("chat, warm, time to first token (app API)", f"{ttft * 1000:.0f} ms", "—", None, "≤ 0.3 s", ttft <= 0.3)
+    ]
 
 
 def bench_chat_app(registry, url: str, path: str) -> list[Row]:
@@ -249,8 +308,17 @@ def bench_chat_app(registry, url: str, path: str) -> list[Row]:
     if path == "concurrent":
         return chat_app.concurrent_rows(Row, url, wrapper.source if isinstance(wrapper, LlamaCppChat) else None)
     if not isinstance(wrapper, LlamaCppChat):
-        return [Row(f"chat in the app ({path})", "—", "llama-cpp-python not installed", None, "≥ 0.8×", None,
-                    "run make llama")]
+        return [
+            Row(
+                f"chat in the app ({path})",
+                "—",
+                "llama-cpp-python not installed",
+                None,
+                "≥ 0.8×",
+                None,
+                "run make llama",
+            )
+        ]
     wrapper.ensure_loaded()  # for the prompt's tokens
     raw = chat_app.RawLlama(wrapper)
     try:
@@ -268,6 +336,7 @@ def _text(message: dict) -> str:
 
 # --- speech and images -------------------------------------------------------------------------------------
 
+
 def speech_clip(registry, folder: Path) -> tuple[Path, float]:
     """SPEECH spoken by the bundled voice, saved as a WAV; and its length in seconds."""
     import soundfile
@@ -279,28 +348,61 @@ def speech_clip(registry, folder: Path) -> tuple[Path, float]:
     return path, speech.seconds
 
 
-def overhead_rows(path: str, ours: float, api: float | None, floor: float | None, raw: float, raw_name: str,
-                  unit_seconds: float | None, limit: float) -> list[Row]:
+def overhead_rows(
+    path: str,
+    ours: float,
+    api: float | None,
+    floor: float | None,
+    raw: float,
+    raw_name: str,
+    unit_seconds: float | None,
+    limit: float,
+) -> list[Row]:
     """Rows for the wrapper and the API against a raw call; real-time factors when ``unit_seconds`` is given.
 
     ``floor`` is the same request to a model-free Gradio app with the same components (gradio_floor.py): what
     any Gradio app pays for the HTTP round trip, the queue and the file transfers. The API row's target
     applies to what the playground adds on top of it.
     """
+
     def shown(seconds: float) -> str:
         return f"RTF {seconds / unit_seconds:.3f}" if unit_seconds else f"{seconds:.2f} s"
 
-    rows = [Row(f"{path}, playground wrapper", shown(ours), f"{raw_name} {shown(raw)}", ours / raw,
-                f"overhead ≤ {limit:.0%}", ours / raw <= 1 + limit)]
+    rows = [
+        Row(
+            f"{path}, playground wrapper",
+            shown(ours),
+            f"{raw_name} {shown(raw)}",
+            ours / raw,
+            f"overhead ≤ {limit:.0%}",
+            ours / raw <= 1 + limit,
+        )
+    ]
     if api is not None:
         if floor is None:
-            rows.append(Row(f"{path}, app HTTP API", shown(api), f"{raw_name} {shown(raw)}", api / raw,
-                            f"overhead ≤ {limit:.0%}", api / raw <= 1 + limit))
+            rows.append(
+                Row(
+                    f"{path}, app HTTP API",
+                    shown(api),
+                    f"{raw_name} {shown(raw)}",
+                    api / raw,
+                    f"overhead ≤ {limit:.0%}",
+                    api / raw <= 1 + limit,
+                )
+            )
         else:
             ratio = (api - floor) / raw
-            rows.append(Row(f"{path}, app HTTP API", f"{api:.2f} s, of which Gradio's round trip {floor:.2f} s",
-                            f"{raw_name} {raw:.2f} s", ratio, f"overhead ≤ {limit:.0%} beyond Gradio's",
-                            ratio <= 1 + limit, f"{api / raw:.2f}× with Gradio's round trip"))
+            rows.append(
+                Row(
+                    f"{path}, app HTTP API",
+                    f"{api:.2f} s, of which Gradio's round trip {floor:.2f} s",
+                    f"{raw_name} {raw:.2f} s",
+                    ratio,
+                    f"overhead ≤ {limit:.0%} beyond Gradio's",
+                    ratio <= 1 + limit,
+                    f"{api / raw:.2f}× with Gradio's round trip",
+                )
+            )
     return rows
 
 
@@ -332,16 +434,26 @@ def bench_stt(registry, url: str | None, floor_url: str | None, clip: Path, seco
     options = wrapper.Options.parse()
 
     def raw_call():
-        segments, _ = raw.transcribe(audio, beam_size=options.beam_size, temperature=options.temperature,
-                                     language="en", condition_on_previous_text=False, vad_filter=False)
+        segments, _ = raw.transcribe(
+            audio,
+            beam_size=options.beam_size,
+            temperature=options.temperature,
+            language="en",
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
         list(segments)
 
     ours, base = alternate(lambda: wrapper.transcribe(audio, options), raw_call, repeats)
     api = None
     if url:
         client = Client(url, verbose=False)
-        api, _ = alternate(lambda: client.predict(audio=handle_file(str(clip)), api_name="/transcribe"), raw_call,
-                           repeats, API_WARM_UPS)
+        api, _ = alternate(
+            lambda: client.predict(audio=handle_file(str(clip)), api_name="/transcribe"),
+            raw_call,
+            repeats,
+            API_WARM_UPS,
+        )
     floor = api_median(floor_url, repeats, audio=handle_file(str(clip)), api_name="/transcribe")
     return overhead_rows("STT", ours, api, floor, base, "raw faster-whisper", seconds, 0.10)
 
@@ -353,8 +465,11 @@ def bench_tts(registry, url: str | None, floor_url: str | None, repeats: int) ->
     wrapper = registry.load("text_to_speech")
     options = wrapper.Options.parse()
     raw = PiperVoice.load(wrapper.source)
-    config = SynthesisConfig(length_scale=raw.config.length_scale / options.rate, noise_scale=options.expressiveness,
-                             noise_w_scale=options.rhythm_variation)
+    config = SynthesisConfig(
+        length_scale=raw.config.length_scale / options.rate,
+        noise_scale=options.expressiveness,
+        noise_w_scale=options.rhythm_variation,
+    )
     seconds = wrapper.synthesize(SPEECH, options, seed=0).seconds
 
     def raw_call():
@@ -364,8 +479,9 @@ def bench_tts(registry, url: str | None, floor_url: str | None, repeats: int) ->
     api = None
     if url:
         client = Client(url, verbose=False)
-        api, _ = alternate(lambda: client.predict(text=SPEECH, seed=0, api_name="/synthesize"), raw_call, repeats,
-                           API_WARM_UPS)
+        api, _ = alternate(
+            lambda: client.predict(text=SPEECH, seed=0, api_name="/synthesize"), raw_call, repeats, API_WARM_UPS
+        )
     floor = api_median(floor_url, repeats, text=SPEECH, seed=0, api_name="/synthesize")
     return overhead_rows("TTS", ours, api, floor, base, "raw piper", seconds, 0.10)
 
@@ -381,15 +497,23 @@ def bench_t2i(registry, url: str | None, floor_url: str | None, repeats: int, me
     raw.set_progress_bar_config(disable=True)
 
     def raw_call():
-        raw(prompt=PICTURE, guidance_scale=options.guidance_scale, num_inference_steps=options.steps,
-            generator=torch.Generator().manual_seed(0))
+        raw(
+            prompt=PICTURE,
+            guidance_scale=options.guidance_scale,
+            num_inference_steps=options.steps,
+            generator=torch.Generator().manual_seed(0),
+        )
 
     ours, base = alternate(lambda: wrapper.generate(PICTURE, "", options, seed=0), raw_call, repeats)
     api = None
     if url:
         client = Client(url, verbose=False)
-        api, _ = alternate(lambda: client.predict(prompt=PICTURE, seed=0, show_noise_steps=False,
-                                                  api_name="/text_to_image"), raw_call, repeats, API_WARM_UPS)
+        api, _ = alternate(
+            lambda: client.predict(prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image"),
+            raw_call,
+            repeats,
+            API_WARM_UPS,
+        )
         measured["t2i api"] = api
     floor = api_median(floor_url, repeats, prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image")
     return overhead_rows(f"text-to-image ({options.steps} steps)", ours, api, floor, base, "raw diffusers", None, 0.05)
@@ -402,8 +526,12 @@ def gradio_floor(clip: Path, log: Path):
 
     port = free_port()
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "gradio_floor.py"), str(port), str(clip)],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "gradio_floor.py"), str(port), str(clip)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.time() + 120
         while True:
@@ -430,14 +558,24 @@ def bench_neighbours(url: str | None, repeats: int, measured: dict) -> list[Row]
     before = measured.get("t2i api")
     if url is None or before is None:
         return []
-    after = api_median(url, repeats, warm_ups=0, prompt=PICTURE, seed=0, show_noise_steps=False,
-                       api_name="/text_to_image")
+    after = api_median(
+        url, repeats, warm_ups=0, prompt=PICTURE, seed=0, show_noise_steps=False, api_name="/text_to_image"
+    )
     ratio = after / before
-    return [Row("text-to-image (app API) after the other models ran in the app", f"{after:.2f} s",
-                f"the same request before them {before:.2f} s", ratio, "≤ 1.1×", ratio <= 1.1)]
+    return [
+        Row(
+            "text-to-image (app API) after the other models ran in the app",
+            f"{after:.2f} s",
+            f"the same request before them {before:.2f} s",
+            ratio,
+            "≤ 1.1×",
+            ratio <= 1.1,
+        )
+    ]
 
 
 # --- memory ------------------------------------------------------------------------------------------------
+
 
 def bench_rss(url: str, app_pid: int, clip: Path) -> list[Row]:
     """Peak RSS of the app after running each of the five bundled models once."""
@@ -447,7 +585,9 @@ def bench_rss(url: str, app_pid: int, clip: Path) -> list[Row]:
     client = Client(url, verbose=False)
     with tempfile.TemporaryDirectory() as folder:
         image = Path(folder) / "circle.png"
-        client_image, _, _, _ = client.predict(prompt=PICTURE, seed=1, show_noise_steps=False, api_name="/text_to_image")
+        client_image, _, _, _ = client.predict(
+            prompt=PICTURE, seed=1, show_noise_steps=False, api_name="/text_to_image"
+        )
         Image.open(client_image).save(image)
         client.predict(image=handle_file(str(image)), api_name="/caption")
         client.predict(audio=handle_file(str(clip)), api_name="/transcribe")
@@ -456,8 +596,9 @@ def bench_rss(url: str, app_pid: int, clip: Path) -> list[Row]:
     status = Path(f"/proc/{app_pid}/status").read_text()
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
     peak = peak_kb / 2**20
-    return [Row("peak RSS, all five bundled models loaded and run", f"{peak:.2f} GB", "—", None, "≤ 2.5 GB",
-                peak <= 2.5)]
+    return [
+        Row("peak RSS, all five bundled models loaded and run", f"{peak:.2f} GB", "—", None, "≤ 2.5 GB", peak <= 2.5)
+    ]
 
 
 def table(rows: list[Row]) -> str:
@@ -502,21 +643,26 @@ def main() -> int:
         clip, seconds = speech_clip(registry, Path(folder)) if needs_app else (None, 0)
         flags = ("--preload", "chat,t2i,caption,stt,tts")
         with contextlib.ExitStack() as stack:
-            url = stack.enter_context(running_app(args.data_dir, results / "speed-server.log", *flags,
-                                                  timeout=300)) if needs_app else None
+            url = (
+                stack.enter_context(running_app(args.data_dir, results / "speed-server.log", *flags, timeout=300))
+                if needs_app
+                else None
+            )
             floor_url = stack.enter_context(gradio_floor(clip, results / "floor-server.log")) if url else None
             app_pid = next((c.pid for c in psutil.Process().children() if "app.py" in " ".join(c.cmdline())), None)
             measured: dict[str, float] = {}  # the first text-to-image API time, for the "after" row
-            steps = [("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats, measured)),
-                     ("chat", lambda: bench_chat(registry, args.repeats)[0]),
-                     ("ttft", lambda: bench_ttft(url, args.repeats)),
-                     ("chatapi", lambda: bench_chat_app(registry, url, "chatapi")),
-                     ("concurrent", lambda: bench_chat_app(registry, url, "concurrent")),
-                     ("chatbrowser", lambda: bench_chat_app(registry, url, "chatbrowser")),
-                     ("stt", lambda: bench_stt(registry, url, floor_url, clip, seconds, args.repeats)),
-                     ("tts", lambda: bench_tts(registry, url, floor_url, args.repeats)),
-                     ("t2i", lambda: bench_neighbours(url, args.repeats, measured)),
-                     ("rss", lambda: bench_rss(url, app_pid, clip))]
+            steps = [
+                ("t2i", lambda: bench_t2i(registry, url, floor_url, args.repeats, measured)),
+                ("chat", lambda: bench_chat(registry, args.repeats)[0]),
+                ("ttft", lambda: bench_ttft(url, args.repeats)),
+                ("chatapi", lambda: bench_chat_app(registry, url, "chatapi")),
+                ("concurrent", lambda: bench_chat_app(registry, url, "concurrent")),
+                ("chatbrowser", lambda: bench_chat_app(registry, url, "chatbrowser")),
+                ("stt", lambda: bench_stt(registry, url, floor_url, clip, seconds, args.repeats)),
+                ("tts", lambda: bench_tts(registry, url, floor_url, args.repeats)),
+                ("t2i", lambda: bench_neighbours(url, args.repeats, measured)),
+                ("rss", lambda: bench_rss(url, app_pid, clip)),
+            ]
             for name, step in steps:
                 if name in only:
                     rows += step()

@@ -8,8 +8,10 @@ from __future__ import annotations
 from playground.errors import UserError
 
 TITLE = "The picture of the sound"
-CAPTION = ("The picture of the sound: time runs left to right, the top strip shows how loud it is, and below it "
-           "low pitches sit at the bottom and high pitches at the top, brighter where there is more sound.")
+CAPTION = (
+    "The picture of the sound: time runs left to right, the top strip shows how loud it is, and below it "
+    "low pitches sit at the bottom and high pitches at the top, brighter where there is more sound."
+)
 MEL_BANDS = 80
 PITCH_TICKS = (100, 500, 1000, 2000, 4000, 8000)  # Hz, labelled on the pitch axis where they fit
 WAVE_POINTS = 2000  # the waveform is drawn as a min/max envelope over this many slices
@@ -33,13 +35,15 @@ def mel_decibels(audio, sample_rate: int):
     import numpy as np
 
     n_fft = 1024 if sample_rate > 16_000 else 512
-    mel = librosa.feature.melspectrogram(y=audio, sr=sample_rate, n_fft=n_fft, hop_length=n_fft // 4,
-                                         n_mels=MEL_BANDS, fmax=sample_rate / 2)
+    mel = librosa.feature.melspectrogram(
+        y=audio, sr=sample_rate, n_fft=n_fft, hop_length=n_fft // 4, n_mels=MEL_BANDS, fmax=sample_rate / 2
+    )
     return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
 
 
-def sound_figure(samples, sample_rate: int, title: str = TITLE, size: tuple[float, float] = (7.5, 3.8),
-                 compact: bool = False):
+def sound_figure(
+    samples, sample_rate: int, title: str = TITLE, size: tuple[float, float] = (7.5, 3.8), compact: bool = False
+):
     """A waveform strip over a mel spectrogram, as a matplotlib Figure (no pyplot state, safe in threads)."""
     import librosa
     import numpy as np
@@ -62,14 +66,23 @@ def sound_figure(samples, sample_rate: int, title: str = TITLE, size: tuple[floa
     wave_ax.spines[["top", "right", "left"]].set_visible(False)
 
     decibels = mel_decibels(audio, sample_rate)
-    spec_ax.imshow(decibels, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-                   extent=(0, seconds, 0, MEL_BANDS))
+    spec_ax.imshow(
+        decibels,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        interpolation="nearest",
+        extent=(0, seconds, 0, MEL_BANDS),
+    )
     centres = librosa.mel_frequencies(n_mels=MEL_BANDS, fmin=0.0, fmax=sample_rate / 2)
     ticks = [f for f in PITCH_TICKS if centres[0] < f < centres[-1]]
     if compact:
         ticks = ticks[::2]
-    spec_ax.set_yticks(np.interp(ticks, centres, np.arange(MEL_BANDS) + 0.5),
-                       [f"{f // 1000} kHz" if f >= 1000 else f"{f} Hz" for f in ticks], fontsize=7 if compact else 8)
+    spec_ax.set_yticks(
+        np.interp(ticks, centres, np.arange(MEL_BANDS) + 0.5),
+        [f"{f // 1000} kHz" if f >= 1000 else f"{f} Hz" for f in ticks],
+        fontsize=7 if compact else 8,
+    )
     spec_ax.set_ylabel("pitch", fontsize=8 if compact else 9)
     spec_ax.set_xlabel("seconds", fontsize=8 if compact else 9)
     spec_ax.tick_params(axis="x", labelsize=7 if compact else 8)

@@ -29,7 +29,9 @@ def package_file(package: str) -> Path:
         raise UserError(f"{what[0].upper()}{what[1:]} is not installed: run make run.")
     path = Path(list(spec.submodule_search_locations)[0]) / relative
     if not path.exists():
-        raise UserError(f"{what[0].upper()}{what[1:]} is installed but {path.name} is missing: reinstall it with make run.")
+        raise UserError(
+            f"{what[0].upper()}{what[1:]} is installed but {path.name} is missing: reinstall it with make run."
+        )
     return path
 
 
@@ -37,5 +39,7 @@ def asset_model(name: str) -> Path:
     """Path to a model folder shipped under assets/models/."""
     path = ASSETS / "models" / name
     if not (path.is_dir() and any(path.iterdir())):
-        raise UserError(f"The bundled model assets/models/{name} is not in this checkout yet; pick a hub model or type a local model folder.")
+        raise UserError(
+            f"The bundled model assets/models/{name} is not in this checkout yet; pick a hub model or type a local model folder."
+        )
     return path

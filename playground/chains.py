@@ -64,7 +64,7 @@ class ChainResult:
         return sum(s.seconds + s.load_seconds for s in self.stages)
 
     def failure_sentence(self) -> str:
-        """"The Chat stage failed: …", naming what was kept; empty when nothing failed."""
+        """ "The Chat stage failed: …", naming what was kept; empty when nothing failed."""
         stage = self.failed
         if stage is None:
             return ""
@@ -178,9 +178,20 @@ class TalkResult(ChainResult):
     history: list[dict] = field(default_factory=list)  # the conversation including this turn
 
 
-def talk(registry, samples, history: list[dict], *, system_prompt: str = "", seed: int,
-         stt_model: str | None = None, chat_model: str | None = None, tts_model: str | None = None,
-         stt_options=None, chat_options=None, tts_options=None) -> Iterator[TalkResult]:
+def talk(
+    registry,
+    samples,
+    history: list[dict],
+    *,
+    system_prompt: str = "",
+    seed: int,
+    stt_model: str | None = None,
+    chat_model: str | None = None,
+    tts_model: str | None = None,
+    stt_options=None,
+    chat_options=None,
+    tts_options=None,
+) -> Iterator[TalkResult]:
     """Speech to Text → Chat (streamed, with the earlier turns) → Text to Speech.
 
     ``samples`` are 16 kHz mono float32; ``history`` holds the earlier turns as role/content dicts.
@@ -198,16 +209,21 @@ def talk(registry, samples, history: list[dict], *, system_prompt: str = "", see
         wrapper = _model(registry, hear, stt_model)
         transcript = wrapper.transcribe(samples, stt_options or wrapper.Options()).text.strip()
         if not words(transcript):
-            raise UserError("no speech was recognised in the recording; speak closer to the microphone or upload a clip.")
+            raise UserError(
+                "no speech was recognised in the recording; speak closer to the microphone or upload a clip."
+            )
         result.transcript = transcript
         hear.detail = f"{len(samples) / SAMPLE_RATE:.1f} s of audio"
     yield result
     if hear.failed:
         return
 
-    result.history = [*result.history, {"role": "user", "content": result.transcript},
-                      {"role": "assistant", "content": ""}]
-    conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
+    result.history = [
+        *result.history,
+        {"role": "user", "content": result.transcript},
+        {"role": "assistant", "content": ""},
+    ]
+    conversation = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
     conversation += result.history[:-1]
     with _running(think):
         wrapper = _model(registry, think, chat_model)
@@ -286,9 +302,18 @@ class DrawResult(ChainResult):
     rounds: list[DrawRound] = field(default_factory=list)
 
 
-def draw_and_describe(registry, prompt: str, *, seed: int, rounds: int = 1, negative_prompt: str = "",
-                      image_model: str | None = None, caption_model: str | None = None,
-                      image_options=None, caption_options=None) -> Iterator[DrawResult]:
+def draw_and_describe(
+    registry,
+    prompt: str,
+    *,
+    seed: int,
+    rounds: int = 1,
+    negative_prompt: str = "",
+    image_model: str | None = None,
+    caption_model: str | None = None,
+    image_options=None,
+    caption_options=None,
+) -> Iterator[DrawResult]:
     """Text to Image → Image Captioning; with ``rounds`` > 1 each caption becomes the next prompt (telephone game).
 
     Round n draws with seed + n - 1, so every picture is reproducible from the first seed.
@@ -303,7 +328,7 @@ def draw_and_describe(registry, prompt: str, *, seed: int, rounds: int = 1, nega
     yield result
     current = prompt
     for number in range(1, int(rounds) + 1):
-        draw, describe = result.stages[2 * number - 2: 2 * number]
+        draw, describe = result.stages[2 * number - 2 : 2 * number]
         this = DrawRound(number, current, (seed + number - 1) % (MAX_SEED + 1))
         result.rounds.append(this)
         yield result
@@ -346,8 +371,15 @@ class SayBackResult(ChainResult):
     diff: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def say_back(registry, text: str, *, tts_model: str | None = None, stt_model: str | None = None,
-             tts_options=None, stt_options=None) -> Iterator[SayBackResult]:
+def say_back(
+    registry,
+    text: str,
+    *,
+    tts_model: str | None = None,
+    stt_model: str | None = None,
+    tts_options=None,
+    stt_options=None,
+) -> Iterator[SayBackResult]:
     """Text to Speech → Speech to Text, scored with the word error rate against the typed text."""
     from playground.models.speech_to_text import SAMPLE_RATE
 
@@ -366,8 +398,9 @@ def say_back(registry, text: str, *, tts_model: str | None = None, stt_model: st
 
     with _running(hear):
         wrapper = _model(registry, hear, stt_model)
-        result.transcript = wrapper.transcribe(speech_as_input(result.speech, SAMPLE_RATE),
-                                               stt_options or wrapper.Options()).text.strip()
+        result.transcript = wrapper.transcribe(
+            speech_as_input(result.speech, SAMPLE_RATE), stt_options or wrapper.Options()
+        ).text.strip()
         result.wer = word_error_rate(text, result.transcript)
         result.diff = word_diff(text, result.transcript)
         hear.detail = f"word error rate {result.wer:.0%}"

@@ -38,14 +38,21 @@ class ChatCell:
 
 def chat_cells(options_cls, base, temperatures, top_ps, samples, seed: int) -> list[ChatCell]:
     """Every temperature × top-p pair, ``samples`` answers each; sample i uses seed + i at every setting."""
-    temps = parse_option_values(temperatures, options_cls, "temperature") if _given(temperatures) else [base.temperature]
+    temps = (
+        parse_option_values(temperatures, options_cls, "temperature") if _given(temperatures) else [base.temperature]
+    )
     tops = parse_option_values(top_ps, options_cls, "top_p") if _given(top_ps) else [base.top_p]
     samples = _whole(samples, "Samples", 1, MAX_SAMPLES)
-    return [ChatCell(t, p, i, (seed + i) % (MAX_SEED + 1)) for t, p in itertools.product(temps, tops) for i in range(samples)]
+    return [
+        ChatCell(t, p, i, (seed + i) % (MAX_SEED + 1))
+        for t, p in itertools.product(temps, tops)
+        for i in range(samples)
+    ]
 
 
-def run_chat_cell(wrapper, conversation, base, cell: ChatCell, on_token: Callable[[ChatCell], None],
-                  stop: threading.Event) -> ChatCell:
+def run_chat_cell(
+    wrapper, conversation, base, cell: ChatCell, on_token: Callable[[ChatCell], None], stop: threading.Event
+) -> ChatCell:
     """Stream one answer into ``cell``; ``on_token`` sees it grow, ``stop`` ends it early."""
     import time
 
@@ -160,8 +167,18 @@ def image_cells(prompt, model, seed, base, options_cls, x_param, x_values, y_par
                 if name != NO_AXIS:
                     settings[name] = value
             options = options_cls.parse(**{k: settings[k] for k in options_cls.model_fields})
-            cells.append(ImageCell(x, y, settings["prompt"], settings["model"], settings["seed"], options,
-                                   label=_cell_label(x_param, x, y_param, y), settings=settings))
+            cells.append(
+                ImageCell(
+                    x,
+                    y,
+                    settings["prompt"],
+                    settings["model"],
+                    settings["seed"],
+                    options,
+                    label=_cell_label(x_param, x, y_param, y),
+                    settings=settings,
+                )
+            )
     return cells
 
 
@@ -233,11 +250,15 @@ def speech_cells(options_cls, base, expressiveness_values, rate_values, seed: in
     """Every expressiveness × rate pair, all with the same seed, so only the setting differs."""
     if not _given(expressiveness_values) and not _given(rate_values):
         raise UserError("Give expressiveness or rate values to compare, separated by commas.")
-    levels = (parse_option_values(expressiveness_values, options_cls, "expressiveness")
-              if _given(expressiveness_values) else [base.expressiveness])
+    levels = (
+        parse_option_values(expressiveness_values, options_cls, "expressiveness")
+        if _given(expressiveness_values)
+        else [base.expressiveness]
+    )
     rates = parse_option_values(rate_values, options_cls, "rate") if _given(rate_values) else [base.rate]
-    cells = [SpeechCell(e, r, seed, base.model_copy(update={"expressiveness": e, "rate": r}))
-             for r in rates for e in levels]
+    cells = [
+        SpeechCell(e, r, seed, base.model_copy(update={"expressiveness": e, "rate": r})) for r in rates for e in levels
+    ]
     return _limit(cells, "clips")
 
 
@@ -272,10 +293,12 @@ def transcript_cells(options_cls, base, beam_sizes, temperatures) -> list[Transc
     if not _given(beam_sizes) and not _given(temperatures):
         raise UserError("Give beam sizes or temperatures to compare, separated by commas.")
     beams = parse_option_values(beam_sizes, options_cls, "beam_size") if _given(beam_sizes) else [base.beam_size]
-    temps = (parse_option_values(temperatures, options_cls, "temperature")
-             if _given(temperatures) else [base.temperature])
-    cells = [TranscriptCell(b, t, base.model_copy(update={"beam_size": b, "temperature": t}))
-             for t in temps for b in beams]
+    temps = (
+        parse_option_values(temperatures, options_cls, "temperature") if _given(temperatures) else [base.temperature]
+    )
+    cells = [
+        TranscriptCell(b, t, base.model_copy(update={"beam_size": b, "temperature": t})) for t in temps for b in beams
+    ]
     return _limit(cells, "transcripts")
 
 
@@ -339,14 +362,19 @@ class CaptionCell:
 
 def caption_cells(options_cls, base, temperatures, models, samples, seed: int, default_model: str) -> list[CaptionCell]:
     """Every model × temperature pair, ``samples`` captions each; sample i uses seed + i everywhere."""
-    temps = (parse_option_values(temperatures, options_cls, "temperature")
-             if _given(temperatures) else [base.temperature])
+    temps = (
+        parse_option_values(temperatures, options_cls, "temperature") if _given(temperatures) else [base.temperature]
+    )
     names = [m.strip() for m in re.split(r"[\n,]", str(models or "")) if m.strip()] or [default_model]
     if len(names) > MAX_VALUES:
         raise UserError(f"Models has {len(names)} values; the limit is {MAX_VALUES}.")
     samples = _whole(samples, "Samples", 1, MAX_SAMPLES)
-    cells = [CaptionCell(m, t, i, (seed + i) % (MAX_SEED + 1), base.model_copy(update={"temperature": t}))
-             for m in dict.fromkeys(names) for t in temps for i in range(samples)]
+    cells = [
+        CaptionCell(m, t, i, (seed + i) % (MAX_SEED + 1), base.model_copy(update={"temperature": t}))
+        for m in dict.fromkeys(names)
+        for t in temps
+        for i in range(samples)
+    ]
     return _limit(cells, "captions")
 
 

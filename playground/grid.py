@@ -46,7 +46,9 @@ def cell_size(images) -> int:
     return max(MIN_CELL, min(MAX_CELL, max(sides, default=MIN_CELL)))
 
 
-def image_grid(images: list, columns: list[str], rows: list[str] | None = None, title: str = "", cell: int | None = None):
+def image_grid(
+    images: list, columns: list[str], rows: list[str] | None = None, title: str = "", cell: int | None = None
+):
     """Images row by row (``None`` for a cell not made yet), with column labels above and row labels at the left."""
     from PIL import Image, ImageDraw
 

@@ -44,14 +44,44 @@ TEXT_KEY = "parameters"  # PNG tEXt chunk: the same settings as lines a person r
 BUSY_TIMEOUT_MS = 15_000
 WRITE_ATTEMPTS = 8
 CONTENT_HASH_LIMIT = 512 * 2**20  # larger model folders are identified by a hash of names, sizes and times
-INPUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff",
-                  ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".webm"}
-LIBRARIES = ("torch", "transformers", "diffusers", "accelerate", "gradio", "piper-tts", "faster-whisper",
-             "ctranslate2", "onnxruntime", "numpy", "pillow", "soundfile")
+INPUT_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".webm",
+}
+LIBRARIES = (
+    "torch",
+    "transformers",
+    "diffusers",
+    "accelerate",
+    "gradio",
+    "piper-tts",
+    "faster-whisper",
+    "ctranslate2",
+    "onnxruntime",
+    "numpy",
+    "pillow",
+    "soundfile",
+)
 
 # Each version's statements turn the previous schema into this one; never edit a released step, add one.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("""CREATE TABLE runs (
+    1: (
+        """CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             run_id TEXT NOT NULL UNIQUE,          -- time-sortable, also the output files' name
             created TEXT NOT NULL,                -- ISO 8601, UTC
@@ -69,17 +99,22 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             output_files TEXT NOT NULL DEFAULT '[]',
             timings TEXT NOT NULL DEFAULT '{}',
             versions TEXT NOT NULL DEFAULT '{}'
-        )""",),
+        )""",
+    ),
     # 2: compare runs (one row per sweep) and the endpoint that replays a run.
-    2: ("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'",
+    2: (
+        "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run'",
         "ALTER TABLE runs ADD COLUMN api_name TEXT NOT NULL DEFAULT ''",
         """UPDATE runs SET api_name = CASE task WHEN 'captioning' THEN 'caption' WHEN 'speech_to_text' THEN 'transcribe'
                                               WHEN 'text_to_speech' THEN 'synthesize' ELSE task END""",
         "CREATE INDEX runs_by_created ON runs(created)",
-        "CREATE INDEX runs_by_task ON runs(task, created)"),
+        "CREATE INDEX runs_by_task ON runs(task, created)",
+    ),
     # 3: who made each run (the login under --auth, '' without it), so that a login can be shown only its own.
-    3: ("ALTER TABLE runs ADD COLUMN username TEXT NOT NULL DEFAULT ''",
-        "CREATE INDEX runs_by_user ON runs(username, created)"),
+    3: (
+        "ALTER TABLE runs ADD COLUMN username TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX runs_by_user ON runs(username, created)",
+    ),
     # 4: how a result was cut short (a Stop, a token limit), '' when it is whole: a shortened run never reads as complete.
     4: ("ALTER TABLE runs ADD COLUMN stopped TEXT NOT NULL DEFAULT ''",),
 }
@@ -168,21 +203,23 @@ class RunLog:
         self._lock = threading.Lock()
         reason = unwritable_reason(self.data_dir)
         if reason:
-            raise HistoryUnavailable(f"History is off: the data folder {self.data_dir} cannot be written "
-                                     f"({reason}); results are still shown but not kept.")
+            raise HistoryUnavailable(
+                f"History is off: the data folder {self.data_dir} cannot be written "
+                f"({reason}); results are still shown but not kept."
+            )
         try:
             # WAL lets readers and one writer work at once; it is a property of the file, kept once set.
             self._with_retries(lambda: self._pragma("PRAGMA journal_mode=WAL"))
             self._write(self._migrate)
         except sqlite3.DatabaseError as exc:
-            raise HistoryUnavailable(f"History is off: {self.path} could not be opened ({exc}); move it aside "
-                                     "to start a new history.") from None
+            raise HistoryUnavailable(
+                f"History is off: {self.path} could not be opened ({exc}); move it aside to start a new history."
+            ) from None
 
     # ---------------------------------------------------------------- database plumbing
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous=NORMAL")  # with WAL, a committed run survives the app being killed
@@ -235,7 +272,8 @@ class RunLog:
         if current > SCHEMA_VERSION:
             raise HistoryUnavailable(
                 f"History is off: {self.path} was written by a newer version of the app (schema {current}; this "
-                f"version reads up to {SCHEMA_VERSION}); update the app to see it.")
+                f"version reads up to {SCHEMA_VERSION}); update the app to see it."
+            )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
@@ -249,9 +287,20 @@ class RunLog:
 
     # ---------------------------------------------------------------- recording
 
-    def record(self, api: str, wrapper, options=None, *, seed: int | None = None, settings: dict | None = None,
-               files: dict | None = None, outputs: Iterable = (), seconds: float | None = None,
-               stopped: str | None = None, user: str = "") -> dict | None:
+    def record(
+        self,
+        api: str,
+        wrapper,
+        options=None,
+        *,
+        seed: int | None = None,
+        settings: dict | None = None,
+        files: dict | None = None,
+        outputs: Iterable = (),
+        seconds: float | None = None,
+        stopped: str | None = None,
+        user: str = "",
+    ) -> dict | None:
         """Keep one run: its settings, inputs, outputs and timings. Returns its run card, or None on failure.
 
         ``stopped`` says how a result was cut short (a Stop, a token limit), so it never reads as complete.
@@ -294,22 +343,40 @@ class RunLog:
         device = getattr(wrapper, "device", None)
         # A chain stands in for one wrapper with its stages' wrappers; its settings name each stage's model.
         stages = getattr(wrapper, "stages", None)
-        revision = (", ".join(dict.fromkeys(self._revision(w.source) for w in stages)) if stages
-                    else self._revision(wrapper.source))
+        revision = (
+            ", ".join(dict.fromkeys(self._revision(w.source) for w in stages))
+            if stages
+            else self._revision(wrapper.source)
+        )
         if options is not None and not isinstance(options, dict):
             options = options.model_dump()
         return {
-            "app": APP, "card_version": CARD_VERSION, "run_id": run_id, "created": now.isoformat(),
-            "task": wrapper.task, "kind": "compare" if api.startswith("compare") else "run", "api_name": api,
-            "model": wrapper.model_id, "revision": revision,
-            "backend": getattr(wrapper, "backend", ""), "device": getattr(device, "type", str(device or "")),
+            "app": APP,
+            "card_version": CARD_VERSION,
+            "run_id": run_id,
+            "created": now.isoformat(),
+            "task": wrapper.task,
+            "kind": "compare" if api.startswith("compare") else "run",
+            "api_name": api,
+            "model": wrapper.model_id,
+            "revision": revision,
+            "backend": getattr(wrapper, "backend", ""),
+            "device": getattr(device, "type", str(device or "")),
             "dtype": getattr(device, "dtype", ""),
-            "settings": _plain({**settings, **stored, **({} if stages else {"model": wrapper.model_id}),
-                                **({"seed": seed} if seed is not None else {}), **(options or {})}),
+            "settings": _plain(
+                {
+                    **settings,
+                    **stored,
+                    **({} if stages else {"model": wrapper.model_id}),
+                    **({"seed": seed} if seed is not None else {}),
+                    **(options or {}),
+                }
+            ),
             "seed": seed,
             "input_text": "\n".join(v for v in settings.values() if isinstance(v, str) and v.strip()),
             "input_files": inputs,
-            "output_text": "", "output_files": [],
+            "output_text": "",
+            "output_files": [],
             "timings": {"seconds": round(seconds, 4)} if seconds is not None else {},
             "versions": self.library_versions(),
             "username": user or "",
@@ -398,8 +465,12 @@ class RunLog:
         text = str(exc).lower()
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "full" in text:
             return f"History is paused: the disk holding {self.data_dir} is full{tail}"
-        if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or "readonly" in text \
-                or "read-only" in text:
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+            or "readonly" in text
+            or "read-only" in text
+        ):
             return f"History is paused: {self.data_dir} cannot be written{tail}"
         return f"History is paused: the last run could not be kept ({type(exc).__name__}: {str(exc)[:200]}){tail}"
 
@@ -407,15 +478,22 @@ class RunLog:
 
     # ``user`` names the login whose runs these read; None reads every run (no --auth, an admin, the tests).
 
-    def runs(self, task: str | None = None, model: str | None = None, text: str | None = None,
-             limit: int = 50, user: str | None = None) -> list[dict]:
+    def runs(
+        self,
+        task: str | None = None,
+        model: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        user: str | None = None,
+    ) -> list[dict]:
         """Run cards, newest first, filtered by task, model (substring) and text in inputs or outputs."""
         where, params = self._filter(task, model, text, user)
         rows = self._read(f"SELECT * FROM runs{where} ORDER BY created DESC, id DESC LIMIT ?", [*params, int(limit)])
         return [_card_of(row) for row in rows]
 
-    def count(self, task: str | None = None, model: str | None = None, text: str | None = None,
-              user: str | None = None) -> int:
+    def count(
+        self, task: str | None = None, model: str | None = None, text: str | None = None, user: str | None = None
+    ) -> int:
         where, params = self._filter(task, model, text, user)
         return self._read(f"SELECT COUNT(*) FROM runs{where}", params)[0][0]
 
@@ -450,9 +528,12 @@ class RunLog:
         if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
             return None
         where, params = self._filter(None, None, None, user)
-        rows = self._read(f"SELECT * FROM runs{where}{' AND' if where else ' WHERE'} EXISTS (SELECT 1 FROM "
-                          "json_each(runs.output_files) WHERE json_extract(value, '$.sha256') = ?) "
-                          "ORDER BY id DESC LIMIT 1", [*params, digest])
+        rows = self._read(
+            f"SELECT * FROM runs{where}{' AND' if where else ' WHERE'} EXISTS (SELECT 1 FROM "
+            "json_each(runs.output_files) WHERE json_extract(value, '$.sha256') = ?) "
+            "ORDER BY id DESC LIMIT 1",
+            [*params, digest],
+        )
         return _card_of(rows[0]) if rows else None
 
     def file(self, relative: str, user: str | None = None) -> Path | None:
@@ -475,7 +556,9 @@ class RunLog:
         rows = self._read(
             "SELECT 1 FROM runs WHERE username = ? AND (EXISTS (SELECT 1 FROM json_each(runs.input_files) WHERE "
             "json_extract(value, '$.path') = ?) OR EXISTS (SELECT 1 FROM json_each(runs.output_files) WHERE "
-            "json_extract(value, '$.path') = ?)) LIMIT 1", [user, name, name])
+            "json_extract(value, '$.path') = ?)) LIMIT 1",
+            [user, name, name],
+        )
         return bool(rows)
 
     def served_paths(self) -> list[str]:
@@ -484,8 +567,9 @@ class RunLog:
 
     # ---------------------------------------------------------------- replay, export, delete
 
-    def replay_settings(self, card: dict, file_settings: Iterable[str] = (),
-                        user: str | None = None) -> tuple[dict, list[str]]:
+    def replay_settings(
+        self, card: dict, file_settings: Iterable[str] = (), user: str | None = None
+    ) -> tuple[dict, list[str]]:
         """The card's settings with input files as paths in this data dir; also the inputs that are missing.
 
         A card may be a forged file, so no path in it is taken on trust: a file setting (an ``input_files``
@@ -583,8 +667,9 @@ def read_card(path, run_log=None, user: str | None = None) -> dict:
         except Exception:
             raise UserError(f"Could not read '{name}' as a PNG: the file is truncated or damaged.") from None
         if not text:
-            raise UserError(f"'{name}' carries no run card: it was not made by this app, or was re-saved by "
-                            "another program.")
+            raise UserError(
+                f"'{name}' carries no run card: it was not made by this app, or was re-saved by another program."
+            )
         return _check_card(_json(text, name), name)
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         sidecar = file.with_suffix(".json")
@@ -592,8 +677,9 @@ def read_card(path, run_log=None, user: str | None = None) -> dict:
             return _check_card(_json(sidecar.read_text(encoding="utf-8"), sidecar.name), sidecar.name)
         card = run_log.find_output(_sha256_file(file), user) if getattr(run_log, "enabled", False) else None
         if card is None:
-            raise UserError(f"'{name}' has no run card here: drop its .json sidecar instead (WAVs keep their "
-                            "settings beside them).")
+            raise UserError(
+                f"'{name}' has no run card here: drop its .json sidecar instead (WAVs keep their settings beside them)."
+            )
         return card
     if file.suffix.lower() == ".json" or head.lstrip().startswith(b"{"):
         return _check_card(_json(file.read_text(encoding="utf-8", errors="replace"), name), name)
@@ -607,7 +693,9 @@ def untrusted_settings(card: dict, file_settings: Iterable[str] = ()) -> tuple[d
     setting that holds a file reference (a dict with a "path" or "url", as in a chat message with a file):
     a component given one would copy that file from the server's disk and serve it.
     """
-    entries = [e["name"] for e in card.get("input_files") or [] if isinstance(e, dict) and isinstance(e.get("name"), str)]
+    entries = [
+        e["name"] for e in card.get("input_files") or [] if isinstance(e, dict) and isinstance(e.get("name"), str)
+    ]
     raw = card.get("settings") if isinstance(card.get("settings"), dict) else {}
     files = set(entries) | set(file_settings)
     settings, dropped = {}, list(entries)
@@ -631,17 +719,22 @@ def readable(card: dict) -> str:
     """The settings as a few lines a person reads (the PNG "parameters" chunk)."""
     settings = card.get("settings") or {}
     long = [f"{_label(k)}: {v}" for k, v in settings.items() if isinstance(v, str) and k != "model"]
-    short = ", ".join(f"{_label(k)}: {v}" for k, v in settings.items()
-                      if not isinstance(v, (str, list, dict)) and v is not None)
+    short = ", ".join(
+        f"{_label(k)}: {v}" for k, v in settings.items() if not isinstance(v, (str, list, dict)) and v is not None
+    )
     timing = card.get("timings", {}).get("seconds")
-    return "\n".join([
-        *long, short,
-        f"Model: {card['model']} ({card.get('revision') or 'unknown revision'}), {card.get('backend')} on "
-        f"{card.get('device')} {card.get('dtype')}",
-        f"Run: {card['run_id']}, {card['api_name']}" + (f", {timing:.2f} s" if timing is not None else "")
-        + f", {APP} {card.get('versions', {}).get('playground', '')}",
-        *([f"Cut short: {card['stopped']}"] if card.get("stopped") else []),
-    ])
+    return "\n".join(
+        [
+            *long,
+            short,
+            f"Model: {card['model']} ({card.get('revision') or 'unknown revision'}), {card.get('backend')} on "
+            f"{card.get('device')} {card.get('dtype')}",
+            f"Run: {card['run_id']}, {card['api_name']}"
+            + (f", {timing:.2f} s" if timing is not None else "")
+            + f", {APP} {card.get('versions', {}).get('playground', '')}",
+            *([f"Cut short: {card['stopped']}"] if card.get("stopped") else []),
+        ]
+    )
 
 
 def _save_png(image, path: Path, card: dict) -> None:
@@ -679,9 +772,28 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _insert(conn: sqlite3.Connection, card: dict) -> None:
-    columns = ["run_id", "created", "task", "kind", "api_name", "model", "revision", "backend", "device", "dtype",
-               "settings", "seed", "input_text", "input_files", "output_text", "output_files", "timings", "versions",
-               "username", "stopped"]
+    columns = [
+        "run_id",
+        "created",
+        "task",
+        "kind",
+        "api_name",
+        "model",
+        "revision",
+        "backend",
+        "device",
+        "dtype",
+        "settings",
+        "seed",
+        "input_text",
+        "input_files",
+        "output_text",
+        "output_files",
+        "timings",
+        "versions",
+        "username",
+        "stopped",
+    ]
     values = [json.dumps(card[c], ensure_ascii=False) if c in JSON_COLUMNS else card.get(c, "") for c in columns]
     conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values)
 
@@ -696,9 +808,14 @@ def _card_of(row: sqlite3.Row) -> dict:
 
 def _check_card(card, name: str) -> dict:
     """The card, if it has the shape the app writes (its values are still not trusted: see replay_settings)."""
-    if not isinstance(card, dict) or card.get("app") != APP or not isinstance(card.get("settings"), dict) \
-            or not all(isinstance(card.get(key), str) and card[key] for key in ("api_name", "task", "run_id")) \
-            or not isinstance(card.get("model"), str) or not all(isinstance(card.get(key, []), list) for key in ("input_files", "output_files")):
+    if (
+        not isinstance(card, dict)
+        or card.get("app") != APP
+        or not isinstance(card.get("settings"), dict)
+        or not all(isinstance(card.get(key), str) and card[key] for key in ("api_name", "task", "run_id"))
+        or not isinstance(card.get("model"), str)
+        or not all(isinstance(card.get(key, []), list) for key in ("input_files", "output_files"))
+    ):
         raise UserError(f"'{name}' is not a run card made by this app.")
     return card
 
@@ -744,8 +861,11 @@ def _model_files(path: Path) -> list[Path]:
     """The model file, or a folder's files (hidden ones, such as download caches, left out)."""
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
-                                                                          p.relative_to(path).parts))
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
 
 
 def _manifest(path: Path) -> str:
@@ -753,8 +873,10 @@ def _manifest(path: Path) -> str:
     digest = hashlib.sha256()
     for file in _model_files(path):
         stat = file.stat()
-        digest.update(f"{file.name if file == path else file.relative_to(path).as_posix()}:{stat.st_size}:"
-                      f"{stat.st_mtime_ns}\n".encode())
+        digest.update(
+            f"{file.name if file == path else file.relative_to(path).as_posix()}:{stat.st_size}:"
+            f"{stat.st_mtime_ns}\n".encode()
+        )
     return digest.hexdigest()
 
 

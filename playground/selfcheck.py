@@ -13,9 +13,17 @@ from typing import Callable
 from playground.errors import UserError
 
 # what to pip-install when a backend's library is missing (module name -> package name)
-LIBRARIES = {"piper": "piper-tts", "faster_whisper": "faster-whisper", "ctranslate2": "ctranslate2",
-             "diffusers": "diffusers", "transformers": "transformers", "onnxruntime": "onnxruntime",
-             "torch": "torch", "librosa": "librosa", "soundfile": "soundfile"}
+LIBRARIES = {
+    "piper": "piper-tts",
+    "faster_whisper": "faster-whisper",
+    "ctranslate2": "ctranslate2",
+    "diffusers": "diffusers",
+    "transformers": "transformers",
+    "onnxruntime": "onnxruntime",
+    "torch": "torch",
+    "librosa": "librosa",
+    "soundfile": "soundfile",
+}
 # speech to text listens to what text to speech said, so text to speech runs first when both are checked
 ORDER = ("chat", "text_to_image", "captioning", "text_to_speech", "speech_to_text")
 CHECK_SENTENCE = "Ready for the demo."
@@ -115,8 +123,10 @@ def format_line(result: CheckResult) -> str:
     if not result.ok:
         state = "found" if result.found else "MISSING"
         return f"{head} {state}  FAILED: {result.problem}"
-    return (f"{head} found  loaded in {result.load_seconds:5.1f} s  ran in {result.run_seconds:5.2f} s  "
-            f"{result.precision:<26} {result.output}")
+    return (
+        f"{head} found  loaded in {result.load_seconds:5.1f} s  ran in {result.run_seconds:5.2f} s  "
+        f"{result.precision:<26} {result.output}"
+    )
 
 
 def summary(results: list[CheckResult], seconds: float) -> tuple[int, str]:
@@ -172,8 +182,13 @@ def _speech_to_text(wrapper, shared) -> str:
     return f"heard {text!r}" if speech is not None else f"ran on 1 s of faint noise ({text!r})"
 
 
-TINY_RUNS = {"chat": _chat, "text_to_image": _text_to_image, "captioning": _captioning,
-             "text_to_speech": _text_to_speech, "speech_to_text": _speech_to_text}
+TINY_RUNS = {
+    "chat": _chat,
+    "text_to_image": _text_to_image,
+    "captioning": _captioning,
+    "text_to_speech": _text_to_speech,
+    "speech_to_text": _speech_to_text,
+}
 
 
 def report(registry, tasks: list[str] | None = None, write: Callable[[str], None] = print) -> int:

@@ -81,8 +81,13 @@ def choice_figure(step: dict, temperature: float, top_p: float, index: int | Non
     ax = fig.add_subplot()
     y = list(range(len(rows)))
     ax.barh([v + 0.2 for v in y], raw, height=0.38, color="#b0b0b0", label="what the model thinks")
-    ax.barh([v - 0.2 for v in y], sampled, height=0.38, color="#4c6ef5",
-            label=f"what it draws from (temperature {temperature:g}, top-p {top_p:g})")
+    ax.barh(
+        [v - 0.2 for v in y],
+        sampled,
+        height=0.38,
+        color="#4c6ef5",
+        label=f"what it draws from (temperature {temperature:g}, top-p {top_p:g})",
+    )
     ax.set_yticks(y, labels, fontsize=11)
     for tick, row in zip(ax.get_yticklabels(), rows[::-1]):
         if row["chosen"]:

@@ -48,12 +48,26 @@ FONT_PATHS = (
 )
 
 OBJECTS: dict[str, str] = {
-    "cat": "\U0001F431", "dog": "\U0001F436", "fish": "\U0001F41F", "bird": "\U0001F426",
-    "butterfly": "\U0001F98B", "tree": "\U0001F333", "flower": "\U0001F33B",
-    "mushroom": "\U0001F344", "house": "\U0001F3E0", "car": "\U0001F697",
-    "bicycle": "\U0001F6B2", "rocket": "\U0001F680", "boat": "\u26F5", "pizza": "\U0001F355",
-    "apple": "\U0001F34E", "cake": "\U0001F382", "balloon": "\U0001F388", "ball": "\u26BD",
-    "umbrella": "\u2602", "guitar": "\U0001F3B8",
+    "cat": "\U0001f431",
+    "dog": "\U0001f436",
+    "fish": "\U0001f41f",
+    "bird": "\U0001f426",
+    "butterfly": "\U0001f98b",
+    "tree": "\U0001f333",
+    "flower": "\U0001f33b",
+    "mushroom": "\U0001f344",
+    "house": "\U0001f3e0",
+    "car": "\U0001f697",
+    "bicycle": "\U0001f6b2",
+    "rocket": "\U0001f680",
+    "boat": "\u26f5",
+    "pizza": "\U0001f355",
+    "apple": "\U0001f34e",
+    "cake": "\U0001f382",
+    "balloon": "\U0001f388",
+    "ball": "\u26bd",
+    "umbrella": "\u2602",
+    "guitar": "\U0001f3b8",
 }
 OBJECT_NAMES: tuple[str, ...] = tuple(OBJECTS)
 SIZES: dict[str, int] = {"small": 32, "big": 64}
@@ -85,8 +99,13 @@ SCENES: dict[str, Scene] = {
 SCENE_NAMES: tuple[str, ...] = tuple(SCENES)
 
 # The word that names each phrase in free text ("beach" -> "on the beach").
-SCENE_WORDS: dict[str, str] = {"grass": "on the grass", "beach": "on the beach",
-                               "snow": "in the snow", "night": "at night", "space": "in space"}
+SCENE_WORDS: dict[str, str] = {
+    "grass": "on the grass",
+    "beach": "on the beach",
+    "snow": "in the snow",
+    "night": "at night",
+    "space": "in space",
+}
 POSITION_WORDS: dict[str, str] = {"left": "on the left", "middle": "in the middle", "right": "on the right"}
 
 # Every word the caption grammar can produce, in a stable order (tokenizers
@@ -97,11 +116,20 @@ GRAMMAR_WORDS: tuple[str, ...] = (
 
 # (object, scene) pairs excluded from training: two per scene, each object at
 # most once, so every object and every scene is still seen in training.
-HELD_OUT_PAIRS: frozenset[tuple[str, str]] = frozenset({
-    ("cat", "in the snow"), ("dog", "in space"), ("fish", "on the grass"), ("tree", "at night"),
-    ("house", "on the beach"), ("car", "in the snow"), ("rocket", "on the grass"),
-    ("boat", "at night"), ("cake", "on the beach"), ("guitar", "in space"),
-})
+HELD_OUT_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("cat", "in the snow"),
+        ("dog", "in space"),
+        ("fish", "on the grass"),
+        ("tree", "at night"),
+        ("house", "on the beach"),
+        ("car", "in the snow"),
+        ("rocket", "on the grass"),
+        ("boat", "at night"),
+        ("cake", "on the beach"),
+        ("guitar", "in space"),
+    }
+)
 
 TRAIN_SEED = 0
 EVAL_SEED = 10_000
@@ -168,7 +196,7 @@ def background(scene: str, star_seed: int = 0) -> np.ndarray:
     spec = SCENES[scene]
     arr = np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     for first, last, rgb in spec.bands:
-        arr[first:last + 1] = rgb
+        arr[first : last + 1] = rgb
     if spec.stars:
         rng = np.random.default_rng(star_seed)
         xs = rng.integers(0, IMAGE_SIZE, spec.stars)

@@ -71,8 +71,9 @@ def server(data_dir, model_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def presenter_server(data_dir, model_dir, tmp_path_factory):
     """The app started with ``--presenter``; yields its URL."""
-    yield from run_app(data_dir, tmp_path_factory.mktemp("presenter") / "server.log", "--presenter",
-                       "--model-dir", str(model_dir))
+    yield from run_app(
+        data_dir, tmp_path_factory.mktemp("presenter") / "server.log", "--presenter", "--model-dir", str(model_dir)
+    )
 
 
 def run_app(data_dir: Path, log: Path, *flags: str):
@@ -111,9 +112,17 @@ def words(text: str) -> list[str]:
     return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
 
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--metrics-recording-only"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--metrics-recording-only",
+]
 
 
 @pytest.fixture(scope="session")
@@ -139,4 +148,3 @@ def open_app(browser, url: str, width: int = 1400, height: int = 1000):
     page.goto(url)
     page.wait_for_selector("text=Running on", timeout=60_000)
     return page
-

@@ -35,9 +35,15 @@ def main() -> None:
         i = 0
         while runs < 0 or i < runs:
             colour = ((worker * 40 + i * 7) % 256, (i * 13) % 256, 90)
-            card = run_log.record("text_to_image", wrapper, wrapper.Options.parse(steps=5), seed=i,
-                                  settings={"prompt": f"writer {worker} run {i}", "negative_prompt": ""},
-                                  outputs=[Image.new("RGB", (64, 64), colour)], seconds=0.01)
+            card = run_log.record(
+                "text_to_image",
+                wrapper,
+                wrapper.Options.parse(steps=5),
+                seed=i,
+                settings={"prompt": f"writer {worker} run {i}", "negative_prompt": ""},
+                outputs=[Image.new("RGB", (64, 64), colour)],
+                seconds=0.01,
+            )
             with lock:
                 if card is None:
                     print(f"failed {run_log.note}", flush=True)

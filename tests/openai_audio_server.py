@@ -21,8 +21,13 @@ from pathlib import Path
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-MODELS = {"echo": "chat", "whisper-tiny.en": "speech_to_text", "piper-joe": "text_to_speech", "shapes-sd": "text_to_image",
-          "shapes-sd-strict": "text_to_image"}
+MODELS = {
+    "echo": "chat",
+    "whisper-tiny.en": "speech_to_text",
+    "piper-joe": "text_to_speech",
+    "shapes-sd": "text_to_image",
+    "shapes-sd-strict": "text_to_image",
+}
 VOICES = ("joe", "alloy")
 IMAGE_FIELDS = {"model", "prompt", "n", "size", "response_format", "quality", "style", "user"}
 
@@ -69,8 +74,13 @@ def build(registry, api_key: str | None) -> FastAPI:
         return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.post("/v1/audio/transcriptions")
-    def transcriptions(file: UploadFile = File(...), model: str = Form(...), temperature: float = Form(0.0),
-                       response_format: str = Form("json"), beam_size: int = Form(5)):
+    def transcriptions(
+        file: UploadFile = File(...),
+        model: str = Form(...),
+        temperature: float = Form(0.0),
+        response_format: str = Form("json"),
+        beam_size: int = Form(5),
+    ):
         from playground.media import load_audio
         from playground.models.speech_to_text import SAMPLE_RATE
 
@@ -85,8 +95,12 @@ def build(registry, api_key: str | None) -> FastAPI:
         if response_format == "text":
             return Response(result.text, media_type="text/plain")
         if response_format == "verbose_json":
-            return {"text": result.text, "language": result.language or "en", "duration": len(samples) / SAMPLE_RATE,
-                    "segments": [{"id": i, "start": s, "end": e, "text": t} for i, (s, e, t) in enumerate(result.segments)]}
+            return {
+                "text": result.text,
+                "language": result.language or "en",
+                "duration": len(samples) / SAMPLE_RATE,
+                "segments": [{"id": i, "start": s, "end": e, "text": t} for i, (s, e, t) in enumerate(result.segments)],
+            }
         return {"text": result.text}
 
     @app.post("/v1/audio/speech")
@@ -115,8 +129,12 @@ def build(registry, api_key: str | None) -> FastAPI:
             return error(400, f"Unrecognized request argument supplied: {extra[0]}")
         width, _, height = str(body.get("size", "0x0")).partition("x")
         wrapper = registry.load("text_to_image")
-        options = wrapper.Options.parse(guidance_scale=float(body.get("guidance_scale", 7.5)),
-                                       steps=int(body.get("num_inference_steps", 20)), width=int(width), height=int(height))
+        options = wrapper.Options.parse(
+            guidance_scale=float(body.get("guidance_scale", 7.5)),
+            steps=int(body.get("num_inference_steps", 20)),
+            width=int(width),
+            height=int(height),
+        )
         result = wrapper.generate(body["prompt"], body.get("negative_prompt", ""), options, int(body.get("seed", 0)))
         buffer = io.BytesIO()
         result.image.save(buffer, format="PNG")

@@ -14,8 +14,9 @@ def last_reply(history) -> str:
 
 
 def test_chat_streams_a_reproducible_reply(client):
-    history, seed, status = client.predict(message="What is the capital of France?", temperature=0.8, seed=5,
-                                           api_name="/chat")
+    history, seed, status = client.predict(
+        message="What is the capital of France?", temperature=0.8, seed=5, api_name="/chat"
+    )
     again, _, _ = client.predict(message="What is the capital of France?", temperature=0.8, seed=5, api_name="/chat")
     assert seed == 5 and "tokens/s" in status
     assert last_reply(history).strip() and last_reply(history) == last_reply(again)
@@ -33,17 +34,22 @@ def test_synthesize_then_transcribe(client):
     assert words(transcript) == ["good", "morning", "everyone"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"message": "   ", "api_name": "/chat"}, "The message is empty"),
-    ({"message": "hi", "temperature": 9, "api_name": "/chat"}, "Temperature must be between 0 and 2, got 9"),
-    ({"message": "hi", "model": "no such model!", "api_name": "/chat"}, "Unknown model"),
-    ({"message": "hi", "model": "HuggingFaceTB/SmolLM2-360M-Instruct", "api_name": "/chat"},
-     "not downloaded and the model hub cannot be reached"),
-    ({"text": "", "api_name": "/synthesize"}, "The text is empty"),
-    ({"text": "hi", "rate": 0, "api_name": "/synthesize"}, "Speaking rate must be between 0.5 and 2"),
-    ({"prompt": "", "api_name": "/text_to_image"}, "The prompt is empty"),
-    ({"prompt": "a red circle", "steps": 1000, "api_name": "/text_to_image"}, "Steps must be between 1 and 100"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"message": "   ", "api_name": "/chat"}, "The message is empty"),
+        ({"message": "hi", "temperature": 9, "api_name": "/chat"}, "Temperature must be between 0 and 2, got 9"),
+        ({"message": "hi", "model": "no such model!", "api_name": "/chat"}, "Unknown model"),
+        (
+            {"message": "hi", "model": "HuggingFaceTB/SmolLM2-360M-Instruct", "api_name": "/chat"},
+            "not downloaded and the model hub cannot be reached",
+        ),
+        ({"text": "", "api_name": "/synthesize"}, "The text is empty"),
+        ({"text": "hi", "rate": 0, "api_name": "/synthesize"}, "Speaking rate must be between 0.5 and 2"),
+        ({"prompt": "", "api_name": "/text_to_image"}, "The prompt is empty"),
+        ({"prompt": "a red circle", "steps": 1000, "api_name": "/text_to_image"}, "Steps must be between 1 and 100"),
+    ],
+)
 def test_bad_input_gets_one_plain_sentence(client, kwargs, message):
     with pytest.raises(Exception) as err:
         client.predict(**kwargs)
@@ -67,9 +73,9 @@ def test_server_keeps_serving_after_errors(client):
 
 
 def test_text_to_image_and_caption_with_local_model_folders(client, tiny_sd, tiny_blip):
-    image, seed, status, _ = client.predict(prompt="a red circle", model=str(tiny_sd), steps=2, seed=3,
-                                         api_name="/text_to_image")
+    image, seed, status, _ = client.predict(
+        prompt="a red circle", model=str(tiny_sd), steps=2, seed=3, api_name="/text_to_image"
+    )
     assert seed == 3 and "2 steps" in status
-    caption, confidence, _, status = client.predict(image=handle_file(image), model=str(tiny_blip),
-                                                    api_name="/caption")
+    caption, confidence, _, status = client.predict(image=handle_file(image), model=str(tiny_blip), api_name="/caption")
     assert isinstance(caption, str) and "Captioned a 64×64 image" in status

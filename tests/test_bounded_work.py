@@ -45,8 +45,11 @@ def assert_cores_freed_after_cancel(server, job, what: str, within: float = 5.0)
 
 
 def test_a_picture_over_the_cpu_budget_is_refused(client):
-    with pytest.raises(Exception, match=r"A 2048×2048 picture at 100 steps is 419.4 million pixel-steps, over this "
-                                        r"CPU's budget of 13.1 million a request \(512×512 at 50 steps\)"):
+    with pytest.raises(
+        Exception,
+        match=r"A 2048×2048 picture at 100 steps is 419.4 million pixel-steps, over this "
+        r"CPU's budget of 13.1 million a request \(512×512 at 50 steps\)",
+    ):
         client.predict(prompt="a red circle", width=2048, height=2048, steps=100, api_name="/text_to_image")
 
 
@@ -54,12 +57,19 @@ def test_a_small_picture_does_not_wait_for_the_largest_allowed_one(server):
     """While one user's largest allowed picture denoises, another user's 64 px picture is made and returned."""
     big_user, small_user = Client(server, verbose=False), Client(server, verbose=False)
     small_user.predict(prompt="a small white square on a black background", seed=1, api_name="/text_to_image")
-    big = big_user.submit(prompt="a large red circle on a blue background", width=512, height=512, steps=50, seed=2,
-                          api_name="/text_to_image")
+    big = big_user.submit(
+        prompt="a large red circle on a blue background",
+        width=512,
+        height=512,
+        steps=50,
+        seed=2,
+        api_name="/text_to_image",
+    )
     wait_until(lambda: "Denoising" in str((big.outputs() or [[None] * 3])[-1][2]), 120, "the large picture to start")
     started = time.perf_counter()
-    _, _, status, _ = small_user.predict(prompt="a small white square on a black background", seed=1,
-                                         api_name="/text_to_image")
+    _, _, status, _ = small_user.predict(
+        prompt="a small white square on a black background", seed=1, api_name="/text_to_image"
+    )
     print(f"64 px picture beside the 512 px one: {time.perf_counter() - started:.2f} s ({status})")
     assert "64×64" in status and not big.done(), "the small picture waited for the large one"
     assert_cores_freed_after_cancel(server, big, "512×512 picture at 50 steps")
@@ -87,7 +97,12 @@ def test_a_cancelled_speech_compare_stops(server):
     """Issue 21's 12-clip compare went on for 30 s after its client left: now it stops within its current clip."""
     comparer = Client(server, verbose=False)
     text = " ".join(f"Sentence {i} of a text every setting reads." for i in range(12))
-    job = comparer.submit(text=text, expressiveness_values="0.3, 0.6, 0.9, 1.2", rate_values="0.5, 1, 1.5",
-                          seed=1, api_name="/compare_speech")
+    job = comparer.submit(
+        text=text,
+        expressiveness_values="0.3, 0.6, 0.9, 1.2",
+        rate_values="0.5, 1, 1.5",
+        seed=1,
+        api_name="/compare_speech",
+    )
     wait_until(lambda: job.status().code.name == "ITERATING", 60, "the compare to start")
     assert_cores_freed_after_cancel(server, job, "12-clip speech compare")

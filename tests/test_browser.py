@@ -17,7 +17,9 @@ def page(browser, server):
 def wait_for_text(page, selector: str, text: str, timeout: float = 120_000):
     page.wait_for_function(
         "([sel, text]) => (document.querySelector(sel)?.innerText || '').includes(text)",
-        arg=[selector, text], timeout=timeout)
+        arg=[selector, text],
+        timeout=timeout,
+    )
 
 
 def open_tab(page, name: str):
@@ -126,8 +128,12 @@ def test_history_lists_opens_and_restores_a_run(page):
     page.locator("#t2i-prompt textarea").fill(prompt)
     before = page.locator("#t2i-status").inner_text()  # an earlier test may have left "… steps in …" there
     page.locator("#t2i-generate").click()
-    page.wait_for_function("(old) => { const t = document.querySelector('#t2i-status')?.innerText || '';"
-                           " return t !== old && t.includes('steps in'); }", arg=before, timeout=120_000)
+    page.wait_for_function(
+        "(old) => { const t = document.querySelector('#t2i-status')?.innerText || '';"
+        " return t !== old && t.includes('steps in'); }",
+        arg=before,
+        timeout=120_000,
+    )
     page.locator("#t2i-prompt textarea").fill("something else")
     open_tab(page, "History")
     newest = page.locator("#history-cards .run").first
@@ -148,6 +154,7 @@ def test_history_lists_opens_and_restores_a_run(page):
     page.locator("#history-image img").wait_for()
     page.screenshot(path=ARTIFACTS / "history_run_card.png", full_page=True)
     page.locator("#history-use").click()
-    page.wait_for_function("(p) => document.querySelector('#t2i-prompt textarea')?.value === p", arg=prompt,
-                           timeout=30_000)  # back on its tab, with its settings
+    page.wait_for_function(
+        "(p) => document.querySelector('#t2i-prompt textarea')?.value === p", arg=prompt, timeout=30_000
+    )  # back on its tab, with its settings
     page.screenshot(path=ARTIFACTS / "history_restored.png", full_page=True)

@@ -4,8 +4,12 @@ from playground.registry import SHAPES_NOTE
 from playground.shapes.reader import read_image
 from playground.shapes.world import Attributes, caption, parse_caption, render
 
-SCENES = [Attributes("large", "red", "circle", "blue"), Attributes("large", "yellow", "triangle", "purple"),
-          Attributes("large", "white", "square", "black"), Attributes("large", "green", "triangle", "orange")]
+SCENES = [
+    Attributes("large", "red", "circle", "blue"),
+    Attributes("large", "yellow", "triangle", "purple"),
+    Attributes("large", "white", "square", "black"),
+    Attributes("large", "green", "triangle", "orange"),
+]
 KEYS = ("colour", "shape", "background")
 
 

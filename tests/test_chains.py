@@ -1,6 +1,5 @@
 """The three chains through their API endpoints and in Chromium, with the bundled models; a failing stage is named."""
 
-
 import pytest
 from gradio_client import handle_file
 from playwright.sync_api import expect  # to_have_count retries: output components update one by one
@@ -30,7 +29,8 @@ def test_agreement_uses_attributes_when_both_parse_else_shared_words():
 
 def test_say_it_back(client):
     speech, transcript, score, diff, pipeline, wer, stages, status = client.predict(
-        text="Good morning, everyone.", api_name="/chain_say_back")
+        text="Good morning, everyone.", api_name="/chain_say_back"
+    )
     assert speech.endswith(".wav")
     assert words(transcript) == ["good", "morning", "everyone"] and wer == 0.0
     assert "Word error rate 0%" in score
@@ -48,7 +48,8 @@ def test_say_it_back_highlights_the_words_that_differ(client):
 
 def test_draw_and_describe_plays_the_telephone_game(client):
     cards, pipeline, gallery, records, status = client.predict(
-        prompt="a large red circle on a blue background", rounds=2, seed=1, api_name="/chain_draw_describe")
+        prompt="a large red circle on a blue background", rounds=2, seed=1, api_name="/chain_draw_describe"
+    )
     rounds = records["rounds"]
     assert [r["round"] for r in rounds] == [1, 2] and [r["seed"] for r in rounds] == [1, 2]
     assert rounds[1]["prompt"] == rounds[0]["caption"]  # each caption is drawn again
@@ -63,43 +64,55 @@ def test_draw_and_describe_plays_the_telephone_game(client):
 def test_talk_to_it_keeps_the_conversation(client, speech_wav):
     path, sentence = speech_wav
     history, transcript, reply, pipeline, stages, status = client.predict(
-        audio=handle_file(str(path)), seed=1, chat_max_new_tokens=16, api_name="/chain_talk")
+        audio=handle_file(str(path)), seed=1, chat_max_new_tokens=16, api_name="/chain_talk"
+    )
     assert words(transcript) == words(sentence)
     assert [m["role"] for m in history] == ["user", "assistant"] and text_of(history[1]).strip()
     assert reply.endswith(".wav")
     assert [s["title"] for s in stages] == ["Speech to Text", "Chat", "Text to Speech"]
     assert all(s["state"] == "done" for s in stages) and stages[1]["detail"].endswith("tokens")
-    again, *_ = client.predict(audio=handle_file(str(path)), history=history, seed=1, chat_max_new_tokens=16,
-                               api_name="/chain_talk")
+    again, *_ = client.predict(
+        audio=handle_file(str(path)), history=history, seed=1, chat_max_new_tokens=16, api_name="/chain_talk"
+    )
     assert [m["role"] for m in again] == ["user", "assistant"] * 2 and text_of(again[0]) == text_of(history[0])
 
 
 def test_a_failing_stage_is_named_and_the_earlier_results_are_kept(client, speech_wav):
     history, transcript, reply, pipeline, stages, status = client.predict(
-        audio=handle_file(str(speech_wav[0])), chat_model=UNCACHED_CHAT, api_name="/chain_talk")
+        audio=handle_file(str(speech_wav[0])), chat_model=UNCACHED_CHAT, api_name="/chain_talk"
+    )
     assert status.startswith("The Chat stage failed: Model 'HuggingFaceTB/SmolLM2-360M-Instruct' is not downloaded")
     assert "The results of Speech to Text are kept." in status
     assert words(transcript) == words(speech_wav[1]) and reply is None
     assert [s["state"] for s in stages] == ["done", "failed", "waiting"]
     assert "Traceback" not in status and "failed" in pipeline
 
-    speech, transcript, *_, stages, status = client.predict(text="Hello there.", stt_model=UNCACHED_STT,
-                                                            api_name="/chain_say_back")
+    speech, transcript, *_, stages, status = client.predict(
+        text="Hello there.", stt_model=UNCACHED_STT, api_name="/chain_say_back"
+    )
     assert status.startswith("The Speech to Text stage failed:") and speech.endswith(".wav") and transcript == ""
 
-    cards, _, gallery, records, status = client.predict(prompt="a small white square on a black background",
-                                                        caption_model=UNCACHED_CAPTIONER,
-                                                        api_name="/chain_draw_describe")
+    cards, _, gallery, records, status = client.predict(
+        prompt="a small white square on a black background",
+        caption_model=UNCACHED_CAPTIONER,
+        api_name="/chain_draw_describe",
+    )
     assert status.startswith("The Image Captioning stage failed:") and len(gallery) == 1
     assert [s["state"] for s in records["stages"]] == ["done", "failed"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"text": "  ", "api_name": "/chain_say_back"}, "The text is empty"),
-    ({"prompt": "a red circle", "rounds": 9, "api_name": "/chain_draw_describe"}, "Rounds must be between 1 and 8"),
-    ({"prompt": "a red circle", "image_steps": 0, "api_name": "/chain_draw_describe"}, "Steps must be between 1 and 100"),
-    ({"audio": None, "api_name": "/chain_talk"}, "No audio was given"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"text": "  ", "api_name": "/chain_say_back"}, "The text is empty"),
+        ({"prompt": "a red circle", "rounds": 9, "api_name": "/chain_draw_describe"}, "Rounds must be between 1 and 8"),
+        (
+            {"prompt": "a red circle", "image_steps": 0, "api_name": "/chain_draw_describe"},
+            "Steps must be between 1 and 100",
+        ),
+        ({"audio": None, "api_name": "/chain_talk"}, "No audio was given"),
+    ],
+)
 def test_bad_input_gets_one_plain_sentence(client, kwargs, message):
     with pytest.raises(Exception) as err:
         client.predict(**kwargs)
@@ -120,7 +133,9 @@ def page(browser, server):
 def wait_for_text(page, selector: str, text: str, timeout: float = 180_000):
     page.wait_for_function(
         "([sel, text]) => (document.querySelector(sel)?.innerText || '').includes(text)",
-        arg=[selector, text], timeout=timeout)
+        arg=[selector, text],
+        timeout=timeout,
+    )
 
 
 def test_talk_to_it_in_the_browser(page):

@@ -13,8 +13,13 @@ from playground.models.chat import LlamaCppChat, TransformersChat
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 LLAMA_CPP_MISSING = importlib.util.find_spec("llama_cpp") is None
 BACKEND_PARAMS = [
-    pytest.param(LlamaCppChat, id="llama.cpp", marks=pytest.mark.skipif(
-        LLAMA_CPP_MISSING, reason="llama-cpp-python is not installed: make setup builds it (about 11 minutes)")),
+    pytest.param(
+        LlamaCppChat,
+        id="llama.cpp",
+        marks=pytest.mark.skipif(
+            LLAMA_CPP_MISSING, reason="llama-cpp-python is not installed: make setup builds it (about 11 minutes)"
+        ),
+    ),
     pytest.param(TransformersChat, id="transformers"),
 ]
 
@@ -25,8 +30,9 @@ def load_backend(registry, backend):
     if isinstance(picked, backend):
         wrapper = picked
     else:
-        wrapper = backend(picked.model_id, picked.source, registry.device.resolve(), picked.cache_dir,
-                          policy=picked.policy)
+        wrapper = backend(
+            picked.model_id, picked.source, registry.device.resolve(), picked.cache_dir, policy=picked.policy
+        )
     wrapper.ensure_loaded()
     return wrapper
 
@@ -224,8 +230,15 @@ def test_replies_decoded_together_equal_replies_decoded_alone(registry):
     if LLAMA_CPP_MISSING:
         pytest.skip("llama-cpp-python is not installed: make setup builds it (about 11 minutes)")
     chat = load_backend(registry, LlamaCppChat)
-    asks = [[{"role": "user", "content": text}] for text in
-            ("Tell me about the sea.", "What is two plus two?", "Write a poem about bread.", "Name three colours.")]
+    asks = [
+        [{"role": "user", "content": text}]
+        for text in (
+            "Tell me about the sea.",
+            "What is two plus two?",
+            "Write a poem about bread.",
+            "Name three colours.",
+        )
+    ]
     alone = [reply(chat, messages, seed=i, temperature=0.9, max_new_tokens=24) for i, messages in enumerate(asks)]
     shared = chat.batcher.shared_steps
     together: dict[int, str] = {}

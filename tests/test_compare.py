@@ -17,21 +17,26 @@ def image_chunks(path: str) -> bytes:
     """A PNG's bytes without its text chunks: the run card (run id, time) differs between runs, the image must not."""
     data, out, pos = read_bytes(path), b"", 8
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
         if kind not in (b"tEXt", b"iTXt", b"zTXt"):
-            out += data[pos:pos + 12 + length]
+            out += data[pos : pos + 12 + length]
         pos += 12 + length
     return out
 
 
 def test_compare_chat_answers_each_setting_reproducibly(client):
-    kwargs = dict(message="Name a colour.", temperatures="0.2, 1.4", samples=2, seed=7, max_new_tokens=8,
-                  api_name="/compare_chat")
+    kwargs = dict(
+        message="Name a colour.", temperatures="0.2, 1.4", samples=2, seed=7, max_new_tokens=8, api_name="/compare_chat"
+    )
     cards, diversity, records, status = client.predict(**kwargs)
     assert "4 answers · seed 7" in status
-    assert [(r["temperature"], r["sample"], r["seed"]) for r in records] == [(0.2, 0, 7), (0.2, 1, 8),
-                                                                              (1.4, 0, 7), (1.4, 1, 8)]
+    assert [(r["temperature"], r["sample"], r["seed"]) for r in records] == [
+        (0.2, 0, 7),
+        (0.2, 1, 8),
+        (1.4, 0, 7),
+        (1.4, 1, 8),
+    ]
     assert all(r["done"] and r["text"].strip() and 0 < r["tokens"] <= 8 for r in records)
     assert "temperature 1.4" in cards and "tokens" in cards
     assert diversity["headers"][:3] == ["set", "answers", "mean words"]
@@ -41,28 +46,39 @@ def test_compare_chat_answers_each_setting_reproducibly(client):
 
 
 def test_compare_chat_random_seed_is_reported(client):
-    _, _, records, status = client.predict(message="Hi", temperatures="0.5", samples=1, seed=-1, max_new_tokens=3,
-                                           api_name="/compare_chat")
+    _, _, records, status = client.predict(
+        message="Hi", temperatures="0.5", samples=1, seed=-1, max_new_tokens=3, api_name="/compare_chat"
+    )
     assert f"seed {records[0]['seed']}" in status and 0 <= records[0]["seed"] < 2**32
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"temperatures": "0.2, warm"}, "'warm' is not a number"),
-    ({"temperatures": "0.2, 5"}, "Temperature must be between 0"),
-    ({"temperatures": "nan"}, "finite"),
-    ({"temperatures": "0.1, 0.2, 0.3, 0.4, 0.5, 0.6", "samples": 6, "top_ps": "0.5, 0.9"}, "the limit is 36"),
-    ({"samples": 0}, "Samples per setting must be between 1 and 6, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperatures": "0.2, warm"}, "'warm' is not a number"),
+        ({"temperatures": "0.2, 5"}, "Temperature must be between 0"),
+        ({"temperatures": "nan"}, "finite"),
+        ({"temperatures": "0.1, 0.2, 0.3, 0.4, 0.5, 0.6", "samples": 6, "top_ps": "0.5, 0.9"}, "the limit is 36"),
+        ({"samples": 0}, "Samples per setting must be between 1 and 6, got 0"),
+    ],
+)
 def test_compare_chat_bad_values_get_one_sentence(client, kwargs, message):
     with pytest.raises(Exception, match=message):
-        client.predict(**{"message": "Hi", "temperatures": "0.5", "samples": 1, "seed": 1, **kwargs},
-                       api_name="/compare_chat")
+        client.predict(
+            **{"message": "Hi", "temperatures": "0.5", "samples": 1, "seed": 1, **kwargs}, api_name="/compare_chat"
+        )
 
 
 def test_guidance_grid_shows_a_visible_difference(client):
     grid, singles, records, status = client.predict(
-        prompt=PROMPT, x_param="guidance_scale", x_values="1, 7.5", y_param="none", y_values="", seed=3,
-        api_name="/compare_text_to_image")
+        prompt=PROMPT,
+        x_param="guidance_scale",
+        x_values="1, 7.5",
+        y_param="none",
+        y_values="",
+        seed=3,
+        api_name="/compare_text_to_image",
+    )
     assert "2 images" in status and "seed 3" in status
     assert [r["options"]["guidance_scale"] for r in records] == [1.0, 7.5] and {r["seed"] for r in records} == {3}
     low, high = (Image.open(s["image"]).convert("RGB") for s in singles)
@@ -70,27 +86,46 @@ def test_guidance_grid_shows_a_visible_difference(client):
     assert diff > 10, f"guidance 1 and 7.5 gave nearly the same picture (mean abs diff {diff:.1f})"
     picture = Image.open(grid)
     assert picture.width > 2 * 192 and picture.height > 192  # two labelled cells
-    _, again, _, _ = client.predict(prompt=PROMPT, x_param="guidance_scale", x_values="1, 7.5", y_param="none",
-                                    y_values="", seed=3, api_name="/compare_text_to_image")
+    _, again, _, _ = client.predict(
+        prompt=PROMPT,
+        x_param="guidance_scale",
+        x_values="1, 7.5",
+        y_param="none",
+        y_values="",
+        seed=3,
+        api_name="/compare_text_to_image",
+    )
     assert [image_chunks(s["image"]) for s in again] == [image_chunks(s["image"]) for s in singles]
 
 
 def test_grid_over_two_axes_is_row_by_row(client):
     _, singles, records, _ = client.predict(
-        prompt=PROMPT, x_param="steps", x_values="2, 4", y_param="prompt",
+        prompt=PROMPT,
+        x_param="steps",
+        x_values="2, 4",
+        y_param="prompt",
         y_values="a large red circle on a blue background | a small green square on a white background",
-        seed=1, api_name="/compare_text_to_image")
+        seed=1,
+        api_name="/compare_text_to_image",
+    )
     assert [(r["options"]["steps"], r["prompt"].split()[2]) for r in records] == [
-        (2, "red"), (4, "red"), (2, "green"), (4, "green")]
+        (2, "red"),
+        (4, "red"),
+        (2, "green"),
+        (4, "green"),
+    ]
     assert len(singles) == 4
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"x_param": "steps", "y_param": "steps"}, "must be different settings"),
-    ({"x_param": "colour"}, "colour is not in the list of choices"),
-    ({"x_param": "guidance_scale", "x_values": "1, 50"}, "Guidance scale must be between 0"),
-    ({"x_param": "seed", "x_values": "-5"}, "Seeds must be between 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"x_param": "steps", "y_param": "steps"}, "must be different settings"),
+        ({"x_param": "colour"}, "colour is not in the list of choices"),
+        ({"x_param": "guidance_scale", "x_values": "1, 50"}, "Guidance scale must be between 0"),
+        ({"x_param": "seed", "x_values": "-5"}, "Seeds must be between 0"),
+    ],
+)
 def test_grid_bad_axes_get_one_sentence(client, kwargs, message):
     base = {"prompt": PROMPT, "x_param": "steps", "x_values": "2", "y_param": "none", "y_values": "", "seed": 1}
     with pytest.raises(Exception, match=message):
@@ -108,8 +143,9 @@ def test_text_to_image_is_byte_identical_and_shows_the_noise_path(client):
 def test_choices_flatten_with_temperature(registry):
     chat = registry.load("chat")
     options = chat.Options.parse(temperature=0.7, max_new_tokens=4)
-    steps = [s.__dict__ for s in chat.stream([{"role": "user", "content": "What is 2 + 2?"}], options, 1,
-                                             top_k_shown=5)]
+    steps = [
+        s.__dict__ for s in chat.stream([{"role": "user", "content": "What is 2 + 2?"}], options, 1, top_k_shown=5)
+    ]
     assert steps and all(s["choice_ids"] and s["choice_texts"] for s in steps)
     step = steps[0]
     cold = token_choices.distributions(step, 0.3, 1.0)

@@ -31,8 +31,9 @@ def test_random_speech_seed_is_reported_and_replays(client):
 
 
 def test_compare_speech_sweeps_expressiveness_and_rate(client):
-    cards, files, data, status = client.predict(text=SHORT, expressiveness_values="0, 1.2", rate_values="1, 1.6",
-                                                seed=4, api_name="/compare_speech")
+    cards, files, data, status = client.predict(
+        text=SHORT, expressiveness_values="0, 1.2", rate_values="1, 1.6", seed=4, api_name="/compare_speech"
+    )
     assert "4 clips · seed 4" in status
     assert len(files) == 4 and cards.count("<audio") == 4 and cards.count("<img") == 4
     assert [(d["expressiveness"], d["rate"]) for d in data] == [(0, 1), (1.2, 1), (0, 1.6), (1.2, 1.6)]
@@ -45,15 +46,20 @@ def test_compare_speech_sweeps_expressiveness_and_rate(client):
 
 def test_compare_transcribe_scores_against_a_reference(client, speech_wav):
     path, sentence = speech_wav
-    cards, table, diff, data, status = client.predict(audio=handle_file(str(path)), beam_sizes="1, 3",
-                                                      reference=sentence, api_name="/compare_transcribe")
+    cards, table, diff, data, status = client.predict(
+        audio=handle_file(str(path)), beam_sizes="1, 3", reference=sentence, api_name="/compare_transcribe"
+    )
     assert "2 transcripts" in status and "lowest word error rate" in status
     assert [d["beam_size"] for d in data] == [1, 3]
     assert all(d["wer"] is not None and d["wer"] <= 0.2 for d in data)
     assert "word error rate (%)" in table["headers"]
     # a reference with one word changed: every transcript now misses "fox" and adds it back as an extra
-    _, _, diff, data, _ = client.predict(audio=handle_file(str(path)), beam_sizes="1",
-                                         reference=sentence.replace("fox", "cat"), api_name="/compare_transcribe")
+    _, _, diff, data, _ = client.predict(
+        audio=handle_file(str(path)),
+        beam_sizes="1",
+        reference=sentence.replace("fox", "cat"),
+        api_name="/compare_transcribe",
+    )
     assert data[0]["wer"] > 0
     labelled = {(d["token"], d["class_or_confidence"]) for d in diff}
     assert ("cat", "missed (in the reference only)") in labelled and ("fox", "extra (not in the reference)") in labelled
@@ -76,27 +82,35 @@ def test_compare_caption_samples_reproducibly_with_confidences(client, tmp_path)
     assert table["data"][0][0] == "all captions"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"expressiveness_values": "", "rate_values": ""}, "Give expressiveness or rate values to compare"),
-    ({"expressiveness_values": ", ,"}, "Give at least one value for Expressiveness"),
-    ({"expressiveness_values": "0.5, 9"}, "Expressiveness must be between 0.0 and 1.5, got 9"),
-    ({"rate_values": "1, fast"}, "'fast' is not a number"),
-    ({"expressiveness_values": "0, 0.2, 0.4, 0.6", "rate_values": "0.5, 1, 1.5, 2"},
-     "That comparison makes 16 clips; the limit is 12."),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"expressiveness_values": "", "rate_values": ""}, "Give expressiveness or rate values to compare"),
+        ({"expressiveness_values": ", ,"}, "Give at least one value for Expressiveness"),
+        ({"expressiveness_values": "0.5, 9"}, "Expressiveness must be between 0.0 and 1.5, got 9"),
+        ({"rate_values": "1, fast"}, "'fast' is not a number"),
+        (
+            {"expressiveness_values": "0, 0.2, 0.4, 0.6", "rate_values": "0.5, 1, 1.5, 2"},
+            "That comparison makes 16 clips; the limit is 12.",
+        ),
+    ],
+)
 def test_compare_speech_bad_values_get_one_plain_sentence(client, kwargs, message):
     with pytest.raises(Exception) as err:
         client.predict(text=SHORT, api_name="/compare_speech", **kwargs)
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"api_name": "/compare_transcribe", "beam_sizes": "0, 5"}, "Beam size must be between 1 and 10, got 0"),
-    ({"api_name": "/compare_transcribe", "beam_sizes": "", "temperatures": ""}, "Give beam sizes or temperatures"),
-    ({"api_name": "/compare_caption", "temperatures": "0, 3"}, "Temperature must be between 0.0 and 2.0, got 3"),
-    ({"api_name": "/compare_caption", "models": "no such model!"}, "Unknown model"),
-    ({"api_name": "/compare_caption", "temperatures": "0, 1, 2", "samples": 5}, "the limit is 12"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"api_name": "/compare_transcribe", "beam_sizes": "0, 5"}, "Beam size must be between 1 and 10, got 0"),
+        ({"api_name": "/compare_transcribe", "beam_sizes": "", "temperatures": ""}, "Give beam sizes or temperatures"),
+        ({"api_name": "/compare_caption", "temperatures": "0, 3"}, "Temperature must be between 0.0 and 2.0, got 3"),
+        ({"api_name": "/compare_caption", "models": "no such model!"}, "Unknown model"),
+        ({"api_name": "/compare_caption", "temperatures": "0, 1, 2", "samples": 5}, "the limit is 12"),
+    ],
+)
 def test_compare_transcribe_and_caption_bad_values(client, speech_wav, tmp_path, kwargs, message):
     from PIL import Image
 

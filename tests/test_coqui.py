@@ -61,8 +61,9 @@ def test_coqui_same_seed_same_audio_and_another_seed_differs(voice):
 
 def test_coqui_without_noise_the_seed_no_longer_matters(voice):
     options = voice.Options.parse(expressiveness=0.0, rhythm_variation=0.0)
-    assert np.array_equal(voice.synthesize(SENTENCE, options, seed=1).samples,
-                          voice.synthesize(SENTENCE, options, seed=2).samples)
+    assert np.array_equal(
+        voice.synthesize(SENTENCE, options, seed=1).samples, voice.synthesize(SENTENCE, options, seed=2).samples
+    )
 
 
 def test_coqui_speaking_rate_changes_duration(voice):
@@ -74,8 +75,10 @@ def test_coqui_speaking_rate_changes_duration(voice):
 def test_coqui_checkpoints_are_pickles_refused_without_allow_pickle(registry, tiny_coqui):
     for model_id in (str(tiny_coqui), "tts_models/en/ljspeech/vits"):  # the name is refused before any download
         tts = registry.get("text_to_speech", model_id)
-        with pytest.raises(UserError, match="is a Coqui checkpoint, a pickle that can run code when loaded; "
-                                            "start the app with --allow-pickle"):
+        with pytest.raises(
+            UserError,
+            match="is a Coqui checkpoint, a pickle that can run code when loaded; start the app with --allow-pickle",
+        ):
             tts.ensure_loaded()
 
 

@@ -92,8 +92,16 @@ def test_cancelled_image_generation_stops_its_worker_within_a_second(local_app, 
     try:
         assert not job_threads()
         # 256 px: each step takes long enough that the 100 could not all be done by the time the cancel arrives
-        job = local_app.submit(prompt="a red circle", model=str(tiny_sd), steps=100, width=256, height=256, seed=1,
-                               guidance_scale=1.0, api_name="/text_to_image")
+        job = local_app.submit(
+            prompt="a red circle",
+            model=str(tiny_sd),
+            steps=100,
+            width=256,
+            height=256,
+            seed=1,
+            guidance_scale=1.0,
+            api_name="/text_to_image",
+        )
         wait_until(lambda: len(steps) > 5, timeout=60)
         assert not job.done()
         job.cancel()
@@ -134,9 +142,12 @@ def test_cancelled_chat_stops_generating_within_a_second(local_app, registry):
     jobs = []
     tokens = stops_generating(
         registry.load("chat"),
-        lambda: jobs.append(local_app.submit(message=STORY, max_new_tokens=2048, temperature=0.8, seed=1,
-                                             api_name="/chat")),
-        lambda: jobs[0].cancel(), "the cancel")
+        lambda: jobs.append(
+            local_app.submit(message=STORY, max_new_tokens=2048, temperature=0.8, seed=1, api_name="/chat")
+        ),
+        lambda: jobs[0].cancel(),
+        "the cancel",
+    )
     print(f"chat stopped after {tokens} tokens")
 
 

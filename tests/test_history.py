@@ -47,9 +47,11 @@ def test_an_older_database_is_migrated_with_its_runs(tmp_path, wrappers):
         for statement in MIGRATIONS[1]:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version VALUES (1, '2025-01-01T00:00:00+00:00')")
-        conn.execute("INSERT INTO runs (run_id, created, task, model, settings, seed, output_text) VALUES "
-                     "('20250101-000000-000000-abcd', '2025-01-01T00:00:00+00:00', 'captioning', "
-                     "'bundled/shapes-captioner', '{\"seed\": 3}', 3, 'a red circle')")
+        conn.execute(
+            "INSERT INTO runs (run_id, created, task, model, settings, seed, output_text) VALUES "
+            "('20250101-000000-000000-abcd', '2025-01-01T00:00:00+00:00', 'captioning', "
+            "'bundled/shapes-captioner', '{\"seed\": 3}', 3, 'a red circle')"
+        )
     run_log = RunLog(tmp_path)
     assert run_log.schema_version() == SCHEMA_VERSION == 4
     old = run_log.get("20250101-000000-000000-abcd")
@@ -57,8 +59,14 @@ def test_an_older_database_is_migrated_with_its_runs(tmp_path, wrappers):
     assert old["username"] == ""  # made before logins were kept: an admin's (or, without --auth, everyone's)
     assert old["stopped"] == ""  # whole, as every run was before stops were recorded
     speech = wrappers["text_to_speech"]
-    assert run_log.record("synthesize", speech, speech.Options.parse(), seed=1, settings={"text": "hi"},
-                          outputs=[(22050, np.zeros(2205, np.int16))])
+    assert run_log.record(
+        "synthesize",
+        speech,
+        speech.Options.parse(),
+        seed=1,
+        settings={"text": "hi"},
+        outputs=[(22050, np.zeros(2205, np.int16))],
+    )
     assert [c["task"] for c in run_log.runs()] == ["text_to_speech", "captioning"]
 
 
@@ -76,8 +84,15 @@ def test_concurrent_writers_in_threads_and_processes_all_land(tmp_path):
     processes, threads, runs = 4, 4, 20
     RunLog(tmp_path)  # created once up front, as the app does at start
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, str(WRITER), str(tmp_path), str(runs), str(threads)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(tmp_path), str(runs), str(threads)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
     results = [p.communicate(timeout=240) for p in procs]
     elapsed = time.perf_counter() - started
     for proc, (out, err) in zip(procs, results):
@@ -96,8 +111,12 @@ def test_concurrent_writers_in_threads_and_processes_all_land(tmp_path):
 def test_writers_killed_mid_write_leave_every_finished_run(tmp_path):
     kept, rounds = 0, 3
     for _ in range(rounds):  # each round kills a writer, then the next one carries on with the same database
-        proc = subprocess.Popen([sys.executable, str(WRITER), str(tmp_path), "-1", "3"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(WRITER), str(tmp_path), "-1", "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         this_round = 0
         try:
             for line in proc.stdout:  # kill it while its threads are writing files and rows
@@ -120,8 +139,10 @@ def test_writers_killed_mid_write_leave_every_finished_run(tmp_path):
     files = list((tmp_path / "outputs" / "text_to_image").iterdir())
     assert all(p.suffix == ".png" or ".part" in p.name for p in files)  # half-written files never take a run's name
     orphans = len([p for p in files if p.suffix == ".png"]) - len(cards)
-    print(f"{rounds} kills after {kept} reported runs: {len(cards)} in the log, {orphans} finished files whose row "
-          f"was not committed, {len([p for p in files if '.part' in p.name])} half-written files")
+    print(
+        f"{rounds} kills after {kept} reported runs: {len(cards)} in the log, {orphans} finished files whose row "
+        f"was not committed, {len([p for p in files if '.part' in p.name])} half-written files"
+    )
 
 
 def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry):
@@ -129,9 +150,19 @@ def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry
     options = t2i.Options.parse(steps=4, guidance_scale=5.0)
     result = t2i.generate("a small white square on a black background", "", options, seed=11)
     run_log = RunLog(tmp_path)
-    card = run_log.record("text_to_image", t2i, options, seed=11, outputs=[result.image], seconds=0.5,
-                          settings={"prompt": "a small white square on a black background", "negative_prompt": "",
-                                    "show_noise_steps": False})
+    card = run_log.record(
+        "text_to_image",
+        t2i,
+        options,
+        seed=11,
+        outputs=[result.image],
+        seconds=0.5,
+        settings={
+            "prompt": "a small white square on a black background",
+            "negative_prompt": "",
+            "show_noise_steps": False,
+        },
+    )
     png = run_log.file(card["output_files"][0]["path"])
     assert png.parent == tmp_path / "outputs" / "text_to_image" and png.stem == card["run_id"]
     with Image.open(png) as image:
@@ -143,8 +174,16 @@ def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry
     restored = read_card(dropped)
     assert restored["settings"] == card["settings"] == run_log.get(card["run_id"])["settings"]
     assert restored["settings"] | {"prompt": None} == {
-        "prompt": None, "negative_prompt": "", "show_noise_steps": False, "model": "bundled/shapes-sd", "seed": 11,
-        "guidance_scale": 5.0, "steps": 4, "width": 0, "height": 0}
+        "prompt": None,
+        "negative_prompt": "",
+        "show_noise_steps": False,
+        "model": "bundled/shapes-sd",
+        "seed": 11,
+        "guidance_scale": 5.0,
+        "steps": 4,
+        "width": 0,
+        "height": 0,
+    }
     assert card["revision"].startswith("sha256:") and card["versions"]["diffusers"]
     assert (card["backend"], card["device"], card["dtype"]) == ("diffusers", "cpu", "float32")
 
@@ -152,8 +191,14 @@ def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry
 def test_wav_sidecar_input_copy_export_and_delete(tmp_path, wrappers):
     run_log = RunLog(tmp_path)
     speech, captioner = wrappers["text_to_speech"], wrappers["captioning"]
-    clip = run_log.record("synthesize", speech, speech.Options.parse(), seed=2, settings={"text": "hello"},
-                          outputs=[(22050, (np.sin(np.arange(4410) / 9) * 8000).astype(np.int16))])
+    clip = run_log.record(
+        "synthesize",
+        speech,
+        speech.Options.parse(),
+        seed=2,
+        settings={"text": "hello"},
+        outputs=[(22050, (np.sin(np.arange(4410) / 9) * 8000).astype(np.int16))],
+    )
     wav = run_log.file(clip["output_files"][0]["path"])
     assert read_card(wav)["run_id"] == clip["run_id"]  # from the sidecar JSON beside it
     moved = tmp_path / "elsewhere.wav"
@@ -161,18 +206,25 @@ def test_wav_sidecar_input_copy_export_and_delete(tmp_path, wrappers):
     assert read_card(moved, run_log)["run_id"] == clip["run_id"]  # no sidecar: found by its content
     upload = tmp_path / "upload.png"
     Image.new("RGB", (32, 32), (200, 30, 30)).save(upload)
-    first = run_log.record("caption", captioner, captioner.Options.parse(), seed=1, files={"image": str(upload)},
-                           outputs=["a red square"])
-    second = run_log.record("caption", captioner, captioner.Options.parse(), seed=2, files={"image": str(upload)},
-                            outputs=["a red square"])
+    first = run_log.record(
+        "caption", captioner, captioner.Options.parse(), seed=1, files={"image": str(upload)}, outputs=["a red square"]
+    )
+    second = run_log.record(
+        "caption", captioner, captioner.Options.parse(), seed=2, files={"image": str(upload)}, outputs=["a red square"]
+    )
     copy = run_log.file(first["input_files"][0]["path"])
     assert copy.read_bytes() == upload.read_bytes() and first["input_files"] == second["input_files"]
     assert run_log.replay_settings(first) == ({**first["settings"], "image": str(copy)}, [])
     assert [c["run_id"] for c in run_log.runs(text="red square")] == [second["run_id"], first["run_id"]]
     archive = zipfile.ZipFile(run_log.export([clip["run_id"], first["run_id"]]))
     names = set(archive.namelist())
-    assert {f"{clip['run_id']}/run.json", f"{clip['run_id']}/{wav.name}", f"{clip['run_id']}/{wav.stem}.json",
-            f"{first['run_id']}/output.txt", f"{first['run_id']}/input-image.png"} <= names
+    assert {
+        f"{clip['run_id']}/run.json",
+        f"{clip['run_id']}/{wav.name}",
+        f"{clip['run_id']}/{wav.stem}.json",
+        f"{first['run_id']}/output.txt",
+        f"{first['run_id']}/input-image.png",
+    } <= names
     run_log.delete([clip["run_id"], first["run_id"]])
     assert not wav.exists() and not wav.with_suffix(".json").exists()
     assert copy.exists()  # the second run still uses it
@@ -244,8 +296,9 @@ def test_generation_works_without_history(tmp_path, case):
         wav, seed, status = client.predict(text="Nothing is kept.", seed=4, api_name="/synthesize")
         assert Path(wav).is_file() and "real-time factor" in status
         if case == "no-history":  # an image too: the kind of result history would otherwise write to disk
-            image, _, _, _ = client.predict(prompt="a small white square on a black background", steps=2, seed=1,
-                                            api_name="/text_to_image")
+            image, _, _, _ = client.predict(
+                prompt="a small white square on a black background", steps=2, seed=1, api_name="/text_to_image"
+            )
             assert Path(image).is_file()
     log = (tmp_path / "server.log").read_text()
     if case == "no-history":

@@ -22,10 +22,19 @@ SECRETS = [ROOT / ".git" / "config", ROOT / ".venv" / "pyvenv.cfg"]  # files the
 
 def forged(settings: dict | None = None, input_files: list | None = None, **fields) -> dict:
     """The card from issue 21: a captioning run whose image setting names a file of the server's."""
-    return {"app": "generative-ai-playground", "card_version": 1, "run_id": "x", "task": "captioning", "kind": "run",
-            "api_name": "caption", "model": "bundled/shapes-captioner",
-            "settings": {"image": str(SECRETS[0])} if settings is None else settings,
-            "input_files": input_files or [], "output_files": [], **fields}
+    return {
+        "app": "generative-ai-playground",
+        "card_version": 1,
+        "run_id": "x",
+        "task": "captioning",
+        "kind": "run",
+        "api_name": "caption",
+        "model": "bundled/shapes-captioner",
+        "settings": {"image": str(SECRETS[0])} if settings is None else settings,
+        "input_files": input_files or [],
+        "output_files": [],
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -35,8 +44,15 @@ def log_with_a_caption(tmp_path, registry):
     captioner = registry.get("captioning")
     upload = tmp_path / "upload.png"
     Image.new("RGB", (32, 32), (200, 30, 30)).save(upload)
-    card = run_log.record("caption", captioner, captioner.Options.parse(), seed=1, files={"image": str(upload)},
-                          outputs=["a red square"], user="alice")
+    card = run_log.record(
+        "caption",
+        captioner,
+        captioner.Options.parse(),
+        seed=1,
+        files={"image": str(upload)},
+        outputs=["a red square"],
+        user="alice",
+    )
     return run_log, card
 
 
@@ -88,7 +104,10 @@ def test_a_glob_in_sha256_tells_nothing_about_what_exists(log_with_a_caption):
     # the real digest finds the copy even when the path is gone: the one case a sha256 is used
     real = forged(input_files=[{"name": "image", "path": "gone.png", "sha256": digest}])
     settings, missing = run_log.replay_settings(real)
-    assert not missing and Path(settings["image"]).read_bytes() == run_log.file(card["input_files"][0]["path"]).read_bytes()
+    assert (
+        not missing
+        and Path(settings["image"]).read_bytes() == run_log.file(card["input_files"][0]["path"]).read_bytes()
+    )
     # a copy whose bytes no longer match its digest is not used either
     run_log.file(card["input_files"][0]["path"]).write_bytes(b"changed")
     assert run_log.replay_settings(real)[1] == ["image"]
@@ -106,10 +125,16 @@ def test_a_genuine_card_still_restores_its_input(log_with_a_caption, tmp_path):
     assert "image" not in run_log.replay_settings(card, user="bob")[0]  # not one of bob's runs' files
 
 
-@pytest.mark.parametrize("text", ["[]", '{"app": "generative-ai-playground", "settings": {}, "api_name": "caption", '
-                                  '"task": "captioning", "run_id": "x", "model": "m", "input_files": "inputs/a.png"}',
-                                  '{"app": "generative-ai-playground", "settings": {}, "api_name": "caption", '
-                                  '"task": ["captioning"], "run_id": "x", "model": "m"}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        '{"app": "generative-ai-playground", "settings": {}, "api_name": "caption", '
+        '"task": "captioning", "run_id": "x", "model": "m", "input_files": "inputs/a.png"}',
+        '{"app": "generative-ai-playground", "settings": {}, "api_name": "caption", '
+        '"task": ["captioning"], "run_id": "x", "model": "m"}',
+    ],
+)
 def test_a_card_of_the_wrong_shape_is_refused_by_name(tmp_path, text):
     path = tmp_path / "card.json"
     path.write_text(text)
@@ -120,10 +145,18 @@ def test_a_card_of_the_wrong_shape_is_refused_by_name(tmp_path, text):
 def test_each_login_reads_changes_and_exports_only_its_own_runs(tmp_path, registry):
     run_log = RunLog(tmp_path)
     speech = registry.get("text_to_speech")
-    made = {user: run_log.record("synthesize", speech, speech.Options.parse(), seed=1,
-                                 settings={"text": f"{user}'s words"}, user=user,
-                                 outputs=[(22050, np.full(2205, 100 * level, np.int16))])  # each its own sound
-            for level, user in enumerate(("alice", "bob"))}
+    made = {
+        user: run_log.record(
+            "synthesize",
+            speech,
+            speech.Options.parse(),
+            seed=1,
+            settings={"text": f"{user}'s words"},
+            user=user,
+            outputs=[(22050, np.full(2205, 100 * level, np.int16))],
+        )  # each its own sound
+        for level, user in enumerate(("alice", "bob"))
+    }
     assert {c["username"] for c in run_log.runs()} == {"alice", "bob"}  # None: every run (no --auth, an admin)
     assert [c["input_text"] for c in run_log.runs(user="alice")] == ["alice's words"]
     assert run_log.count(user="bob") == 1 and run_log.count(user="carol") == 0 and run_log.models(user="carol") == []
@@ -159,11 +192,14 @@ def test_an_older_database_gains_the_login_column(tmp_path):
     assert "username" in columns
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--admin", "carol"], "--admin needs --auth"),
-    (["--shared-history"], "--shared-history needs --auth"),
-    (["--auth", "alice:pw", "--admin", "carol"], "--admin carol is not an --auth login"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--admin", "carol"], "--admin needs --auth"),
+        (["--shared-history"], "--shared-history needs --auth"),
+        (["--auth", "alice:pw", "--admin", "carol"], "--admin carol is not an --auth login"),
+    ],
+)
 def test_history_flags_are_checked(monkeypatch, capsys, flags, message):
     from app import parse_args
 
@@ -200,8 +236,9 @@ def restore(page, card: dict, path: Path) -> str:
 def copies_of(folder: Path, secret: Path) -> list[Path]:
     """Files under ``folder`` (Gradio's cache) with the secret's bytes."""
     content = secret.read_bytes()
-    return [p for p in folder.rglob("*") if p.is_file() and p.stat().st_size == len(content)
-            and p.read_bytes() == content]
+    return [
+        p for p in folder.rglob("*") if p.is_file() and p.stat().st_size == len(content) and p.read_bytes() == content
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -224,11 +261,14 @@ def test_a_forged_card_does_not_get_a_file_through_restore(browser, open_instanc
     page = open_app(browser, url)
     try:
         image = page.locator("#caption-image img")
-        for name, card in (("issue", forged()), ("venv", forged({"image": str(SECRETS[1])})),
-                           ("database", forged({"image": str(data / "history.sqlite3")})),
-                           ("absolute", forged(input_files=[{"name": "image", "path": str(SECRETS[0])}])),
-                           ("up", forged(input_files=[{"name": "image", "path": os.path.relpath(SECRETS[0], data)}])),
-                           ("glob", forged(input_files=[{"name": "image", "path": "x", "sha256": "*"}]))):
+        for name, card in (
+            ("issue", forged()),
+            ("venv", forged({"image": str(SECRETS[1])})),
+            ("database", forged({"image": str(data / "history.sqlite3")})),
+            ("absolute", forged(input_files=[{"name": "image", "path": str(SECRETS[0])}])),
+            ("up", forged(input_files=[{"name": "image", "path": os.path.relpath(SECRETS[0], data)}])),
+            ("glob", forged(input_files=[{"name": "image", "path": "x", "sha256": "*"}])),
+        ):
             message = restore(page, {**card, "run_id": f"forged-{name}"}, tmp_path / f"{name}.json")
             page.wait_for_timeout(1000)  # the toast comes a moment before the tab's controls change
             expect(image).to_have_count(0)
@@ -325,13 +365,19 @@ def test_a_stopped_run_is_kept_under_the_login_that_stopped_it(registry, tmp_pat
     demo = build_app(registry, run_log, access=HistoryAccess(per_login=True))
     demo.queue(default_concurrency_limit=2)
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, auth=[("alice", LOGINS["alice"])],
-                allowed_paths=run_log.served_paths())
+    demo.launch(
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        auth=[("alice", LOGINS["alice"])],
+        allowed_paths=run_log.served_paths(),
+    )
     try:
         chat = registry.load("chat")
         before = chat.forward_passes
         job = Client(f"http://127.0.0.1:{port}/", auth=("alice", LOGINS["alice"]), verbose=False).submit(
-            message="Tell me a long story about a dragon.", max_new_tokens=2048, seed=1, api_name="/chat")
+            message="Tell me a long story about a dragon.", max_new_tokens=2048, seed=1, api_name="/chat"
+        )
         deadline = time.time() + 120
         while chat.forward_passes - before < 4 and time.time() < deadline:
             time.sleep(0.05)

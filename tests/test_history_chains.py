@@ -40,8 +40,9 @@ def test_draw_and_describe_is_kept_and_replays_pixel_identical(client, data_dir)
     client.predict(**settings, api_name=f"/{card['api_name']}")
     again = [c for c in RunLog(data_dir).runs(task="chains", text=prompt, limit=20) if c["seed"] == seed]
     assert len(again) == 2 and again[0]["settings"] == card["settings"] and again[0]["output_text"] == caption
-    first, replayed = (np.asarray(Image.open(run_log.file(c["output_files"][0]["path"])).convert("RGB"))
-                       for c in (card, again[0]))
+    first, replayed = (
+        np.asarray(Image.open(run_log.file(c["output_files"][0]["path"])).convert("RGB")) for c in (card, again[0])
+    )
     assert np.array_equal(first, replayed)
 
 
@@ -64,8 +65,10 @@ def test_talk_is_kept_with_the_question_the_conversation_and_the_spoken_reply(cl
     assert card["model"].count(" → ") == 2 and card["settings"]["chat_max_new_tokens"] == 8
     settings, missing = run_log.replay_settings(card)
     assert not missing and set(settings) == endpoint_parameters(client, "chain_talk")
-    assert settings["history"] == [] and run_log.file(card["input_files"][0]["path"]).read_bytes() == \
-        speech_wav[0].read_bytes()
+    assert (
+        settings["history"] == []
+        and run_log.file(card["input_files"][0]["path"]).read_bytes() == speech_wav[0].read_bytes()
+    )
     assert "Heard: " in card["output_text"] and "Reply: " in card["output_text"]
     assert [e["kind"] for e in card["output_files"]] == ["audio"]
 

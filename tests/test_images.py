@@ -37,15 +37,27 @@ def test_progress_previews_and_stop(t2i):
     from playground.models.text_to_image import Stopped
 
     seen = []
-    result = t2i.generate("a blue square", "", t2i.Options.parse(steps=4), seed=1,
-                          on_step=lambda done, total: seen.append((done, total)), preview_every=1)
+    result = t2i.generate(
+        "a blue square",
+        "",
+        t2i.Options.parse(steps=4),
+        seed=1,
+        on_step=lambda done, total: seen.append((done, total)),
+        preview_every=1,
+    )
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert len(result.previews) == 3
 
     stop = threading.Event()
     with pytest.raises(Stopped, match="Stopped after 2 of 10 steps"):
-        t2i.generate("a blue square", "", t2i.Options.parse(steps=10), seed=1,
-                     on_step=lambda done, total: done == 2 and stop.set(), stop=stop)
+        t2i.generate(
+            "a blue square",
+            "",
+            t2i.Options.parse(steps=10),
+            seed=1,
+            on_step=lambda done, total: done == 2 and stop.set(),
+            stop=stop,
+        )
 
 
 def test_size_must_be_a_multiple_of_eight(t2i):

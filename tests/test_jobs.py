@@ -18,6 +18,7 @@ def counting_work(n: int, pause: float):
             report(i)
             time.sleep(pause)
         return "finished"
+
     return work
 
 

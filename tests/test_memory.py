@@ -13,8 +13,9 @@ def fresh_registry(tmp_path, max_memory):
     from playground.devices import DeviceChoice
     from playground.registry import Registry
 
-    return Registry(tmp_path / "data", DeviceChoice("cpu"), max_memory=max_memory,
-                    model_dirs=[tmp_path.parent])  # pytest's base temp folder: the tiny models are in it
+    return Registry(
+        tmp_path / "data", DeviceChoice("cpu"), max_memory=max_memory, model_dirs=[tmp_path.parent]
+    )  # pytest's base temp folder: the tiny models are in it
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,9 @@ def test_least_recently_used_model_is_unloaded_and_rss_drops(big_blip, tiny_blip
     registry.load("captioning", str(tiny_blip))  # the large one is least recently used now
     after = rss()
     assert not large.loaded
-    print(f"RSS {human(before)} before, {human(loaded)} with the {human(big)} model, {human(after)} after it was "
-          "unloaded")
+    print(
+        f"RSS {human(before)} before, {human(loaded)} with the {human(big)} model, {human(after)} after it was unloaded"
+    )
     assert loaded - before > big * 0.7
     assert loaded - after > big * 0.7
 

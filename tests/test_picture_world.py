@@ -40,11 +40,14 @@ def px(picture, x, y):
     return render(picture).getpixel((x, y))
 
 
-@pytest.mark.parametrize("scene, rows", [
-    ("on the grass", [(0, SKY), (79, SKY), (80, GRASS), (127, GRASS)]),
-    ("on the beach", [(0, SKY), (71, SKY), (72, SEA), (87, SEA), (88, SAND), (127, SAND)]),
-    ("in the snow", [(0, SNOW_SKY), (79, SNOW_SKY), (80, SNOW), (127, SNOW)]),
-])
+@pytest.mark.parametrize(
+    "scene, rows",
+    [
+        ("on the grass", [(0, SKY), (79, SKY), (80, GRASS), (127, GRASS)]),
+        ("on the beach", [(0, SKY), (71, SKY), (72, SEA), (87, SEA), (88, SAND), (127, SAND)]),
+        ("in the snow", [(0, SNOW_SKY), (79, SNOW_SKY), (80, SNOW), (127, SNOW)]),
+    ],
+)
 def test_scene_bands_are_exact(scene, rows):
     # A small sprite in the middle spans at most x 48..79, so columns 2 and 125 show the bare bands.
     picture = Picture("cat", scene, "small", "in the middle")
@@ -52,8 +55,9 @@ def test_scene_bands_are_exact(scene, rows):
         assert px(picture, 2, y) == rgb and px(picture, 125, y) == rgb, (scene, y)
 
 
-@pytest.mark.parametrize("scene, colour, stars, last_row", [
-    ("at night", NIGHT, 12, 60), ("in space", (0, 0, 0), 30, 127)])
+@pytest.mark.parametrize(
+    "scene, colour, stars, last_row", [("at night", NIGHT, 12, 60), ("in space", (0, 0, 0), 30, 127)]
+)
 def test_stars_are_seeded_white_pixels_in_their_rows(scene, colour, stars, last_row):
     arr = background(scene, star_seed=7)
     white = np.all(arr == 255, axis=-1)
@@ -83,11 +87,16 @@ def independent_render(picture: Picture) -> Image.Image:
     return Image.alpha_composite(scene, layer).convert("RGB")
 
 
-@pytest.mark.parametrize("picture", [
-    Picture("dog", "on the beach", "big", "on the left"), Picture("rocket", "in space", "small", "on the right", 3),
-    Picture("boat", "at night", "small", "on the right", 5), Picture("umbrella", "in the snow", "big", "in the middle"),
-    Picture("car", "on the grass", "small", "on the left"),
-])
+@pytest.mark.parametrize(
+    "picture",
+    [
+        Picture("dog", "on the beach", "big", "on the left"),
+        Picture("rocket", "in space", "small", "on the right", 3),
+        Picture("boat", "at night", "small", "on the right", 5),
+        Picture("umbrella", "in the snow", "big", "in the middle"),
+        Picture("car", "on the grass", "small", "on the left"),
+    ],
+)
 def test_render_matches_the_spec_pixel_for_pixel(picture):
     img = render(picture)
     assert img.size == (128, 128) and img.mode == "RGB"
@@ -103,8 +112,9 @@ def test_sprites_fit_their_box_and_sit_on_row_100(name):
             x0, y0, x1, y1 = sprite_box(name, size, position)
             assert (x1 - x0, y1 - y0) == sp.size and y1 == 100 and x0 == cx - sp.width // 2
             # Only pixels inside the box differ from the bare scene.
-            changed = np.any(np.asarray(render(Picture(name, "in space", size, position)))
-                             != background("in space"), axis=-1)
+            changed = np.any(
+                np.asarray(render(Picture(name, "in space", size, position))) != background("in space"), axis=-1
+            )
             ys, xs = np.nonzero(changed)
             assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
 
@@ -126,7 +136,11 @@ def test_captions_follow_the_grammar_and_parse_back():
 def test_prompt_parser_ignores_words_outside_the_world():
     assert parse_caption("Please draw a cute cat 🐱 on the beach!!") == {"object": "cat", "scene": "on the beach"}
     assert parse_caption("a small boat at night, on the right") == {
-        "object": "boat", "scene": "at night", "size": "small", "position": "on the right"}
+        "object": "boat",
+        "scene": "at night",
+        "size": "small",
+        "position": "on the right",
+    }
     assert parse_caption("a rocket in space") == {"object": "rocket", "scene": "in space"}
     assert parse_caption("zebra photo 4k") == {}
 
@@ -149,8 +163,11 @@ def test_reader_reads_every_held_out_render_right():
 
     rng = np.random.default_rng(EVAL_SEED)
     pictures = [sample_picture(rng, "heldout") for _ in range(120)]
-    wrong = [(p, r) for p in pictures
-             if (r := read_image(render(p))) != {k: getattr(p, k) for k in ("object", "scene", "size", "position")}]
+    wrong = [
+        (p, r)
+        for p in pictures
+        if (r := read_image(render(p))) != {k: getattr(p, k) for k in ("object", "scene", "size", "position")}
+    ]
     assert not wrong, wrong[:3]
 
 
@@ -179,8 +196,10 @@ def test_missing_font_says_how_to_install_it(monkeypatch):
 
 
 def test_world_and_reader_import_without_gradio_or_torch():
-    code = ("import sys, playground.world, playground.eval.picture_reader; "
-            "print(sorted(m for m in ('gradio', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, playground.world, playground.eval.picture_reader; "
+        "print(sorted(m for m in ('gradio', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -188,9 +207,18 @@ def test_world_and_reader_import_without_gradio_or_torch():
 def test_eval_table_marks_each_bar(capsys):
     from playground.eval.pictures import BARS, print_table
 
-    res = {key: (bar if higher else bar + 1) for key, (bar, higher) in BARS.items()}  # the bars met, the ceilings missed
-    res.update(t2i_guidance_1=0.5, t2i_all=0.5, t2i_short_prompts=0.5, t2i_seen_pairs=0.5, sec_per_caption=0.01,
-               sd_mb=50.0, captioner_mb=11.0)
+    res = {
+        key: (bar if higher else bar + 1) for key, (bar, higher) in BARS.items()
+    }  # the bars met, the ceilings missed
+    res.update(
+        t2i_guidance_1=0.5,
+        t2i_all=0.5,
+        t2i_short_prompts=0.5,
+        t2i_seen_pairs=0.5,
+        sec_per_caption=0.01,
+        sd_mb=50.0,
+        captioner_mb=11.0,
+    )
     print_table(res, n=60, steps=20, guidance=7.5, threads=2)
     out = capsys.readouterr().out
     assert out.count("PASS") == sum(higher for _, higher in BARS.values())

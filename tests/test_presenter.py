@@ -15,11 +15,14 @@ PATH_OR_TRACE = re.compile(r"(?:/[\w.-]+){2,}\.\w+|Traceback|File \"")
 def test_presenter_mode_at_projector_sizes(browser, presenter_server, width, height):
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(presenter_server)
-    page.wait_for_function("(document.querySelector('#ready-line')?.innerText || '').includes('Try it together: ready')",
-                           timeout=300_000)  # every model preloads in the background
+    page.wait_for_function(
+        "(document.querySelector('#ready-line')?.innerText || '').includes('Try it together: ready')", timeout=300_000
+    )  # every model preloads in the background
     assert "presenter" in page.evaluate("document.body.className")
     expect(page.locator("#ready-line .ready-chip.ready")).to_have_count(6)
-    body_size = float(page.evaluate("getComputedStyle(document.querySelector('.prose p') || document.body).fontSize")[:-2])
+    body_size = float(
+        page.evaluate("getComputedStyle(document.querySelector('.prose p') || document.body).fontSize")[:-2]
+    )
     assert body_size >= 20  # large type
     assert not page.get_by_text("Use via API").is_visible()
     assert not page.locator("#device-line").is_visible()

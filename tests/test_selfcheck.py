@@ -13,9 +13,17 @@ TITLES = ["Chat", "Text to Image", "Image Captioning", "Text to Speech", "Speech
 def check(data_dir, *tasks: str, hide: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if hide:
-        env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(HIDE), env.get("PYTHONPATH")])),
-                   PLAYGROUND_HIDE_PACKAGES=hide)
-    args = [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), "--check", *([",".join(tasks)] if tasks else [])]
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [str(HIDE), env.get("PYTHONPATH")])), PLAYGROUND_HIDE_PACKAGES=hide
+        )
+    args = [
+        sys.executable,
+        str(ROOT / "app.py"),
+        "--data-dir",
+        str(data_dir),
+        "--check",
+        *([",".join(tasks)] if tasks else []),
+    ]
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -23,9 +23,14 @@ from playground.shapes.world import (
 
 def test_palette_is_exact():
     assert PALETTE == {
-        "red": (220, 40, 40), "orange": (245, 140, 30), "yellow": (240, 220, 40),
-        "green": (40, 170, 70), "blue": (40, 90, 220), "purple": (140, 60, 190),
-        "white": (245, 245, 245), "black": (20, 20, 20),
+        "red": (220, 40, 40),
+        "orange": (245, 140, 30),
+        "yellow": (240, 220, 40),
+        "green": (40, 170, 70),
+        "blue": (40, 90, 220),
+        "purple": (140, 60, 190),
+        "white": (245, 245, 245),
+        "black": (20, 20, 20),
     }
     assert SIZES == {"small": 16, "medium": 28, "large": 44}
     assert SHAPES == ("circle", "square", "triangle")
@@ -82,7 +87,10 @@ def test_caption_grammar_and_parse_round_trip():
     attrs, _ = make_dataset(100, seed=9, split="all")
     for a in attrs:
         assert parse_caption(caption(a)) == {
-            "size": a.size, "colour": a.colour, "shape": a.shape, "background": a.background,
+            "size": a.size,
+            "colour": a.colour,
+            "shape": a.shape,
+            "background": a.background,
         }
         assert set(caption(a).split()) <= set(GRAMMAR_WORDS)
 
@@ -97,8 +105,7 @@ def test_reader_reads_rendered_images():
     attrs, images = make_dataset(600, seed=123, split="all")
     for a, img in zip(attrs, images):
         r = read_image(img)
-        assert (r["colour"], r["shape"], r["background"], r["size"]) == (
-            a.colour, a.shape, a.background, a.size), a
+        assert (r["colour"], r["shape"], r["background"], r["size"]) == (a.colour, a.shape, a.background, a.size), a
 
 
 def test_reader_survives_noise_and_blank_images():
@@ -130,8 +137,9 @@ def test_clip_tokenizer_makes_one_token_per_grammar_word():
     for word in GRAMMAR_WORDS:
         assert tok.tokenize(word) == [word + "</w>"]
     # Unknown words and emoji tokenize into pieces, never raise.
-    ids = tok("a zebra 🐶 on a blue background!!", padding="max_length",
-              max_length=tok.model_max_length, truncation=True).input_ids
+    ids = tok(
+        "a zebra 🐶 on a blue background!!", padding="max_length", max_length=tok.model_max_length, truncation=True
+    ).input_ids
     assert len(ids) == tok.model_max_length
 
 

@@ -53,8 +53,9 @@ def test_vits_same_seed_same_audio_and_another_seed_differs(vits):
 
 def test_vits_without_noise_the_seed_no_longer_matters(vits):
     options = vits.Options.parse(expressiveness=0.0, rhythm_variation=0.0)
-    assert np.array_equal(vits.synthesize(SENTENCE, options, seed=1).samples,
-                          vits.synthesize(SENTENCE, options, seed=2).samples)
+    assert np.array_equal(
+        vits.synthesize(SENTENCE, options, seed=1).samples, vits.synthesize(SENTENCE, options, seed=2).samples
+    )
 
 
 def test_vits_seeding_leaves_torch_global_generator_as_it_was(vits):
@@ -92,13 +93,16 @@ def test_a_transformers_model_that_is_not_a_voice_is_named(registry, tiny_wav2ve
         tts.ensure_loaded()
 
 
-@pytest.mark.parametrize("model_id, backend", [
-    ("bundled/piper-en_US-joe-medium", "PiperTTS"),
-    ("facebook/mms-tts-eng", "TransformersTTS"),
-    ("suno/bark-small", "TransformersTTS"),
-    ("tts_models/en/ljspeech/vits", "CoquiTTS"),
-    ("tts_models/multilingual/multi-dataset/xtts_v2", "CoquiTTS"),
-])
+@pytest.mark.parametrize(
+    "model_id, backend",
+    [
+        ("bundled/piper-en_US-joe-medium", "PiperTTS"),
+        ("facebook/mms-tts-eng", "TransformersTTS"),
+        ("suno/bark-small", "TransformersTTS"),
+        ("tts_models/en/ljspeech/vits", "CoquiTTS"),
+        ("tts_models/multilingual/multi-dataset/xtts_v2", "CoquiTTS"),
+    ],
+)
 def test_catalogue_voices_go_to_their_backend(registry, model_id, backend):
     assert model_id in [m.id for m in registry.task("text_to_speech").models]
     assert type(registry.get("text_to_speech", model_id)).__name__ == backend  # get() loads nothing
@@ -156,8 +160,9 @@ def test_synthesize_endpoint_passes_a_reference_clip_to_the_voice(client, speech
     wav, seed, status = client.predict(text="Hello there.", seed=3, reference_audio=None, api_name="/synthesize")
     assert seed == 3 and wav
     with pytest.raises(Exception, match="cannot clone a voice; remove the reference clip"):
-        client.predict(text="Hello there.", seed=3, reference_audio=handle_file(str(speech_wav[0])),
-                       api_name="/synthesize")
+        client.predict(
+            text="Hello there.", seed=3, reference_audio=handle_file(str(speech_wav[0])), api_name="/synthesize"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,13 @@ def test_diversity_of_identical_and_different_answers():
 def test_parse_option_values_checks_each_value_against_the_declared_bounds():
     assert parse_option_values("1, 7.5", OPTS, "guidance_scale") == [1.0, 7.5]
     assert parse_option_values([4, 8], OPTS, "steps") == [4, 8]
-    for bad, words in [("1, x", "'x' is not a number"), ("99", "between"), ("", "at least one"),
-                       ("2.5", "whole numbers"), ("nan", "finite")]:
+    for bad, words in [
+        ("1, x", "'x' is not a number"),
+        ("99", "between"),
+        ("", "at least one"),
+        ("2.5", "whole numbers"),
+        ("nan", "finite"),
+    ]:
         name = "steps" if bad == "2.5" else "guidance_scale"
         with pytest.raises(UserError, match=words):
             parse_option_values(bad, OPTS, name)

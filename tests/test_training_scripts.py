@@ -51,8 +51,12 @@ def test_text2image_script_trains_resumes_and_exports(vae_dir, tmp_path):
     assert pipe.safety_checker is None
     pipe.set_progress_bar_config(disable=True)
     # Unknown words and emoji must not crash.
-    img = pipe("a large red circle 🐶 on a zebra blue background", num_inference_steps=2,
-               guidance_scale=7.5, generator=torch.Generator().manual_seed(0)).images[0]
+    img = pipe(
+        "a large red circle 🐶 on a zebra blue background",
+        num_inference_steps=2,
+        guidance_scale=7.5,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
     assert img.size == (64, 64)
 
 
@@ -64,8 +68,18 @@ def test_text2image_starts_from_an_exported_model_and_stops_early(vae_dir, tmp_p
     from playground.train.common import load_checkpoint
 
     bundled = ASSETS / "models" / "shapes-sd"
-    text2image.train(tmp_path / "sd", steps=5, batch_size=4, dataset_size=16, vae_dir=vae_dir, lr=0.0,
-                     ckpt_dir=tmp_path / "ckpt", log_every=1, init_from=bundled, stop_after=2)
+    text2image.train(
+        tmp_path / "sd",
+        steps=5,
+        batch_size=4,
+        dataset_size=16,
+        vae_dir=vae_dir,
+        lr=0.0,
+        ckpt_dir=tmp_path / "ckpt",
+        log_every=1,
+        init_from=bundled,
+        stop_after=2,
+    )
     assert load_checkpoint(tmp_path / "ckpt" / "ckpt.pt") == 2  # stopped at step 2 of the 5-step schedule
     # With a zero learning rate the exported weights are still the ones it started from.
     start = load_file(bundled / "unet" / "diffusion_pytorch_model.safetensors")
@@ -152,17 +166,27 @@ def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(pic
 
     common = dict(batch_size=2, dataset_size=8, log_every=1, world="pictures", ckpt_every=1)
     # export_every=0: an export at every checkpoint, as --export-every 3600 does once an hour.
-    text2image.train(tmp_path / "sd", steps=2, vae_dir=picture_vae_dir, ckpt_dir=tmp_path / "a", export_every=0, **common)
+    text2image.train(
+        tmp_path / "sd", steps=2, vae_dir=picture_vae_dir, ckpt_dir=tmp_path / "a", export_every=0, **common
+    )
     pipe = AutoPipelineForText2Image.from_pretrained(tmp_path / "sd")
     assert isinstance(pipe, StableDiffusionPipeline)
     pipe.set_progress_bar_config(disable=True)
-    img = pipe("a big dog 🐶 on the beach, on the left please", num_inference_steps=2, guidance_scale=7.5,
-               generator=torch.Generator().manual_seed(0)).images[0]
+    img = pipe(
+        "a big dog 🐶 on the beach, on the left please",
+        num_inference_steps=2,
+        guidance_scale=7.5,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
     assert img.size == (128, 128)
     # On another machine: no checkpoint, only the folder; its VAE comes along and lr 0 keeps the weights.
     text2image.train(tmp_path / "sd2", steps=1, ckpt_dir=tmp_path / "b", init_from=tmp_path / "sd", lr=0.0, **common)
     assert load_checkpoint(tmp_path / "b" / "ckpt.pt") == 1
-    for part, name in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"), ("text_encoder", "model")):
+    for part, name in (
+        ("unet", "diffusion_pytorch_model"),
+        ("vae", "diffusion_pytorch_model"),
+        ("text_encoder", "model"),
+    ):
         start = load_file(tmp_path / "sd" / part / f"{name}.safetensors")
         end = load_file(tmp_path / "sd2" / part / f"{name}.safetensors")
         assert all(torch.equal(start[k], end[k]) for k in start), part
@@ -181,7 +205,9 @@ def test_picture_captioner_trains_decodes_and_goes_on_from_its_folder(tmp_path):
     model = BlipForConditionalGeneration.from_pretrained(tmp_path / "cap")
     inputs = processor(images=render(Picture("dog", "on the beach")), return_tensors="pt")
     assert inputs.pixel_values.shape[-2:] == (128, 128)
-    assert isinstance(processor.batch_decode(model.generate(**inputs, max_new_tokens=20), skip_special_tokens=True)[0], str)
+    assert isinstance(
+        processor.batch_decode(model.generate(**inputs, max_new_tokens=20), skip_special_tokens=True)[0], str
+    )
     ids = processor.tokenizer("a big dog on the beach, on the left").input_ids
     assert processor.batch_decode([ids], skip_special_tokens=True) == ["a big dog on the beach, on the left"]
     captioner.train(tmp_path / "cap2", steps=1, ckpt_dir=tmp_path / "b", init_from=tmp_path / "cap", lr=0.0, **common)

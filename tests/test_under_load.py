@@ -32,8 +32,13 @@ pytestmark = pytest.mark.concurrency
 SESSIONS = 8
 STARVED_CYCLES = 15
 BURNERS = 2  # as many as the cores of the machines this runs on: every thread of the app waits its turn
-CHAT = {"message": "Tell me about the sea in three sentences.", "temperature": 0.8, "seed": 5,
-        "max_new_tokens": 48, "api_name": "/chat"}
+CHAT = {
+    "message": "Tell me about the sea in three sentences.",
+    "temperature": 0.8,
+    "seed": 5,
+    "max_new_tokens": 48,
+    "api_name": "/chat",
+}
 PICTURE = {"prompt": "a large red circle on a blue background", "seed": 3, "api_name": "/text_to_image"}
 SPEECH = {"text": "The sea is calm tonight. The tide is full.", "seed": 7, "api_name": "/synthesize"}
 
@@ -76,8 +81,11 @@ def differences(loaded: dict, idle: dict) -> list[str]:
     """Every way ``loaded`` falls short of ``idle``: a failed request, a status that says it stopped, a
     reply, picture or clip that is not the same."""
     found = [f"{name} failed: {loaded[name]!r}" for name in ("chat", "picture", "speech") if name in loaded]
-    found += [f"no {value} came back" for name, value in (("chat", "reply"), ("picture", "pixels"), ("speech", "samples"))
-              if name not in loaded and value not in loaded]
+    found += [
+        f"no {value} came back"
+        for name, value in (("chat", "reply"), ("picture", "pixels"), ("speech", "samples"))
+        if name not in loaded and value not in loaded
+    ]
     for status in ("chat_status", "picture_status", "speech_status"):
         if status in loaded:
             if "Stopped" in loaded[status]:
@@ -134,8 +142,16 @@ def event_loop_thread(process, samples: int = 20) -> int:
 
 
 @contextmanager
-def starved(process, loop_thread: int, after: float = 2.0, reader_cycles: int = 4, reader_off: float = 3.0,
-            cycles: int = STARVED_CYCLES, off: float = 1.2, on: float = 0.2):
+def starved(
+    process,
+    loop_thread: int,
+    after: float = 2.0,
+    reader_cycles: int = 4,
+    reader_off: float = 3.0,
+    cycles: int = STARVED_CYCLES,
+    off: float = 1.2,
+    on: float = 0.2,
+):
     """Two ways a busy machine makes Gradio a slow reader, one after the other, beginning ``after`` seconds in.
 
     First, ``reader_cycles`` times, the event loop thread alone runs under SCHED_IDLE for ``reader_off`` seconds

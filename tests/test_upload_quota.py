@@ -18,7 +18,9 @@ MB = 1024**2
 
 def upload(session: httpx.Client, url: str, *sizes: int) -> httpx.Response:
     """POST files of these sizes to Gradio's upload route in one request, as the page does."""
-    files = [("files", (f"noise-{i}.bin", os.urandom(size), "application/octet-stream")) for i, size in enumerate(sizes)]
+    files = [
+        ("files", (f"noise-{i}.bin", os.urandom(size), "application/octet-stream")) for i, size in enumerate(sizes)
+    ]
     return session.post(url + "gradio_api/upload", files=files, timeout=60)
 
 
@@ -56,8 +58,9 @@ def test_each_login_has_its_own_upload_quota(quota_app):
 def test_an_upload_that_does_not_state_its_size_is_refused(quota_app):
     alice = logged_in(quota_app, "alice")
     body = iter([b"--x\r\n", b"never ends"])  # a generator body goes out chunked, without Content-Length
-    refused = alice.post(quota_app + "gradio_api/upload", content=body,
-                         headers={"content-type": "multipart/form-data; boundary=x"})
+    refused = alice.post(
+        quota_app + "gradio_api/upload", content=body, headers={"content-type": "multipart/form-data; boundary=x"}
+    )
     assert refused.status_code == 411 and "must state its size" in refused.json()["detail"]
 
 

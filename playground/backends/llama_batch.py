@@ -126,7 +126,7 @@ class BatchDecoder:
         """Evaluate a reply's whole prompt on its sequence; the logits after its last token."""
         row = None
         for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start:start + self.n_batch]
+            chunk = tokens[start : start + self.n_batch]
 
             def fill(chunk=chunk, start=start):
                 for i, token in enumerate(chunk):

@@ -36,8 +36,11 @@ URL_PATH = re.compile(r"[\w.~:/@+=%-]*")  # shown in the page, so no markup
 MODEL_NAME = re.compile(r"[\w.:/@+=~-]{0,200}")  # names servers use (llama3.2:1b, org/model, tts-1@alloy): no markup
 # link-local addresses (cloud metadata services live there) are used only when a flag gives the address itself
 LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
-UNKNOWN_MODEL = re.compile(r"(model\b.*\b(not found|does not exist|doesn't exist|not exist|unknown|no such|"
-                           r"not available|not loaded|not supported))|((unknown|invalid|no such) model)", re.I | re.S)
+UNKNOWN_MODEL = re.compile(
+    r"(model\b.*\b(not found|does not exist|doesn't exist|not exist|unknown|no such|"
+    r"not available|not loaded|not supported))|((unknown|invalid|no such) model)",
+    re.I | re.S,
+)
 
 
 def is_remote_id(text: str) -> bool:
@@ -68,24 +71,33 @@ def parse_remote_id(text: str) -> RemoteId:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError for a port that is not a number or out of range
     except ValueError:
-        raise UserError(f"'{shown(text)}' is not a valid server URL; use one like http://127.0.0.1:8080/v1#model-name.") from None
+        raise UserError(
+            f"'{shown(text)}' is not a valid server URL; use one like http://127.0.0.1:8080/v1#model-name."
+        ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise UserError(f"'{shown(text)}' is not a valid server URL; use one like http://127.0.0.1:8080/v1#model-name.")
     if parts.username is not None or parts.password is not None:
-        raise UserError("A remote model id must not hold a login or key (user:key@host); give the key in the Remote "
-                        f"server section or with {KEY_VARIABLE}.")
+        raise UserError(
+            "A remote model id must not hold a login or key (user:key@host); give the key in the Remote "
+            f"server section or with {KEY_VARIABLE}."
+        )
     if parts.query:
-        raise UserError("A remote model id must not have a query (?…); give the base URL, then # and the model name, "
-                        "like http://127.0.0.1:8080/v1#model-name.")
+        raise UserError(
+            "A remote model id must not have a query (?…); give the base URL, then # and the model name, "
+            "like http://127.0.0.1:8080/v1#model-name."
+        )
     if not URL_HOST.fullmatch(parts.hostname) or not URL_PATH.fullmatch(parts.path):
-        raise UserError(f"'{shown(text)}' is not a valid server URL: its host or path holds characters a server URL "
-                        "does not need.")
+        raise UserError(
+            f"'{shown(text)}' is not a valid server URL: its host or path holds characters a server URL does not need."
+        )
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     path = parts.path.rstrip("/") or DEFAULT_PATH
     model = unquote(parts.fragment).strip()
     if not MODEL_NAME.fullmatch(model):
-        raise UserError(f"The remote model name '{shown(model, 60)}' is not valid: it must be at most 200 characters, "
-                        "without spaces, of letters, digits and . _ - : / @ + = ~.")
+        raise UserError(
+            f"The remote model name '{shown(model, 60)}' is not valid: it must be at most 200 characters, "
+            "without spaces, of letters, digits and . _ - : / @ + = ~."
+        )
     netloc = host + (f":{port}" if port is not None else "")
     return RemoteId(f"{parts.scheme.lower()}://{netloc}{path}", model)
 
@@ -137,8 +149,10 @@ class KeyRing:
     def _store(self, keys: dict, name, key: str | None) -> None:
         key = (key or "").strip()
         if any(ord(c) < 32 or ord(c) > 126 for c in key):
-            raise UserError("The API key holds characters that cannot be sent in a header (spaces inside it, "
-                            "control or non-ASCII characters).")
+            raise UserError(
+                "The API key holds characters that cannot be sent in a header (spaces inside it, "
+                "control or non-ASCII characters)."
+            )
         with self._lock:
             if key:
                 keys[name] = key
@@ -172,8 +186,9 @@ class ServerPrefix:
     path: str  # "" or "/v1"-like, without a trailing slash
 
     def matches(self, scheme: str, host: str, port: int, path: str) -> bool:
-        return ((scheme, host, port) == (self.scheme, self.host, self.port)
-                and (not self.path or path == self.path or path.startswith(self.path + "/")))
+        return (scheme, host, port) == (self.scheme, self.host, self.port) and (
+            not self.path or path == self.path or path.startswith(self.path + "/")
+        )
 
     @property
     def names_link_local(self) -> bool:
@@ -201,10 +216,17 @@ def parse_prefix(text: str, flag: str = "--allow-remote") -> ServerPrefix:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
     except ValueError:
         parts = None
-    if (parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname
-            or parts.username is not None or parts.query or parts.fragment):
-        raise UserError(f"{flag} {shown(text)} is not a server URL prefix like http://10.0.0.5:8000/v1 "
-                        "(no login, query or #model).")
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise UserError(
+            f"{flag} {shown(text)} is not a server URL prefix like http://10.0.0.5:8000/v1 (no login, query or #model)."
+        )
     return ServerPrefix(*_url_parts(text))
 
 
@@ -241,8 +263,10 @@ class RemoteAllowList:
     def check(self, base_url: str) -> None:
         """Raise unless ``base_url`` is under an allowed prefix; nothing is sent anywhere to decide."""
         if not self._matching(base_url):
-            raise UserError(f"The server at {shown(base_url)} is not one this app may use: it only uses servers "
-                            "named with --remote-url or --allow-remote when it starts.")
+            raise UserError(
+                f"The server at {shown(base_url)} is not one this app may use: it only uses servers "
+                "named with --remote-url or --allow-remote when it starts."
+            )
 
     def check_address(self, url: str) -> None:
         """Raise if ``url`` is not allowed, or if its host is or resolves to a link-local address that no flag
@@ -252,8 +276,10 @@ class RemoteAllowList:
             return
         scheme, host, port, _ = _url_parts(url)
         if _is_link_local(host) or any(_is_link_local(a) for a in _addresses(host, port)):
-            raise UserError(f"The server at {shown(url)} is at a link-local address, which this app uses only when "
-                            "--remote-url or --allow-remote gives that address itself.")
+            raise UserError(
+                f"The server at {shown(url)} is at a link-local address, which this app uses only when "
+                "--remote-url or --allow-remote gives that address itself."
+            )
 
     def __len__(self) -> int:
         return len(self.prefixes)
@@ -265,7 +291,9 @@ def _is_link_local(host: str) -> bool:
     except ValueError:
         return False
     mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:169.254.169.254 reaches the IPv4 address
-    return any((mapped or address) in network for network in LINK_LOCAL if (mapped or address).version == network.version)
+    return any(
+        (mapped or address) in network for network in LINK_LOCAL if (mapped or address).version == network.version
+    )
 
 
 def _addresses(host: str, port: int) -> list[str]:
@@ -305,8 +333,11 @@ class OpenAICompatibleServer:
         self.keys = keys or KeyRing()
         self.allowed = allowed
         # trust_env stays on (proxies from the environment), except that loopback never goes through one
-        self.http = httpx.Client(timeout=httpx.Timeout(60.0, connect=CONNECT_SECONDS), follow_redirects=False,
-                                 mounts=_loopback_mounts(base_url))
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(60.0, connect=CONNECT_SECONDS),
+            follow_redirects=False,
+            mounts=_loopback_mounts(base_url),
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -322,8 +353,13 @@ class OpenAICompatibleServer:
 
         headers = self._headers()
         try:
-            response = self.http.request(method, self.base_url + path, headers=headers,
-                                         timeout=httpx.Timeout(read_seconds, connect=CONNECT_SECONDS), **kwargs)
+            response = self.http.request(
+                method,
+                self.base_url + path,
+                headers=headers,
+                timeout=httpx.Timeout(read_seconds, connect=CONNECT_SECONDS),
+                **kwargs,
+            )
         except httpx.HTTPError as exc:
             raise self.transport_error(exc, read_seconds) from None
         if response.status_code >= 400:
@@ -331,15 +367,22 @@ class OpenAICompatibleServer:
         return response
 
     @contextmanager
-    def stream(self, path: str, body: dict, *, model: str = "", read_seconds: float = 120.0) -> Iterator[Iterator[dict]]:
+    def stream(
+        self, path: str, body: dict, *, model: str = "", read_seconds: float = 120.0
+    ) -> Iterator[Iterator[dict]]:
         """POST ``body`` and yield an iterator over its server-sent events (as dicts); leaving the block closes
         the connection, which tells the server to stop."""
         import httpx
 
         headers = self._headers()
         try:
-            with self.http.stream("POST", self.base_url + path, headers=headers, json=body,
-                                  timeout=httpx.Timeout(read_seconds, connect=CONNECT_SECONDS)) as response:
+            with self.http.stream(
+                "POST",
+                self.base_url + path,
+                headers=headers,
+                json=body,
+                timeout=httpx.Timeout(read_seconds, connect=CONNECT_SECONDS),
+            ) as response:
                 if response.status_code >= 400:
                     raise self.status_error(response.status_code, response.read(), path, model, bool(headers))
                 yield self._events(response)
@@ -394,18 +437,27 @@ class OpenAICompatibleServer:
         if isinstance(exc, httpx.ConnectTimeout):
             reason = f"no answer within {CONNECT_SECONDS:g} s"
         elif isinstance(exc, httpx.ReadTimeout):
-            return UserError(f"The server at {self.base_url} stopped answering (nothing for {read_seconds:g} s); "
-                             "it may be overloaded.")
+            return UserError(
+                f"The server at {self.base_url} stopped answering (nothing for {read_seconds:g} s); "
+                "it may be overloaded."
+            )
         elif isinstance(exc, httpx.ConnectError):
             text = str(exc).lower()
-            reason = ("connection refused" if "refused" in text else "unknown host" if "name" in text or
-                      "resolution" in text else "cannot connect")
+            reason = (
+                "connection refused"
+                if "refused" in text
+                else "unknown host"
+                if "name" in text or "resolution" in text
+                else "cannot connect"
+            )
         elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
             return UserError(f"The server at {self.base_url} closed the connection before it finished answering.")
         else:
             reason = type(exc).__name__
-        return UserError(f"The server at {self.base_url} cannot be reached ({reason}); check that it is running and "
-                         "that the URL is right.")
+        return UserError(
+            f"The server at {self.base_url} cannot be reached ({reason}); check that it is running and "
+            "that the URL is right."
+        )
 
     def status_error(self, status: int, content: bytes, path: str, model: str, sent_key: bool = False) -> UserError:
         """One sentence for an error answer: the status and a short reason from a JSON error message; a body that
@@ -413,11 +465,15 @@ class OpenAICompatibleServer:
         message = _json_message(content)
         if status in (401, 403):
             if sent_key:
-                text = (f"The server at {self.base_url} refused the API key ({status}); check the key in the Remote "
-                        f"server section or {KEY_VARIABLE}.")
+                text = (
+                    f"The server at {self.base_url} refused the API key ({status}); check the key in the Remote "
+                    f"server section or {KEY_VARIABLE}."
+                )
             else:
-                text = (f"The server at {self.base_url} needs an API key ({status}); give it in the Remote server "
-                        f"section or with {KEY_VARIABLE}.")
+                text = (
+                    f"The server at {self.base_url} needs an API key ({status}); give it in the Remote server "
+                    f"section or with {KEY_VARIABLE}."
+                )
         elif status in (400, 404, 422) and model and (UNKNOWN_MODEL.search(message) or model in message):
             text = f"The server at {self.base_url} has no model '{model}'{self._offered()}."
         elif status in (404, 405):

@@ -30,10 +30,9 @@ def generate(pipe, prompts: list[str], guidance: float, steps: int, seed: int, b
 
     images = []
     for i in range(0, len(prompts), batch):
-        chunk = prompts[i:i + batch]
+        chunk = prompts[i : i + batch]
         gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
-        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance,
-                       generator=gens).images
+        images += pipe(chunk, num_inference_steps=steps, guidance_scale=guidance, generator=gens).images
     return images
 
 
@@ -43,7 +42,7 @@ def caption_images(processor, model, images, batch: int = 64) -> list[str]:
     out = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
-            inputs = processor(images=images[i:i + batch], return_tensors="pt")
+            inputs = processor(images=images[i : i + batch], return_tensors="pt")
             ids = model.generate(**inputs, max_new_tokens=20)
             out += processor.batch_decode(ids, skip_special_tokens=True)
     return out

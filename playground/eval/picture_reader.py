@@ -50,10 +50,12 @@ SIZE_SPLIT = (SIZES["small"] + SIZES["big"]) / 2
 @cache
 def _scene_signatures() -> np.ndarray:
     """(scenes, 6): each scene's top and bottom median colours, starless."""
-    return np.array([
-        np.concatenate([np.median(bg[TOP_ROWS].reshape(-1, 3), 0), np.median(bg[BOTTOM_ROWS].reshape(-1, 3), 0)])
-        for bg in (background(s).astype(np.float32) for s in SCENE_NAMES)
-    ])
+    return np.array(
+        [
+            np.concatenate([np.median(bg[TOP_ROWS].reshape(-1, 3), 0), np.median(bg[BOTTOM_ROWS].reshape(-1, 3), 0)])
+            for bg in (background(s).astype(np.float32) for s in SCENE_NAMES)
+        ]
+    )
 
 
 def read_scene(arr: np.ndarray) -> str:
@@ -85,10 +87,10 @@ def sprite_bbox(arr: np.ndarray, scene: str) -> tuple[int, int, int, int] | None
     if rows is None:
         return None
     # Columns counted only over the sprite's rows, then rows over its columns.
-    cols = _span(mask[rows[0]:rows[1] + 1].sum(0))
+    cols = _span(mask[rows[0] : rows[1] + 1].sum(0))
     if cols is None:
         return None
-    rows = _span(mask[:, cols[0]:cols[1] + 1].sum(1))
+    rows = _span(mask[:, cols[0] : cols[1] + 1].sum(1))
     if rows is None:
         return None
     return (cols[0], rows[0], cols[1], rows[1])
@@ -110,8 +112,11 @@ def _candidate(name: str, scene: str, size: str, centre: float, bottom: int) -> 
 def read_image(image: Image.Image | np.ndarray) -> dict[str, str | None]:
     """Return ``object``, ``scene``, ``size`` and ``position`` (``None`` where no sprite is found)."""
     if isinstance(image, Image.Image):
-        image = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE)) if image.size != (IMAGE_SIZE,) * 2 \
+        image = (
+            image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE))
+            if image.size != (IMAGE_SIZE,) * 2
             else image.convert("RGB")
+        )
     arr = np.asarray(image, np.float32)
     scene = read_scene(arr)
     out: dict[str, str | None] = {"object": None, "scene": scene, "size": None, "position": None}
@@ -127,7 +132,9 @@ def read_image(image: Image.Image | np.ndarray) -> dict[str, str | None]:
     # Every sprite ends at row 99, but a thin tail (the umbrella's handle) can
     # fall below the box's pixel counts, and a generated one may sit higher.
     bottoms = sorted({BOTTOM, min(y1 + 1, BOTTOM)})
-    errors = [min(((_half(_candidate(o, scene, size, centre, b)) - target) ** 2).mean() for b in bottoms)
-              for o in OBJECT_NAMES]
+    errors = [
+        min(((_half(_candidate(o, scene, size, centre, b)) - target) ** 2).mean() for b in bottoms)
+        for o in OBJECT_NAMES
+    ]
     out["object"] = OBJECT_NAMES[int(np.argmin(errors))]
     return out

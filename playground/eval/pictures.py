@@ -43,9 +43,14 @@ KEYS = ("object", "scene", "size", "position")
 
 # figure -> (bar, True when higher is better); issue 18's targets.
 BARS = {
-    "t2i_default": (0.85, True), "t2i_size": (0.80, True), "t2i_position": (0.80, True),
-    "captioner_object_scene": (0.90, True), "captioner_all": (0.80, True), "round_trip": (0.80, True),
-    "sec_per_picture": (2.0, False), "folders_mb": (60.0, False),
+    "t2i_default": (0.85, True),
+    "t2i_size": (0.80, True),
+    "t2i_position": (0.80, True),
+    "captioner_object_scene": (0.90, True),
+    "captioner_all": (0.80, True),
+    "round_trip": (0.80, True),
+    "sec_per_picture": (2.0, False),
+    "folders_mb": (60.0, False),
 }
 
 
@@ -79,8 +84,10 @@ def text_to_image_figures(pipe, n: int, steps: int, guidance: float) -> tuple[di
     reads_1 = [read_image(im) for im in generate(pipe, prompts, 1.0, steps, EVAL_SEED)]
     res["t2i_guidance_1"] = share(pictures, reads_1, ("object", "scene"))
     short = pictures[: max(8, n // 2)]
-    reads_short = [read_image(im) for im in generate(
-        pipe, [caption(p, size=False, position=False) for p in short], guidance, steps, EVAL_SEED)]
+    reads_short = [
+        read_image(im)
+        for im in generate(pipe, [caption(p, size=False, position=False) for p in short], guidance, steps, EVAL_SEED)
+    ]
     res["t2i_short_prompts"] = share(short, reads_short, ("object", "scene"))
     seen = eval_pictures(max(8, n // 2), split="train", seed=EVAL_SEED + 2)
     reads_seen = [read_image(im) for im in generate(pipe, [caption(p) for p in seen], guidance, steps, EVAL_SEED)]
@@ -94,8 +101,14 @@ def text_to_image_figures(pipe, n: int, steps: int, guidance: float) -> tuple[di
     return res, pictures, images
 
 
-def run(n: int = 60, sd_dir: Path | None = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
-        steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, threads: int = 2) -> dict[str, float]:
+def run(
+    n: int = 60,
+    sd_dir: Path | None = SD_DIR,
+    captioner_dir: Path = CAPTIONER_DIR,
+    steps: int = DEFAULT_STEPS,
+    guidance: float = DEFAULT_GUIDANCE,
+    threads: int = 2,
+) -> dict[str, float]:
     """Compute and print every figure (without ``sd_dir``: the captioner's only); return them as a dict."""
     import torch
 
@@ -129,6 +142,7 @@ def run(n: int = 60, sd_dir: Path | None = SD_DIR, captioner_dir: Path = CAPTION
 
 def print_table(res: dict[str, float], n: int, steps: int, guidance: float, threads: int) -> None:
     """The issue's target table, each figure with its bar (a figure not measured says so)."""
+
     def pct(key: str) -> str:
         return f"{res[key]:.1%}"
 
@@ -144,8 +158,10 @@ def print_table(res: dict[str, float], n: int, steps: int, guidance: float, thre
         ok = res[key] >= bar if higher else res[key] <= bar
         return f"| {label} | {value(key)} | {'>=' if higher else '<='} {bar:g}: {'PASS' if ok else 'FAIL'} |"
 
-    print(f"picture-world eval: held-out (object, scene) pairs, steps={steps} guidance={guidance:g} "
-          f"n={n} threads={threads}")
+    print(
+        f"picture-world eval: held-out (object, scene) pairs, steps={steps} guidance={guidance:g} "
+        f"n={n} threads={threads}"
+    )
     print("| figure | value | bar |")
     print("|---|---|---|")
     for label, key, value in (
@@ -161,15 +177,20 @@ def print_table(res: dict[str, float], n: int, steps: int, guidance: float, thre
         ("round trip prompt -> picture -> caption, object and scene", "round_trip", pct),
         (f"seconds per 128x128 picture ({threads} threads)", "sec_per_picture", lambda k: f"{res[k]:.2f}"),
         ("seconds per caption", "sec_per_caption", lambda k: f"{res[k]:.3f}"),
-        ("both folders together (MB)", "folders_mb",
-         lambda k: f"{res[k]:.1f} (sd {res['sd_mb']:.1f} + captioner {res['captioner_mb']:.1f})"),
+        (
+            "both folders together (MB)",
+            "folders_mb",
+            lambda k: f"{res[k]:.1f} (sd {res['sd_mb']:.1f} + captioner {res['captioner_mb']:.1f})",
+        ),
     ):
         print(row(label, key, value))
 
 
 def main(argv: list[str] | None = None) -> None:
     p = eval_arguments(__doc__, 60, SD_DIR, CAPTIONER_DIR)
-    p.add_argument("--captioner-only", action="store_true", help="only the captioner's figures (no pipeline folder needed)")
+    p.add_argument(
+        "--captioner-only", action="store_true", help="only the captioner's figures (no pipeline folder needed)"
+    )
     a = p.parse_args(argv)
     run(a.n, None if a.captioner_only else Path(a.sd), Path(a.captioner), a.steps, a.guidance, a.threads)
 

@@ -50,8 +50,11 @@ CAPTIONER_DIR = REPO_ROOT / "assets" / "models" / "shapes-captioner"
 KEYS = ("colour", "shape", "background")
 
 BARS = {
-    "t2i_default": 0.85, "captioner": 0.90, "round_trip": 0.80,
-    "sec_per_image": 2.0, "sec_per_caption": 0.5,
+    "t2i_default": 0.85,
+    "captioner": 0.90,
+    "round_trip": 0.80,
+    "sec_per_image": 2.0,
+    "sec_per_caption": 0.5,
 }
 
 
@@ -79,9 +82,14 @@ def _junk(text: str, rng: np.random.Generator) -> str:
     return " ".join(words)
 
 
-def run(n: int = 64, sd_dir: Path = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
-        steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
-        threads: int = 2) -> dict[str, float]:
+def run(
+    n: int = 64,
+    sd_dir: Path = SD_DIR,
+    captioner_dir: Path = CAPTIONER_DIR,
+    steps: int = DEFAULT_STEPS,
+    guidance: float = DEFAULT_GUIDANCE,
+    threads: int = 2,
+) -> dict[str, float]:
     """Compute and print every figure; return them as a dict."""
     import torch
 
@@ -108,17 +116,17 @@ def run(n: int = 64, sd_dir: Path = SD_DIR, captioner_dir: Path = CAPTIONER_DIR,
     cap_held = eval_prompts(n, "heldout", size=None, seed=EVAL_SEED + 2)
     for name, attrs in (("captioner", cap_seen), ("captioner_heldout", cap_held)):
         caps = caption_images(processor, cap_model, [render(a) for a in attrs])
-        res[name] = float(np.mean([
-            all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(attrs, caps)
-        ]))
+        res[name] = float(
+            np.mean([all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(attrs, caps)])
+        )
         if name == "captioner":
             res["captioner_exact"] = float(np.mean([c == caption(a) for a, c in zip(attrs, caps)]))
 
     # Round trip: prompt -> generated image -> caption.
     caps = caption_images(processor, cap_model, img_default)
-    res["round_trip"] = float(np.mean([
-        all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(seen, caps)
-    ]))
+    res["round_trip"] = float(
+        np.mean([all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(seen, caps)])
+    )
 
     # Latency, batch of one, after a warm-up call.
     prompt, img = seen_prompts[0], img_default[0]
@@ -149,8 +157,10 @@ def _print(res: dict[str, float], n: int, steps: int, guidance: float) -> None:
     print(f"t2i all-correct, large, seen triples, guidance 1.0: {res['t2i_guidance_1']:.1%}")
     print(f"t2i all-correct, large, held-out triples: {res['t2i_heldout']:.1%}")
     print(f"t2i all-correct, large, prompts with unknown words: {res['t2i_unknown_words']:.1%}")
-    print(f"captioner colour+shape+background, fresh renders: {res['captioner']:.1%}{bar('captioner')}"
-          f" (exact caption {res['captioner_exact']:.1%})")
+    print(
+        f"captioner colour+shape+background, fresh renders: {res['captioner']:.1%}{bar('captioner')}"
+        f" (exact caption {res['captioner_exact']:.1%})"
+    )
     print(f"captioner, held-out triples: {res['captioner_heldout']:.1%}")
     print(f"round trip prompt->image->caption: {res['round_trip']:.1%}{bar('round_trip')}")
     print(f"seconds per image (64x64, {steps} steps, CPU): {res['sec_per_image']:.3f}{bar('sec_per_image', False)}")

@@ -66,8 +66,9 @@ class ModelWrapper:
     #: (CTranslate2's ``model.bin``); pickle-only checkpoints are refused without ``--allow-pickle``.
     pickled_bin: ClassVar[bool] = True
 
-    def __init__(self, model_id: str, source: str, device: Device, cache_dir: Path,
-                 policy: LoadPolicy | None = None, budget=None):
+    def __init__(
+        self, model_id: str, source: str, device: Device, cache_dir: Path, policy: LoadPolicy | None = None, budget=None
+    ):
         self.model_id = model_id  # what the user picked
         self.source = source  # a local path or a hub id
         self.device = device
@@ -164,8 +165,10 @@ def resolve_source(model_id: str, roots: Sequence[Path]) -> str:
     if looks_like_path:
         path = allowed_path(text, roots)
         if path is None:
-            raise UserError(f"The model path '{shown(text)}' is not in a folder this app loads models from (its data "
-                            "folder, the bundled models, the Hugging Face cache, or a --model-dir).")
+            raise UserError(
+                f"The model path '{shown(text)}' is not in a folder this app loads models from (its data "
+                "folder, the bundled models, the Hugging Face cache, or a --model-dir)."
+            )
         if not path.exists():
             raise UserError(f"No model file or folder exists at '{shown(text)}'.")
         return str(path)
@@ -230,12 +233,15 @@ def refuse_pickle_only(source: str, model_id: str) -> None:
         for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
             names = [f.name for f in folder.iterdir() if f.is_file()]
             if any(n.endswith(PICKLE_SUFFIXES) for n in names) and not any(
-                    n.endswith((".safetensors", ".gguf", ".onnx")) for n in names):
+                n.endswith((".safetensors", ".gguf", ".onnx")) for n in names
+            ):
                 pickled = True
                 break
     if pickled:
-        raise UserError(f"Model '{model_id}' has only pickle weights (.bin/.pt/.ckpt), which can run code when "
-                        "loaded; use a safetensors copy, or start the app with --allow-pickle if you trust it.")
+        raise UserError(
+            f"Model '{model_id}' has only pickle weights (.bin/.pt/.ckpt), which can run code when "
+            "loaded; use a safetensors copy, or start the app with --allow-pickle if you trust it."
+        )
 
 
 def load_error(exc: BaseException, model_id: str) -> UserError:
@@ -243,7 +249,12 @@ def load_error(exc: BaseException, model_id: str) -> UserError:
     names = {type(e).__name__ for e in _chain(exc)}
     text = " ".join(str(e) for e in _chain(exc)).lower()
     offline = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "ConnectionError", "ConnectTimeout"}
-    if names & offline or "offline" in text or "couldn't connect" in text or "cannot find the requested files in the disk cache" in text:
+    if (
+        names & offline
+        or "offline" in text
+        or "couldn't connect" in text
+        or "cannot find the requested files in the disk cache" in text
+    ):
         return UserError(
             f"Model '{model_id}' is not downloaded and the model hub cannot be reached; "
             "connect to the internet once so it can be cached, or pick a bundled model or a local folder."
@@ -252,19 +263,33 @@ def load_error(exc: BaseException, model_id: str) -> UserError:
         return UserError(f"Model '{model_id}' was not found on the hub or on disk; check the id.")
     if isinstance(exc, MemoryError) or "out of memory" in text:
         return UserError(f"Model '{model_id}' does not fit in the available memory.")
-    damaged = ("deserializing header", "incomplete metadata", "headertoolarge", "unable to load weights from checkpoint",
-               "invalid load key", "unexpected eof", "pytorchstreamreader failed", "protobuf parsing failed")
+    damaged = (
+        "deserializing header",
+        "incomplete metadata",
+        "headertoolarge",
+        "unable to load weights from checkpoint",
+        "invalid load key",
+        "unexpected eof",
+        "pytorchstreamreader failed",
+        "protobuf parsing failed",
+    )
     if "SafetensorError" in names or any(marker in text for marker in damaged):
-        return UserError(f"Model '{model_id}' could not be loaded: a weights file is damaged or incomplete; "
-                         "copy or download the model again.")
+        return UserError(
+            f"Model '{model_id}' could not be loaded: a weights file is damaged or incomplete; "
+            "copy or download the model again."
+        )
     missing = re.search(r"no file named (\S+?)\.? found", text)
     if missing:
-        return UserError(f"Model '{model_id}' could not be loaded: its weights file ({missing.group(1)}) is missing"
-                         " (pickle .bin weights also need --allow-pickle).")
+        return UserError(
+            f"Model '{model_id}' could not be loaded: its weights file ({missing.group(1)}) is missing"
+            " (pickle .bin weights also need --allow-pickle)."
+        )
     if Path(os.path.expanduser(model_id)).exists():  # a library's words about local files can quote their content
         logging.getLogger("playground").warning("loading %s failed", model_id, exc_info=exc)
-        return UserError(f"Model '{shown(model_id)}' could not be loaded: its files are not a model this tab can use "
-                         f"({type(exc).__name__}; the details are in the server log).")
+        return UserError(
+            f"Model '{shown(model_id)}' could not be loaded: its files are not a model this tab can use "
+            f"({type(exc).__name__}; the details are in the server log)."
+        )
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UserError(f"Model '{model_id}' could not be loaded: {first[:300]}")
 

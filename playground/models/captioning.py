@@ -18,13 +18,20 @@ class Caption:
 
 
 class CaptionOptions(Options):
-    max_new_tokens: int = Field(30, ge=1, le=200, title="Max caption tokens",
-                                description="The caption stops after this many tokens.")
-    num_beams: int = Field(3, ge=1, le=8, title="Beams",
-                           description="How many candidate captions are kept while decoding; 1 is greedy.")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, title="Temperature",
-                               description="0 picks the likeliest caption; higher values sample more varied ones.",
-                               json_schema_extra={"step": 0.05})
+    max_new_tokens: int = Field(
+        30, ge=1, le=200, title="Max caption tokens", description="The caption stops after this many tokens."
+    )
+    num_beams: int = Field(
+        3, ge=1, le=8, title="Beams", description="How many candidate captions are kept while decoding; 1 is greedy."
+    )
+    temperature: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        title="Temperature",
+        description="0 picks the likeliest caption; higher values sample more varied ones.",
+        json_schema_extra={"step": 0.05},
+    )
 
 
 class TransformersCaptioner(ModelWrapper):
@@ -47,9 +54,12 @@ class TransformersCaptioner(ModelWrapper):
                 model_class = transformers.BlipForConditionalGeneration
             else:
                 model_class = transformers.AutoModelForImageTextToText
-            self.model = model_class.from_pretrained(self.source, dtype=self.device.torch_dtype,
-                                                     trust_remote_code=self.trust_remote_code,
-                                                     use_safetensors=self.use_safetensors)
+            self.model = model_class.from_pretrained(
+                self.source,
+                dtype=self.device.torch_dtype,
+                trust_remote_code=self.trust_remote_code,
+                use_safetensors=self.use_safetensors,
+            )
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         self.model.to(self.device.type).eval()
@@ -67,7 +77,10 @@ class TransformersCaptioner(ModelWrapper):
                 inputs = self.processor(images=image, return_tensors="pt")
             except Exception:
                 raise UserError("The image could not be prepared for the captioning model.") from None
-            inputs = {k: (v.to(self.device.type, self.model.dtype) if v.is_floating_point() else v.to(self.device.type)) for k, v in inputs.items()}
+            inputs = {
+                k: (v.to(self.device.type, self.model.dtype) if v.is_floating_point() else v.to(self.device.type))
+                for k, v in inputs.items()
+            }
             # Sampling draws from a private generator through SeededSampler, so concurrent captions never share
             # (or reseed) torch's global RNG; generate() itself then decodes greedily.
             sampler = SeededSampler(options.temperature, seed) if options.temperature > 0 else None
@@ -83,17 +96,23 @@ class TransformersCaptioner(ModelWrapper):
                 )
             sequence = out.sequences[0]
             text = self.tokenizer.decode(sequence, skip_special_tokens=True).strip()
-            tokens = sampler.token_probabilities(sequence, self.tokenizer) if sampler else self._token_probabilities(out, sequence)
+            tokens = (
+                sampler.token_probabilities(sequence, self.tokenizer)
+                if sampler
+                else self._token_probabilities(out, sequence)
+            )
             return Caption(text, tokens)
 
     def _token_probabilities(self, out, sequence) -> list[tuple[str, float]]:
         import torch
 
         try:
-            scores = self.model.compute_transition_scores(out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=True)[0]
+            scores = self.model.compute_transition_scores(
+                out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=True
+            )[0]
         except Exception:
             return []
-        generated = sequence[-len(scores):]
+        generated = sequence[-len(scores) :]
         special = set(self.tokenizer.all_special_ids)
         return [
             (self.tokenizer.decode([int(t)]), float(torch.exp(s)))
@@ -127,7 +146,7 @@ class SeededSampler:
 
     def token_probabilities(self, sequence, tokenizer) -> list[tuple[str, float]]:
         """Each drawn token (special tokens left out) with the probability it was drawn with."""
-        generated = sequence[-len(self.chosen):] if self.chosen else []
+        generated = sequence[-len(self.chosen) :] if self.chosen else []
         special = set(tokenizer.all_special_ids)
         return [(tokenizer.decode([int(t)]), p) for t, p in zip(generated, self.chosen) if int(t) not in special]
 

@@ -47,17 +47,33 @@ class TokenStep:
 
 
 class ChatOptions(Options):
-    temperature: float = Field(0.7, ge=0.0, le=2.0, title="Temperature",
-                               description="Higher is more surprising; 0 always picks the likeliest token.",
-                               json_schema_extra={"step": 0.05})
-    top_p: float = Field(0.9, gt=0.0, le=1.0, title="Top-p",
-                         description="Sample only from the smallest set of tokens whose probabilities add up to this.",
-                         json_schema_extra={"step": 0.01})
-    max_new_tokens: int = Field(256, ge=1, le=MAX_NEW_TOKENS, title="Max new tokens",
-                                description="The reply stops after this many tokens.")
-    repetition_penalty: float = Field(1.1, ge=1.0, le=2.0, title="Repetition penalty",
-                                      description="Above 1 discourages repeating tokens already in the conversation.",
-                                      json_schema_extra={"step": 0.05})
+    temperature: float = Field(
+        0.7,
+        ge=0.0,
+        le=2.0,
+        title="Temperature",
+        description="Higher is more surprising; 0 always picks the likeliest token.",
+        json_schema_extra={"step": 0.05},
+    )
+    top_p: float = Field(
+        0.9,
+        gt=0.0,
+        le=1.0,
+        title="Top-p",
+        description="Sample only from the smallest set of tokens whose probabilities add up to this.",
+        json_schema_extra={"step": 0.01},
+    )
+    max_new_tokens: int = Field(
+        256, ge=1, le=MAX_NEW_TOKENS, title="Max new tokens", description="The reply stops after this many tokens."
+    )
+    repetition_penalty: float = Field(
+        1.1,
+        ge=1.0,
+        le=2.0,
+        title="Repetition penalty",
+        description="Above 1 discourages repeating tokens already in the conversation.",
+        json_schema_extra={"step": 0.05},
+    )
 
 
 class TokenLoopChat(ModelWrapper):
@@ -91,10 +107,14 @@ class TokenLoopChat(ModelWrapper):
 
     def check_prompt_length(self, n: int) -> None:
         if n > self.context_limit:
-            raise UserError(f"The conversation is {n} tokens long, over this model's limit of {self.context_limit}; "
-                            "clear the chat or shorten the message.")
+            raise UserError(
+                f"The conversation is {n} tokens long, over this model's limit of {self.context_limit}; "
+                "clear the chat or shorten the message."
+            )
 
-    def stream(self, messages: list[dict], options: ChatOptions, seed: int, top_k_shown: int = 0) -> Iterator[TokenStep]:
+    def stream(
+        self, messages: list[dict], options: ChatOptions, seed: int, top_k_shown: int = 0
+    ) -> Iterator[TokenStep]:
         """Yield the reply one token at a time; closing the iterator stops generation.
 
         The tokens are computed on a thread of their own that ends with the reply. torch and llama.cpp
@@ -130,8 +150,9 @@ class TokenLoopChat(ModelWrapper):
                 logits = next_logits(None)
                 self.forward_passes += 1
                 for _ in range(options.max_new_tokens):
-                    token, prob, candidates, choices = sample_next(logits, seen, options, generator, top_k_shown,
-                                                                   self.token_piece)
+                    token, prob, candidates, choices = sample_next(
+                        logits, seen, options, generator, top_k_shown, self.token_piece
+                    )
                     if token in self.stop_ids:
                         break
                     generated.append(token)
@@ -139,7 +160,7 @@ class TokenLoopChat(ModelWrapper):
                     text = self.decode(generated)
                     delta = ""
                     if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
-                        delta, emitted = text[len(emitted):], text
+                        delta, emitted = text[len(emitted) :], text
                     yield TokenStep(token, delta, prob, candidates, **choices)
                     logits = next_logits(token)
                     self.forward_passes += 1
@@ -155,7 +176,9 @@ class LlamaCppChat(TokenLoopChat):
 
     backend = "llama.cpp"
     pickled_bin = False
-    context_limit = 4096  # the KV cache is allocated up front: 4096 + 2048 tokens of SmolLM2-135M take 135 MB a sequence
+    context_limit = (
+        4096  # the KV cache is allocated up front: 4096 + 2048 tokens of SmolLM2-135M take 135 MB a sequence
+    )
     max_sequences = 4  # replies decoded together, each on a sequence of one shared context (see llama_batch.py)
 
     def __init__(self, *args, **kwargs):
@@ -181,18 +204,31 @@ class LlamaCppChat(TokenLoopChat):
         n_ctx_seq = self.context_limit + MAX_NEW_TOKENS
         try:
             # this context only tokenizes and holds the model: replies decode on the batch decoder's context
-            self._llm = Llama(model_path=self.source, n_ctx=512, n_batch=512, n_threads=threads,
-                              n_threads_batch=threads, verbose=False)
+            self._llm = Llama(
+                model_path=self.source,
+                n_ctx=512,
+                n_batch=512,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
             # all the cores while chat computes alone; one while another model computes beside it
-            self.batcher = BatchDecoder(self._llm, self.max_sequences, n_ctx_seq,
-                                        threads=lambda: 1 if self.budget.others_computing_on_cpu(self) else threads)
+            self.batcher = BatchDecoder(
+                self._llm,
+                self.max_sequences,
+                n_ctx_seq,
+                threads=lambda: 1 if self.budget.others_computing_on_cpu(self) else threads,
+            )
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
-        self.formatter = Jinja2ChatFormatter(template, eos_token=self.token_piece(self._llm.token_eos()),
-                                             bos_token=self.token_piece(self._llm.token_bos()))
+        self.formatter = Jinja2ChatFormatter(
+            template,
+            eos_token=self.token_piece(self._llm.token_eos()),
+            bos_token=self.token_piece(self._llm.token_bos()),
+        )
         # every end-of-generation token the vocabulary marks (end of turn as well as end of text)
         vocab = self._llm._model.vocab
         self.stop_ids = {i for i in range(self._llm.n_vocab()) if llama_vocab_is_eog(vocab, i)}
@@ -257,7 +293,9 @@ class TransformersChat(TokenLoopChat):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=self.trust_remote_code)
             self.model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=self.device.torch_dtype, trust_remote_code=self.trust_remote_code,
+                source,
+                dtype=self.device.torch_dtype,
+                trust_remote_code=self.trust_remote_code,
                 use_safetensors=self.use_safetensors,
             )
         except Exception as exc:
@@ -370,9 +408,13 @@ def sample_next(logits, seen: list[int], options: ChatOptions, generator, top_k_
         if token not in ids:  # a rare pick from the tail: keep it so the view can mark it
             ids.append(token)
             values.append(float(logits[token]))
-        choices = {"choice_ids": ids, "choice_logits": values, "logsumexp": float(torch.logsumexp(logits, -1)),
-                   "choice_texts": [piece(i) for i in ids[:CHOICE_TEXTS]],
-                   "token_text": piece(token)}
+        choices = {
+            "choice_ids": ids,
+            "choice_logits": values,
+            "logsumexp": float(torch.logsumexp(logits, -1)),
+            "choice_texts": [piece(i) for i in ids[:CHOICE_TEXTS]],
+            "token_text": piece(token),
+        }
     return token, float(probs[token]), candidates, choices
 
 

@@ -66,8 +66,17 @@ class RemoteModel(ModelWrapper):
     pickled_bin = False
     remote = True  # the registry hands remote backends its KeyRing and its RemoteAllowList
 
-    def __init__(self, model_id, source, device, cache_dir, policy=None, budget=None, keys: KeyRing | None = None,
-                 allowed: RemoteAllowList | None = None):
+    def __init__(
+        self,
+        model_id,
+        source,
+        device,
+        cache_dir,
+        policy=None,
+        budget=None,
+        keys: KeyRing | None = None,
+        allowed: RemoteAllowList | None = None,
+    ):
         super().__init__(model_id, source, device, cache_dir, policy=policy, budget=budget)
         self.remote_id = parse_remote_id(source)
         self.device = ServerDevice("remote", "", self.remote_id.base_url)
@@ -96,8 +105,10 @@ class RemoteModel(ModelWrapper):
         if names and len(names) == 1:
             return names[0]
         offered = f"; it offers: {', '.join(listed(names))}" if names and listed(names) else ""
-        raise UserError(f"Name the model on {self.remote_id.base_url}: add # and its name to the id, like "
-                        f"{self.remote_id.base_url}#model-name{offered}.")
+        raise UserError(
+            f"Name the model on {self.remote_id.base_url}: add # and its name to the id, like "
+            f"{self.remote_id.base_url}#model-name{offered}."
+        )
 
     def _release(self) -> None:
         if self.server is not None:
@@ -137,13 +148,18 @@ class RemoteChat(RemoteModel):
         from playground.jobs import iterate_job
 
         with self.in_use():
-            body = {"model": self.model_name, "messages": messages, "stream": True,
-                    "temperature": options.temperature, "top_p": options.top_p,
-                    "max_tokens": options.max_new_tokens, "seed": seed}
+            body = {
+                "model": self.model_name,
+                "messages": messages,
+                "stream": True,
+                "temperature": options.temperature,
+                "top_p": options.top_p,
+                "max_tokens": options.max_new_tokens,
+                "seed": seed,
+            }
             extras = {}
             if options.repetition_penalty != 1.0:
-                extras.update(repeat_penalty=options.repetition_penalty,
-                              repetition_penalty=options.repetition_penalty)
+                extras.update(repeat_penalty=options.repetition_penalty, repetition_penalty=options.repetition_penalty)
             if top_k_shown:
                 extras.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
 
@@ -189,17 +205,26 @@ def _token_step(TokenStep, text: str, entry: dict | None, top_k_shown: int):
     if entry is None or not isinstance(entry.get("logprob"), (int, float)):
         return TokenStep(token_id=-1, text=text, probability=0.0, token_text=text)
     token = str(entry.get("token", text))
-    top = [t for t in entry.get("top_logprobs") or [] if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float))]
+    top = [
+        t for t in entry.get("top_logprobs") or [] if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float))
+    ]
     texts = [str(t.get("token", "")) for t in top]
     logits = [max(float(t["logprob"]), -1e4) for t in top]  # -inf would not survive JSON
     if token not in texts:
         texts.append(token)
         logits.append(max(float(entry["logprob"]), -1e4))
     chosen = texts.index(token)
-    return TokenStep(token_id=chosen, text=text, probability=math.exp(logits[chosen]),
-                     candidates=[(t, math.exp(v)) for t, v in zip(texts, logits)][:top_k_shown],
-                     choice_ids=list(range(len(texts))), choice_texts=texts, choice_logits=logits,
-                     logsumexp=0.0, token_text=token)
+    return TokenStep(
+        token_id=chosen,
+        text=text,
+        probability=math.exp(logits[chosen]),
+        candidates=[(t, math.exp(v)) for t, v in zip(texts, logits)][:top_k_shown],
+        choice_ids=list(range(len(texts))),
+        choice_texts=texts,
+        choice_logits=logits,
+        logsumexp=0.0,
+        token_text=token,
+    )
 
 
 # ---------------------------------------------------------------- speech to text
@@ -221,10 +246,22 @@ class RemoteSpeechToText(RemoteModel):
             form = {"model": self.model_name, "temperature": f"{options.temperature:g}"}
 
             def send(extra):
-                fields = {**form, **({"response_format": "verbose_json", "beam_size": str(options.beam_size)}
-                                     if extra else {"response_format": "json"})}
-                return self.server.request("POST", "/audio/transcriptions", model=self.model_name, data=fields,
-                                           files={"file": ("audio.wav", wav, "audio/wav")}, read_seconds=300.0)
+                fields = {
+                    **form,
+                    **(
+                        {"response_format": "verbose_json", "beam_size": str(options.beam_size)}
+                        if extra
+                        else {"response_format": "json"}
+                    ),
+                }
+                return self.server.request(
+                    "POST",
+                    "/audio/transcriptions",
+                    model=self.model_name,
+                    data=fields,
+                    files={"file": ("audio.wav", wav, "audio/wav")},
+                    read_seconds=300.0,
+                )
 
             response = self._with_extras(send, {"verbose": True})
         try:
@@ -233,8 +270,11 @@ class RemoteSpeechToText(RemoteModel):
             return Transcript(response.text.strip(), [])
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise UserError(f"The server at {self.remote_id.base_url} sent a transcription without text.")
-        segments = [(float(s.get("start") or 0.0), float(s.get("end") or 0.0), str(s.get("text", "")).strip())
-                    for s in data.get("segments") or [] if isinstance(s, dict)]
+        segments = [
+            (float(s.get("start") or 0.0), float(s.get("end") or 0.0), str(s.get("text", "")).strip())
+            for s in data.get("segments") or []
+            if isinstance(s, dict)
+        ]
         return Transcript(data["text"].strip(), segments, data.get("language"))
 
 
@@ -258,23 +298,30 @@ class RemoteTextToSpeech(RemoteModel):
         import numpy as np
         import soundfile as sf
 
-
         if reference_audio:
-            raise UserError(f"Model '{self.model_id}' cannot clone a voice: the protocol has no reference clip; "
-                            "remove it, or pick a voice with #model@voice.")
+            raise UserError(
+                f"Model '{self.model_id}' cannot clone a voice: the protocol has no reference clip; "
+                "remove it, or pick a voice with #model@voice."
+            )
         model, voice = self.voice
         with self.in_use():
-            response = self.server.request("POST", "/audio/speech", model=model, read_seconds=300.0,
-                                           json={"model": model, "input": text, "voice": voice,
-                                                 "response_format": "wav", "speed": options.rate})
+            response = self.server.request(
+                "POST",
+                "/audio/speech",
+                model=model,
+                read_seconds=300.0,
+                json={"model": model, "input": text, "voice": voice, "response_format": "wav", "speed": options.rate},
+            )
         if not response.content:
             raise UserError(f"The server at {self.remote_id.base_url} sent no audio.")
         try:
             samples, rate = sf.read(io.BytesIO(response.content), dtype="int16", always_2d=True)
         except Exception:
             kind = response.headers.get("content-type", "unknown type")
-            raise UserError(f"The server at {self.remote_id.base_url} sent audio that could not be read ({kind}); "
-                            "it was asked for WAV.") from None
+            raise UserError(
+                f"The server at {self.remote_id.base_url} sent audio that could not be read ({kind}); "
+                "it was asked for WAV."
+            ) from None
         mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
         if mono.size == 0:
             raise UserError(f"The server at {self.remote_id.base_url} sent an empty clip.")
@@ -291,13 +338,19 @@ class RemoteTextToImage(RemoteModel):
     task = "text_to_image"
     Options = ImageOptions
 
-    def generate(self, prompt: str, negative_prompt: str, options, seed: int,
-                 on_step: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-                 preview_every: int = 0):
+    def generate(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        options,
+        seed: int,
+        on_step: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+        preview_every: int = 0,
+    ):
         """Ask for one image; ``stop`` is checked before asking and after the answer (the request cannot be
         interrupted); there are no intermediate pictures."""
         from PIL import Image
-
 
         for name, value in (("Width", options.width), ("Height", options.height)):
             if value % 8:
@@ -308,11 +361,18 @@ class RemoteTextToImage(RemoteModel):
             body = {"model": self.model_name, "prompt": prompt, "n": 1, "response_format": "b64_json"}
             if options.width or options.height:
                 body["size"] = f"{options.width or options.height}x{options.height or options.width}"
-            extras = {"seed": seed, "guidance_scale": options.guidance_scale, "num_inference_steps": options.steps,
-                      **({"negative_prompt": negative_prompt} if negative_prompt else {})}
+            extras = {
+                "seed": seed,
+                "guidance_scale": options.guidance_scale,
+                "num_inference_steps": options.steps,
+                **({"negative_prompt": negative_prompt} if negative_prompt else {}),
+            }
             response = self._with_extras(
-                lambda extra: self.server.request("POST", "/images/generations", model=self.model_name,
-                                                  json={**body, **extra}, read_seconds=600.0), extras)
+                lambda extra: self.server.request(
+                    "POST", "/images/generations", model=self.model_name, json={**body, **extra}, read_seconds=600.0
+                ),
+                extras,
+            )
             data = self._image_bytes(response)
         if stop is not None and stop.is_set():
             raise Stopped("Stopped: the server had already been asked for the picture, which is discarded.")
@@ -338,7 +398,7 @@ class RemoteTextToImage(RemoteModel):
                 raise UserError(f"The server at {self.remote_id.base_url} sent an image that is not base64.") from None
         url = item.get("url") if isinstance(item, dict) else None
         if isinstance(url, str) and url.startswith(self.remote_id.base_url + "/"):
-            return self.server.request("GET", url[len(self.remote_id.base_url):], read_seconds=120.0).content
+            return self.server.request("GET", url[len(self.remote_id.base_url) :], read_seconds=120.0).content
         if isinstance(url, str) and url.startswith(("http://", "https://")):
             return self._fetch_plain(url)  # another host: the key is only ever sent to the server it belongs to
         raise UserError(f"The server at {self.remote_id.base_url} sent no image.")
@@ -350,15 +410,22 @@ class RemoteTextToImage(RemoteModel):
         try:
             self.allowed.check_address(url)
         except UserError:
-            raise UserError(f"The server at {self.remote_id.base_url} sent its image as a link to a server this app "
-                            "may not use.") from None
+            raise UserError(
+                f"The server at {self.remote_id.base_url} sent its image as a link to a server this app may not use."
+            ) from None
         try:
             response = httpx.get(url, timeout=120.0)
             response.raise_for_status()
         except httpx.HTTPError:
-            raise UserError(f"The image the server at {self.remote_id.base_url} pointed to could not be fetched.") from None
+            raise UserError(
+                f"The image the server at {self.remote_id.base_url} pointed to could not be fetched."
+            ) from None
         return response.content
 
 
-REMOTE_BACKENDS = {"chat": RemoteChat, "speech_to_text": RemoteSpeechToText, "text_to_speech": RemoteTextToSpeech,
-                   "text_to_image": RemoteTextToImage}  # each task's wrapper for a server, tried first
+REMOTE_BACKENDS = {
+    "chat": RemoteChat,
+    "speech_to_text": RemoteSpeechToText,
+    "text_to_speech": RemoteTextToSpeech,
+    "text_to_image": RemoteTextToImage,
+}  # each task's wrapper for a server, tried first

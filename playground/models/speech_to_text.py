@@ -24,11 +24,21 @@ class Transcript:
 
 
 class TranscribeOptions(Options):
-    beam_size: int = Field(5, ge=1, le=10, title="Beam size",
-                           description="How many hypotheses are kept while decoding; 1 is greedy and fastest.")
-    temperature: float = Field(0.0, ge=0.0, le=1.0, title="Decoding temperature",
-                               description="0 decodes deterministically; higher values sample.",
-                               json_schema_extra={"step": 0.05})
+    beam_size: int = Field(
+        5,
+        ge=1,
+        le=10,
+        title="Beam size",
+        description="How many hypotheses are kept while decoding; 1 is greedy and fastest.",
+    )
+    temperature: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        title="Decoding temperature",
+        description="0 decodes deterministically; higher values sample.",
+        json_schema_extra={"step": 0.05},
+    )
 
 
 def ctranslate2_threads() -> int:
@@ -61,8 +71,13 @@ class FasterWhisperSTT(ModelWrapper):
         compute = "int8" if self.device.type == "cpu" else "float16"
         device = "cuda" if self.device.type == "cuda" else "cpu"
         try:
-            self.model = WhisperModel(self.source, device=device, compute_type=compute, cpu_threads=ctranslate2_threads(),
-                                      local_files_only=not Path(self.source).exists() and _offline())
+            self.model = WhisperModel(
+                self.source,
+                device=device,
+                compute_type=compute,
+                cpu_threads=ctranslate2_threads(),
+                local_files_only=not Path(self.source).exists() and _offline(),
+            )
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
 
@@ -128,7 +143,9 @@ class TransformersASR(ModelWrapper):
                 kwargs["generate_kwargs"] = gen
                 kwargs["return_timestamps"] = len(audio) > 30 * SAMPLE_RATE
             result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
-        chunks = [(c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])]
+        chunks = [
+            (c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])
+        ]
         return Transcript(result["text"].strip(), chunks)
 
 

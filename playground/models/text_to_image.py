@@ -32,17 +32,33 @@ class ImageResult:
 
 
 class ImageOptions(Options):
-    guidance_scale: float = Field(7.5, ge=0.0, le=20.0, title="Guidance scale",
-                                  description="How strongly the picture follows the prompt; 1 ignores the guidance.",
-                                  json_schema_extra={"step": 0.5})
-    steps: int = Field(20, ge=1, le=100, title="Steps",
-                       description="Denoising steps: more is slower and usually cleaner.")
-    width: int = Field(0, ge=0, le=2048, title="Width",
-                       description="Image width in pixels (a multiple of 8); 0 uses the model's native size.",
-                       json_schema_extra={"step": 8})
-    height: int = Field(0, ge=0, le=2048, title="Height",
-                        description="Image height in pixels (a multiple of 8); 0 uses the model's native size.",
-                        json_schema_extra={"step": 8})
+    guidance_scale: float = Field(
+        7.5,
+        ge=0.0,
+        le=20.0,
+        title="Guidance scale",
+        description="How strongly the picture follows the prompt; 1 ignores the guidance.",
+        json_schema_extra={"step": 0.5},
+    )
+    steps: int = Field(
+        20, ge=1, le=100, title="Steps", description="Denoising steps: more is slower and usually cleaner."
+    )
+    width: int = Field(
+        0,
+        ge=0,
+        le=2048,
+        title="Width",
+        description="Image width in pixels (a multiple of 8); 0 uses the model's native size.",
+        json_schema_extra={"step": 8},
+    )
+    height: int = Field(
+        0,
+        ge=0,
+        le=2048,
+        title="Height",
+        description="Image height in pixels (a multiple of 8); 0 uses the model's native size.",
+        json_schema_extra={"step": 8},
+    )
 
 
 class DiffusersText2Image(ModelWrapper):
@@ -56,9 +72,12 @@ class DiffusersText2Image(ModelWrapper):
         from diffusers import AutoPipelineForText2Image
 
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(self.source, dtype=self.device.torch_dtype,
-                                                             use_safetensors=self.use_safetensors,
-                                                             trust_remote_code=self.trust_remote_code)
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                self.source,
+                dtype=self.device.torch_dtype,
+                use_safetensors=self.use_safetensors,
+                trust_remote_code=self.trust_remote_code,
+            )
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         if hasattr(pipe, "safety_checker"):
@@ -182,9 +201,11 @@ def check_work(width: int, height: int, steps: int, device_type: str) -> None:
     budget = WORK_BUDGETS.get(device_type, WORK_BUDGETS["cpu"])
     work = width * height * steps
     if work > budget:
-        raise UserError(f"A {width}×{height} picture at {steps} steps is {work / 1e6:.1f} million pixel-steps, over "
-                        f"this {device_type.upper()}'s budget of {budget / 1e6:.1f} million a request (512×512 at "
-                        f"{budget // (512 * 512)} steps); use fewer pixels or steps.")
+        raise UserError(
+            f"A {width}×{height} picture at {steps} steps is {work / 1e6:.1f} million pixel-steps, over "
+            f"this {device_type.upper()}'s budget of {budget / 1e6:.1f} million a request (512×512 at "
+            f"{budget // (512 * 512)} steps); use fewer pixels or steps."
+        )
 
 
 @contextmanager

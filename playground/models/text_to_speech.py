@@ -46,17 +46,32 @@ class Speech:
 
 
 class SpeechOptions(Options):
-    rate: float = Field(1.0, ge=0.5, le=2.0, title="Speaking rate",
-                        description="1 is the voice's natural pace; 2 is twice as fast.",
-                        json_schema_extra={"step": 0.05})
-    expressiveness: float = Field(0.667, ge=0.0, le=1.5, title="Expressiveness",
-                                  description="How much the voice varies: a VITS voice's noise scale (Piper, MMS, "
-                                              "Coqui VITS), Bark's and XTTS's sampling temperature.",
-                                  json_schema_extra={"step": 0.01})
-    rhythm_variation: float = Field(0.8, ge=0.0, le=1.5, title="Rhythm variation",
-                                    description="How much the length of each sound varies: a VITS voice's duration "
-                                                "noise (Piper's noise width); Bark's coarse sampling temperature.",
-                                    json_schema_extra={"step": 0.01})
+    rate: float = Field(
+        1.0,
+        ge=0.5,
+        le=2.0,
+        title="Speaking rate",
+        description="1 is the voice's natural pace; 2 is twice as fast.",
+        json_schema_extra={"step": 0.05},
+    )
+    expressiveness: float = Field(
+        0.667,
+        ge=0.0,
+        le=1.5,
+        title="Expressiveness",
+        description="How much the voice varies: a VITS voice's noise scale (Piper, MMS, "
+        "Coqui VITS), Bark's and XTTS's sampling temperature.",
+        json_schema_extra={"step": 0.01},
+    )
+    rhythm_variation: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.5,
+        title="Rhythm variation",
+        description="How much the length of each sound varies: a VITS voice's duration "
+        "noise (Piper's noise width); Bark's coarse sampling temperature.",
+        json_schema_extra={"step": 0.01},
+    )
 
 
 class PiperTTS(ModelWrapper):
@@ -91,7 +106,9 @@ class PiperTTS(ModelWrapper):
     def _release(self) -> None:
         self.voice = None
 
-    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None) -> Speech:
+    def synthesize(
+        self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None
+    ) -> Speech:
         """Speak ``text``; sentences are synthesized one by one and joined. The same seed gives the same audio."""
         import dataclasses
 
@@ -134,12 +151,17 @@ class TransformersTTS(ModelWrapper):
         except Exception as exc:
             raise load_error(exc, self.model_id) from exc
         if config.model_type not in ("vits", "bark"):
-            raise UserError(f"Model '{self.model_id}' is a {config.model_type} model; the transformers speech "
-                            "backend speaks with VITS (MMS-TTS) and Bark models.")
+            raise UserError(
+                f"Model '{self.model_id}' is a {config.model_type} model; the transformers speech "
+                "backend speaks with VITS (MMS-TTS) and Bark models."
+            )
         try:
             self.model = AutoModelForTextToWaveform.from_pretrained(
-                self.source, dtype=self.device.torch_dtype, trust_remote_code=self.trust_remote_code,
-                use_safetensors=self.use_safetensors)
+                self.source,
+                dtype=self.device.torch_dtype,
+                trust_remote_code=self.trust_remote_code,
+                use_safetensors=self.use_safetensors,
+            )
             if config.model_type == "bark":
                 self.processor = AutoProcessor.from_pretrained(self.source)
             else:
@@ -158,7 +180,9 @@ class TransformersTTS(ModelWrapper):
             return int(self.model.generation_config.sample_rate)
         return int(self.model.config.sampling_rate)
 
-    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None) -> Speech:
+    def synthesize(
+        self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None
+    ) -> Speech:
         """Speak ``text`` sentence by sentence; the seed drives all of the model's noise, so it repeats exactly."""
         import numpy as np
 
@@ -206,8 +230,10 @@ class TransformersTTS(ModelWrapper):
         return librosa.effects.time_stretch(audio, rate=options.rate) if options.rate != 1.0 else audio
 
 
-COQUI_MISSING = ("Coqui TTS is not installed in this environment; run `make run-coqui`, which starts the app "
-                 "from its own environment (.venv-coqui) with Coqui TTS and the torch it needs.")
+COQUI_MISSING = (
+    "Coqui TTS is not installed in this environment; run `make run-coqui`, which starts the app "
+    "from its own environment (.venv-coqui) with Coqui TTS and the torch it needs."
+)
 COQUI_CHECKPOINTS = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
 
 
@@ -233,8 +259,10 @@ class CoquiTTS(ModelWrapper):
         except ImportError as exc:
             raise UserError(COQUI_MISSING) from exc
         if not self.policy.allow_pickle:  # Coqui checkpoints are all .pth pickles, named or local
-            raise UserError(f"Model '{self.model_id}' is a Coqui checkpoint, a pickle that can run code when loaded; "
-                            "start the app with --allow-pickle if you trust it.")
+            raise UserError(
+                f"Model '{self.model_id}' is a Coqui checkpoint, a pickle that can run code when loaded; "
+                "start the app with --allow-pickle if you trust it."
+            )
         try:
             if self.source.startswith("tts_models/"):
                 api = TTS(self.source, progress_bar=False)
@@ -261,7 +289,9 @@ class CoquiTTS(ModelWrapper):
     def is_xtts(self) -> bool:
         return "xtts" in str(self.api.synthesizer.tts_config.get("model", "")).lower()
 
-    def synthesize(self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None) -> Speech:
+    def synthesize(
+        self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None
+    ) -> Speech:
         """Speak ``text``; a reference clip gives XTTS or YourTTS the voice to clone. The same seed, the same audio."""
         import numpy as np
 
@@ -304,8 +334,10 @@ class CoquiTTS(ModelWrapper):
                 raise UserError("The reference clip is shorter than a second; give a few seconds of speech.")
             kwargs["speaker_wav"] = str(reference_audio)
         elif self.is_xtts:
-            raise UserError(f"Model '{self.model_id}' speaks in the voice of a reference clip; add a few seconds "
-                            "of someone speaking under Reference voice.")
+            raise UserError(
+                f"Model '{self.model_id}' speaks in the voice of a reference clip; add a few seconds "
+                "of someone speaking under Reference voice."
+            )
         elif self.api.is_multi_speaker and self.api.speakers:
             kwargs["speaker"] = self.api.speakers[0]
         if self.api.is_multi_lingual:
@@ -342,16 +374,20 @@ def coqui_files(source: str) -> tuple[Path, Path]:
             return path / name, config
     checkpoints = sorted(path.glob("*.pth"))
     if len(checkpoints) != 1:
-        raise UserError(f"The Coqui model folder '{source}' needs one checkpoint named model.pth (it has "
-                        f"{len(checkpoints)} .pth files).")
+        raise UserError(
+            f"The Coqui model folder '{source}' needs one checkpoint named model.pth (it has "
+            f"{len(checkpoints)} .pth files)."
+        )
     return checkpoints[0], config
 
 
 def refuse_reference(model_id: str, reference_audio: str | None) -> None:
     """Only voice-cloning models take a reference clip; say so rather than ignore it."""
     if reference_audio:
-        raise UserError(f"Model '{model_id}' cannot clone a voice; remove the reference clip, or pick a "
-                        "voice-cloning model such as tts_models/multilingual/multi-dataset/xtts_v2.")
+        raise UserError(
+            f"Model '{model_id}' cannot clone a voice; remove the reference clip, or pick a "
+            "voice-cloning model such as tts_models/multilingual/multi-dataset/xtts_v2."
+        )
 
 
 @contextmanager
@@ -438,9 +474,14 @@ def seeded_noise_graph(model_path: Path) -> bytes:
         return model.SerializeToString()
     graph.input.append(helper.make_tensor_value_info(NOISE_KEY, TensorProto.UINT64, [1]))
     constants = {
-        "zero": np.array(0, np.int64), "one": np.array(1, np.int64), "two_u": np.array([2], np.uint64),
-        "one_u": np.array([1], np.uint64), "shift": np.array([32], np.uint64), "half": np.array([0.5], np.float64),
-        "inv32": np.array([2.0 ** -32], np.float64), "minus_two": np.array([-2.0], np.float32),
+        "zero": np.array(0, np.int64),
+        "one": np.array(1, np.int64),
+        "two_u": np.array([2], np.uint64),
+        "one_u": np.array([1], np.uint64),
+        "shift": np.array([32], np.uint64),
+        "half": np.array([0.5], np.float64),
+        "inv32": np.array([2.0**-32], np.float64),
+        "minus_two": np.array([-2.0], np.float32),
         "two_pi": np.array([2 * math.pi], np.float32),
     }
     for name, value in constants.items():
@@ -474,20 +515,42 @@ def seeded_noise_graph(model_path: Path) -> bytes:
             x = y
             for r, term in enumerate((y, z, y)):
                 x = add("Add", [add("Mul", [x, x], f"{name}_sq{r}"), term], f"{name}_sum{r}")
-                x = add("Add", [add("BitShift", [x, c["shift"]], f"{name}_hi{r}", direction="RIGHT"),
-                                add("BitShift", [x, c["shift"]], f"{name}_lo{r}", direction="LEFT")], f"{name}_rot{r}")
-            bits = add("BitShift", [add("Add", [add("Mul", [x, x], f"{name}_sq3"), z], f"{name}_sum3"), c["shift"]],
-                       f"{name}_bits", direction="RIGHT")
-            unit = add("Mul", [add("Add", [add("Cast", [bits], f"{name}_f64", to=TensorProto.DOUBLE), c["half"]],
-                                   f"{name}_centred"), c["inv32"]], f"{name}_unit64")
+                x = add(
+                    "Add",
+                    [
+                        add("BitShift", [x, c["shift"]], f"{name}_hi{r}", direction="RIGHT"),
+                        add("BitShift", [x, c["shift"]], f"{name}_lo{r}", direction="LEFT"),
+                    ],
+                    f"{name}_rot{r}",
+                )
+            bits = add(
+                "BitShift",
+                [add("Add", [add("Mul", [x, x], f"{name}_sq3"), z], f"{name}_sum3"), c["shift"]],
+                f"{name}_bits",
+                direction="RIGHT",
+            )
+            unit = add(
+                "Mul",
+                [
+                    add(
+                        "Add", [add("Cast", [bits], f"{name}_f64", to=TensorProto.DOUBLE), c["half"]], f"{name}_centred"
+                    ),
+                    c["inv32"],
+                ],
+                f"{name}_unit64",
+            )
             uniforms.append(add("Cast", [unit], f"{name}_unit", to=TensorProto.FLOAT))
         radius = add("Sqrt", [add("Mul", [add("Log", [uniforms[0]], "log"), c["minus_two"]], "radius_sq")], "radius")
         angle = add("Cos", [add("Mul", [uniforms[1], c["two_pi"]], "angle")], "cos")
         normal = add("Reshape", [add("Mul", [radius, angle], "normal_flat"), shape], "normal")
         scale, mean = float(attrs.get("scale", 1.0)), float(attrs.get("mean", 0.0))
         if scale != 1.0 or mean != 0.0:
-            graph.initializer.extend([numpy_helper.from_array(np.array([scale], np.float32), p + "scale"),
-                                      numpy_helper.from_array(np.array([mean], np.float32), p + "mean")])
+            graph.initializer.extend(
+                [
+                    numpy_helper.from_array(np.array([scale], np.float32), p + "scale"),
+                    numpy_helper.from_array(np.array([mean], np.float32), p + "mean"),
+                ]
+            )
             normal = add("Add", [add("Mul", [normal, p + "scale"], "scaled"), p + "mean"], "shifted")
         nodes.append(helper.make_node("Identity", [normal], [node.output[0]]))
         k += 1

@@ -22,9 +22,7 @@ from playground.shapes.world import COLOURS, PALETTE, SIZES
 
 _PALETTE_RGB = np.array([PALETTE[c] for c in COLOURS], dtype=np.float32)
 _BORDER = 2  # px of frame sampled for the background
-_MIN_PALETTE_GAP = float(min(
-    np.linalg.norm(a - b) for i, a in enumerate(_PALETTE_RGB) for b in _PALETTE_RGB[i + 1:]
-))
+_MIN_PALETTE_GAP = float(min(np.linalg.norm(a - b) for i, a in enumerate(_PALETTE_RGB) for b in _PALETTE_RGB[i + 1 :]))
 
 
 def _nearest_palette(pixels: np.ndarray) -> np.ndarray:
@@ -49,14 +47,16 @@ def read_image(image: Image.Image | np.ndarray) -> dict[str, str | float | None]
     h, w, _ = arr.shape
     b = _BORDER
     frame = np.concatenate(
-        [arr[:b].reshape(-1, 3), arr[-b:].reshape(-1, 3),
-         arr[:, :b].reshape(-1, 3), arr[:, -b:].reshape(-1, 3)]
+        [arr[:b].reshape(-1, 3), arr[-b:].reshape(-1, 3), arr[:, :b].reshape(-1, 3), arr[:, -b:].reshape(-1, 3)]
     )
     bg_idx = int(_nearest_palette(np.median(frame, axis=0)[None])[0])
     bg = _PALETTE_RGB[bg_idx]
     result: dict[str, str | float | None] = {
-        "background": COLOURS[bg_idx], "colour": None, "shape": None,
-        "size": None, "fill": 0.0,
+        "background": COLOURS[bg_idx],
+        "colour": None,
+        "shape": None,
+        "size": None,
+        "fill": 0.0,
     }
     # Foreground colour: the commonest palette colour among pixels clearly
     # unlike the background.  Blends at edges can snap to a third palette
@@ -87,7 +87,7 @@ def read_image(image: Image.Image | np.ndarray) -> dict[str, str | float | None]
     if rows is None or cols is None:
         return result
     (r0, r1), (c0, c1) = rows, cols
-    box = mask[r0:r1 + 1, c0:c1 + 1]
+    box = mask[r0 : r1 + 1, c0 : c1 + 1]
 
     bh, bw = box.shape
     fill = float(box.mean())

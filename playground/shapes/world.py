@@ -45,9 +45,7 @@ JITTER = 3
 
 # Every word the caption grammar can produce, in a stable order (tokenizers
 # are built from this list, so keep it append-only).
-GRAMMAR_WORDS: tuple[str, ...] = (
-    ("a", "on", "background") + SIZE_NAMES + COLOURS + SHAPES
-)
+GRAMMAR_WORDS: tuple[str, ...] = ("a", "on", "background") + SIZE_NAMES + COLOURS + SHAPES
 
 # (colour, shape, background) triples excluded from training.  One per
 # foreground colour, with varied shapes and backgrounds, so every colour,
@@ -85,9 +83,7 @@ class Attributes:
         return (self.colour, self.shape, self.background)
 
 
-def sample_attributes(
-    rng: np.random.Generator, split: str = "all"
-) -> Attributes:
+def sample_attributes(rng: np.random.Generator, split: str = "all") -> Attributes:
     """Draw one random scene.
 
     ``split`` is ``"train"`` (never a held-out triple), ``"heldout"`` (only
@@ -136,10 +132,7 @@ def render(attrs: Attributes) -> Image.Image:
 
 def caption(attrs: Attributes) -> str:
     """The one canonical caption for a scene."""
-    return (
-        f"a {attrs.size} {attrs.colour} {attrs.shape} "
-        f"on a {attrs.background} background"
-    )
+    return f"a {attrs.size} {attrs.colour} {attrs.shape} on a {attrs.background} background"
 
 
 def parse_caption(text: str) -> dict[str, str]:
@@ -166,13 +159,11 @@ def parse_caption(text: str) -> dict[str, str]:
     return out
 
 
-def make_dataset(
-    n: int, seed: int = TRAIN_SEED, split: str = "train"
-) -> tuple[list[Attributes], np.ndarray]:
+def make_dataset(n: int, seed: int = TRAIN_SEED, split: str = "train") -> tuple[list[Attributes], np.ndarray]:
     """``n`` scenes and their images as a uint8 array of shape (n, 64, 64, 3)."""
     rng = np.random.default_rng(seed)
     attrs = [sample_attributes(rng, split) for _ in range(n)]
-    images = np.stack([np.asarray(render(a)) for a in attrs]) if n else (
-        np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    images = (
+        np.stack([np.asarray(render(a)) for a in attrs]) if n else (np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8))
     )
     return attrs, images

@@ -52,7 +52,9 @@ def make_processor(world: str | World = "shapes"):
 
     world = get_world(world)
     image_processor = BlipImageProcessor(
-        size={"height": world.image_size, "width": world.image_size}, do_resize=True, do_convert_rgb=True,
+        size={"height": world.image_size, "width": world.image_size},
+        do_resize=True,
+        do_convert_rgb=True,
     )
     tokenizer = build_bert_tokenizer(world.words)
     # Decoding joins "beach , on" back into "beach, on".
@@ -69,12 +71,20 @@ def make_model(tokenizer, world: str | World = "shapes"):
     width = sizes["width"]
     config = BlipConfig(
         vision_config=dict(
-            hidden_size=width, intermediate_size=4 * width, num_hidden_layers=sizes["vision_layers"],
-            num_attention_heads=4, image_size=world.image_size, patch_size=sizes["patch_size"],
+            hidden_size=width,
+            intermediate_size=4 * width,
+            num_hidden_layers=sizes["vision_layers"],
+            num_attention_heads=4,
+            image_size=world.image_size,
+            patch_size=sizes["patch_size"],
         ),
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=width, intermediate_size=4 * width,
-            num_hidden_layers=sizes["text_layers"], num_attention_heads=4, encoder_hidden_size=width,
+            vocab_size=len(tokenizer),
+            hidden_size=width,
+            intermediate_size=4 * width,
+            num_hidden_layers=sizes["text_layers"],
+            num_attention_heads=4,
+            encoder_hidden_size=width,
             # Room for generate(max_new_tokens=20+) even on an untrained model.
             max_position_embeddings=40,
             # generate() starts from bos and stops at sep: use [CLS]/[SEP].
@@ -97,7 +107,8 @@ def augment(pixels: torch.Tensor, g: torch.Generator, blur: float = 0.0) -> torc
     shift = (torch.rand(b, 3, 1, 1, generator=g) - 0.5) * 0.15
     if blur:
         soft = torch.nn.functional.interpolate(
-            torch.nn.functional.avg_pool2d(pixels, 2), scale_factor=2, mode="bilinear")
+            torch.nn.functional.avg_pool2d(pixels, 2), scale_factor=2, mode="bilinear"
+        )
         pick = (torch.rand(b, 1, 1, 1, generator=g) < blur).float()
         pixels = pick * soft + (1 - pick) * pixels
     return pixels + noise + shift
@@ -137,12 +148,12 @@ def train(
         model.load_state_dict(BlipForConditionalGeneration.from_pretrained(init_from).state_dict())
         print(f"initialised from {init_from}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / max(steps, 1))
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / max(steps, 1)))
     start = load_checkpoint(ckpt_path, model=model, opt=opt, sched=sched)
-    print(f"captioner: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
-          f"start step {start}/{steps}", flush=True)
+    print(
+        f"captioner: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, start step {start}/{steps}",
+        flush=True,
+    )
 
     def export() -> None:
         model.eval()
@@ -154,8 +165,13 @@ def train(
     if not export_only:
         items, images = world.make_dataset(dataset_size, world.train_seed, "train")
         pixels = processor.image_processor(images=list(images), return_tensors="pt").pixel_values
-        enc = tok([world.caption(a) for a in items], padding="max_length",
-                  max_length=MAX_CAPTION_TOKENS, truncation=True, return_tensors="pt")
+        enc = tok(
+            [world.caption(a) for a in items],
+            padding="max_length",
+            max_length=MAX_CAPTION_TOKENS,
+            truncation=True,
+            return_tensors="pt",
+        )
         labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
         logger = Logger(log_every, steps)
         periodic = PeriodicExport(export_every, export)
@@ -163,8 +179,9 @@ def train(
         for step in range(start + 1, steps + 1):
             idx = batch_indices(len(pixels), batch_size, seed, step)
             x = augment(pixels[idx], step_generator(seed, step), world.blur)
-            out = model(pixel_values=x, input_ids=enc.input_ids[idx],
-                        attention_mask=enc.attention_mask[idx], labels=labels[idx])
+            out = model(
+                pixel_values=x, input_ids=enc.input_ids[idx], attention_mask=enc.attention_mask[idx], labels=labels[idx]
+            )
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -186,8 +203,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed, a.ckpt_dir,
-          export_only=a.export_only, world=a.world, init_from=a.init_from, export_every=a.export_every)
+    train(
+        a.out_dir,
+        a.steps,
+        a.batch_size,
+        a.dataset_size,
+        a.lr,
+        a.seed,
+        a.ckpt_dir,
+        export_only=a.export_only,
+        world=a.world,
+        init_from=a.init_from,
+        export_every=a.export_every,
+    )
 
 
 if __name__ == "__main__":

@@ -139,13 +139,17 @@ def augment_caption(text: str, rng: np.random.Generator, p_drop: float, p_junk: 
 def encode_prompts(tokenizer, texts: list[str]) -> torch.Tensor:
     """Token ids exactly as StableDiffusionPipeline builds them."""
     return tokenizer(
-        texts, padding="max_length", max_length=tokenizer.model_max_length,
-        truncation=True, return_tensors="pt",
+        texts,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
     ).input_ids
 
 
-def cached_latents(vae_dir: Path, dataset_size: int, cache_dir: Path,
-                   world: str | World = "shapes") -> tuple[torch.Tensor, list]:
+def cached_latents(
+    vae_dir: Path, dataset_size: int, cache_dir: Path, world: str | World = "shapes"
+) -> tuple[torch.Tensor, list]:
     """Scaled VAE latents (posterior means) + items of the training set,
     encoded once and cached keyed by the VAE weights and dataset size."""
     from diffusers import AutoencoderKL
@@ -161,7 +165,7 @@ def cached_latents(vae_dir: Path, dataset_size: int, cache_dir: Path,
     out = []
     with torch.no_grad():
         for i in range(0, len(images), 64):
-            out.append(vae.encode(images_to_tensor(images[i:i + 64])).latent_dist.mean)
+            out.append(vae.encode(images_to_tensor(images[i : i + 64])).latent_dist.mean)
     latents = torch.cat(out) * vae.config.scaling_factor
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(latents, path)
@@ -264,29 +268,31 @@ def train(
     ckpt_path = ckpt_dir / "ckpt.pt"
 
     tokenizer = build_clip_tokenizer(world.words)
-    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id,
-                                     world.text_width)
+    text_encoder = make_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, world.text_width)
     unet = make_unet(world)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     warmup = 200
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
-        lambda s: min(1.0, (s + 1) / warmup)
-        * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(s / max(steps, 1), 1.0)))),
+        lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(s / max(steps, 1), 1.0)))),
     )
     if init_from is not None and not ckpt_path.exists():
         load_exported_weights(Path(init_from), unet, text_encoder)
         print(f"initialised from {init_from}", flush=True)
     ema_unet, ema_text = EMA(unet, ema_decay), EMA(text_encoder, ema_decay)
     start = load_checkpoint(
-        ckpt_path, unet=unet, text_encoder=text_encoder, opt=opt, sched=sched,
-        ema_unet=ema_unet, ema_text=ema_text,
+        ckpt_path,
+        unet=unet,
+        text_encoder=text_encoder,
+        opt=opt,
+        sched=sched,
+        ema_unet=ema_unet,
+        ema_text=ema_text,
     )
     n_unet = sum(p.numel() for p in unet.parameters()) / 1e6
     n_text = sum(p.numel() for p in text_encoder.parameters()) / 1e6
-    print(f"text2image: unet {n_unet:.2f}M, text encoder {n_text:.2f}M params, "
-          f"start step {start}/{steps}", flush=True)
+    print(f"text2image: unet {n_unet:.2f}M, text encoder {n_text:.2f}M params, start step {start}/{steps}", flush=True)
 
     def export():
         pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer)
@@ -308,8 +314,7 @@ def train(
             idx = batch_indices(len(latents), batch_size, seed, step)
             g = step_generator(seed, step)
             rng = np.random.default_rng(seed * 1_000_003 + step)
-            texts = [augment_caption(world.train_caption(items[i], rng), rng, p_drop, p_junk)
-                     for i in idx.tolist()]
+            texts = [augment_caption(world.train_caption(items[i], rng), rng, p_drop, p_junk) for i in idx.tolist()]
             ids = encode_prompts(tokenizer, texts)
             x0 = latents[idx]
             noise = torch.randn(x0.shape, generator=g)
@@ -330,8 +335,14 @@ def train(
             logger.log(step, loss=loss.item(), lr=sched.get_last_lr()[0])
             if step % ckpt_every == 0 or step == last:
                 save_checkpoint(
-                    ckpt_path, step, unet=unet, text_encoder=text_encoder, opt=opt,
-                    sched=sched, ema_unet=ema_unet, ema_text=ema_text,
+                    ckpt_path,
+                    step,
+                    unet=unet,
+                    text_encoder=text_encoder,
+                    opt=opt,
+                    sched=sched,
+                    ema_unet=ema_unet,
+                    ema_text=ema_text,
                 )
                 periodic.maybe(step)
 
@@ -346,9 +357,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae-dir", default=None, help="default: --init-from's vae, else the world's trained VAE")
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
     a = p.parse_args(argv)
-    train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.seed,
-          a.vae_dir, a.ckpt_dir, export_only=a.export_only, init_from=a.init_from, stop_after=a.stop_after,
-          world=a.world, export_every=a.export_every)
+    train(
+        a.out_dir,
+        a.steps,
+        a.batch_size,
+        a.dataset_size,
+        a.lr,
+        a.seed,
+        a.vae_dir,
+        a.ckpt_dir,
+        export_only=a.export_only,
+        init_from=a.init_from,
+        stop_after=a.stop_after,
+        world=a.world,
+        export_every=a.export_every,
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,10 @@ def make_vae(world: str | World = "shapes"):
 def latent_std(vae, images, batch_size: int = 64) -> float:
     """Std of posterior means over ``images`` (uint8 NHWC, for ``scaling_factor``)."""
     vae.eval()
-    latents = [vae.encode(images_to_tensor(images[i:i + batch_size])).latent_dist.mean
-               for i in range(0, len(images), batch_size)]
+    latents = [
+        vae.encode(images_to_tensor(images[i : i + batch_size])).latent_dist.mean
+        for i in range(0, len(images), batch_size)
+    ]
     return float(torch.cat(latents).std())
 
 
@@ -96,8 +98,10 @@ def train(
         opt, lambda s: min(1.0, (s + 1) / 100) * (0.1 + 0.9 * (1 - s / max(steps, 1)))
     )
     start = load_checkpoint(ckpt_path, model=vae, opt=opt, sched=sched)
-    print(f"vae ({world.name}): {sum(p.numel() for p in vae.parameters()) / 1e6:.2f}M params, "
-          f"start step {start}/{steps}", flush=True)
+    print(
+        f"vae ({world.name}): {sum(p.numel() for p in vae.parameters()) / 1e6:.2f}M params, start step {start}/{steps}",
+        flush=True,
+    )
     logger = Logger(log_every, steps)
     vae.train()
     for step in range(start + 1, steps + 1):
@@ -132,8 +136,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--kl-weight", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    train(a.out_dir, a.steps, a.batch_size, a.dataset_size, a.lr, a.kl_weight,
-          a.seed, a.ckpt_dir, world=a.world, init_from=a.init_from)
+    train(
+        a.out_dir,
+        a.steps,
+        a.batch_size,
+        a.dataset_size,
+        a.lr,
+        a.kl_weight,
+        a.seed,
+        a.ckpt_dir,
+        world=a.world,
+        init_from=a.init_from,
+    )
 
 
 if __name__ == "__main__":

@@ -51,11 +51,15 @@ def _shapes() -> World:
         train_caption=lambda item, rng: world.caption(item),
         train_seed=world.TRAIN_SEED,
         vae=dict(
-            down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-            block_out_channels=(16, 32, 64), latent_channels=4, sample_size=64,
+            down_block_types=("DownEncoderBlock2D",) * 3,
+            up_block_types=("UpDecoderBlock2D",) * 3,
+            block_out_channels=(16, 32, 64),
+            latent_channels=4,
+            sample_size=64,
         ),
-        unet=dict(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(32, 64, 64),
-                  cross_attention_dim=64),
+        unet=dict(
+            sample_size=16, in_channels=4, out_channels=4, block_out_channels=(32, 64, 64), cross_attention_dim=64
+        ),
         text_width=64,
         captioner=dict(width=96, vision_layers=2, text_layers=2, patch_size=8),
         cache=CACHE_DIR,
@@ -64,8 +68,11 @@ def _shapes() -> World:
             "text2image": dict(steps=6000, batch_size=64, dataset_size=20_000),
             "captioner": dict(steps=2000, batch_size=64, dataset_size=20_000),
         },
-        out_dirs={"vae": CACHE_DIR / "out", "text2image": CACHE_DIR / "out" / "shapes-sd",
-                  "captioner": CACHE_DIR / "out" / "shapes-captioner"},
+        out_dirs={
+            "vae": CACHE_DIR / "out",
+            "text2image": CACHE_DIR / "out" / "shapes-sd",
+            "captioner": CACHE_DIR / "out" / "shapes-captioner",
+        },
     )
 
 
@@ -91,11 +98,15 @@ def _pictures() -> World:
         train_seed=world.TRAIN_SEED,
         # x8 downsampling: 128x128x3 <-> 16x16x8 latents.
         vae=dict(
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-            block_out_channels=(16, 32, 64, 128), latent_channels=8, sample_size=128,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=(16, 32, 64, 128),
+            latent_channels=8,
+            sample_size=128,
         ),
-        unet=dict(sample_size=16, in_channels=8, out_channels=8, block_out_channels=(64, 128, 128),
-                  cross_attention_dim=128),
+        unet=dict(
+            sample_size=16, in_channels=8, out_channels=8, block_out_channels=(64, 128, 128), cross_attention_dim=128
+        ),
         text_width=128,
         captioner=dict(width=128, vision_layers=4, text_layers=2, patch_size=16),
         cache=CACHE_DIR / "pictures",
@@ -105,8 +116,11 @@ def _pictures() -> World:
             "text2image": dict(steps=40_000, batch_size=32, dataset_size=6_000),
             "captioner": dict(steps=20_000, batch_size=32, dataset_size=6_000),
         },
-        out_dirs={"vae": CACHE_DIR / "pictures" / "out", "text2image": REPO_ROOT / "assets" / "models" / "picture-sd",
-                  "captioner": REPO_ROOT / "assets" / "models" / "picture-captioner"},
+        out_dirs={
+            "vae": CACHE_DIR / "pictures" / "out",
+            "text2image": REPO_ROOT / "assets" / "models" / "picture-sd",
+            "captioner": REPO_ROOT / "assets" / "models" / "picture-captioner",
+        },
     )
 
 
@@ -133,8 +147,12 @@ def add_world_arguments(parser, export: bool = True) -> None:
     parser.add_argument("--init-from", default=None, help="exported folder to start a new run from")
     if export:
         parser.add_argument("--export-only", action="store_true", help="write the latest checkpoint, no training")
-        parser.add_argument("--export-every", type=float, default=None,
-                            help="also export to --out-dir every this many seconds while training")
+        parser.add_argument(
+            "--export-every",
+            type=float,
+            default=None,
+            help="also export to --out-dir every this many seconds while training",
+        )
 
 
 def apply_defaults(world: World, script: str, **given) -> dict:

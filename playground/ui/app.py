@@ -74,9 +74,16 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
         with gr.Tabs() as tabs:
             built = {tab.TASK: tab.build(registry, recorder, presenter=presenter_mode) for tab in TABS}
             history.build(registry, run_log, tabs, built, access or HistoryAccess())
-        demo.load(lambda: f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
-                          + (f" · {run_log.note}" if run_log.note else ""),
-                  None, device_line, api_visibility="private", queue=False)
+        demo.load(
+            lambda: (
+                f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
+                + (f" · {run_log.note}" if run_log.note else "")
+            ),
+            None,
+            device_line,
+            api_visibility="private",
+            queue=False,
+        )
         remote.forget_keys_on_unload(demo, registry)
         if presenter_mode:
             demo.load(None, None, None, js=presenter.LOOK_ON, api_visibility="private", queue=False)

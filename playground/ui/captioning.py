@@ -47,16 +47,25 @@ def caption_cards(cells) -> str:
             body = " ".join(
                 f'<span class="token" title="{_percent(p)} sure" style="background:'
                 f'{token_choices.BAND_COLOURS[token_choices.confidence_band(p)]}">{html.escape(t)}</span>'
-                for t, p in c.tokens)
-            foot = f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {_percent(min(p for _, p in c.tokens))}"
+                for t, p in c.tokens
+            )
+            foot = (
+                f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {_percent(min(p for _, p in c.tokens))}"
+            )
         else:
             body, foot = html.escape(c.text) or "(the model produced no caption)", f"made in {c.elapsed:.2f} s"
-        cards.append(f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
-                     f'<div class="answer-text">{body}</div><div class="answer-foot">{foot}</div></div>')
-    legend = " ".join(f'<span class="token" style="background:{colour}">{html.escape(name)}</span>'
-                      for name, colour in token_choices.BAND_COLOURS.items())
-    return f'<div class="answer-legend">Each word coloured by how sure the model was: {legend}</div>' \
-           f'<div class="answer-grid">{"".join(cards)}</div>'
+        cards.append(
+            f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
+            f'<div class="answer-text">{body}</div><div class="answer-foot">{foot}</div></div>'
+        )
+    legend = " ".join(
+        f'<span class="token" style="background:{colour}">{html.escape(name)}</span>'
+        for name, colour in token_choices.BAND_COLOURS.items()
+    )
+    return (
+        f'<div class="answer-legend">Each word coloured by how sure the model was: {legend}</div>'
+        f'<div class="answer-grid">{"".join(cards)}</div>'
+    )
 
 
 def build(registry, run_log, *, presenter: bool = False) -> dict:
@@ -66,8 +75,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     with gr.Tab("Image Captioning", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
-                image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=300,
-                                 elem_id="caption-image")
+                image = ImageInput(
+                    label="Image", type="filepath", sources=["upload", "clipboard"], height=300, elem_id="caption-image"
+                )
                 run_button = gr.Button("Caption", variant="primary", elem_id="caption-run")
                 if example_images():
                     gr.Examples([[p] for p in example_images()], inputs=[image], label="Example images")
@@ -78,24 +88,40 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 caption = gr.Textbox(label="Caption", interactive=False, elem_id="caption-text")
-                confidence = gr.HighlightedText(label="How sure the model was of each word",
-                                                show_legend=False, color_map=None)
+                confidence = gr.HighlightedText(
+                    label="How sure the model was of each word", show_legend=False, color_map=None
+                )
                 status = gr.Markdown(elem_id="caption-status")
         with gr.Accordion("Compare settings: one image, several captions", open=False, elem_id="caption-compare"):
-            gr.Markdown("Several captions of the same image, sampled at different temperatures or written by "
-                        "different models. At temperature 0 the model always picks its likeliest word; higher "
-                        "temperatures let it take chances. Sample *n* uses the same seed at every setting.")
+            gr.Markdown(
+                "Several captions of the same image, sampled at different temperatures or written by "
+                "different models. At temperature 0 the model always picks its likeliest word; higher "
+                "temperatures let it take chances. Sample *n* uses the same seed at every setting."
+            )
             with gr.Row():
-                temperatures = gr.Textbox(label="Temperatures", value="0, 1, 2", info="Separated by commas",
-                                          elem_id="caption-compare-temperatures")
-                models = gr.Textbox(label="Models", value="", info="Model ids separated by commas; empty: the chosen model",
-                                    elem_id="caption-compare-models")
-                samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting")
+                temperatures = gr.Textbox(
+                    label="Temperatures",
+                    value="0, 1, 2",
+                    info="Separated by commas",
+                    elem_id="caption-compare-temperatures",
+                )
+                models = gr.Textbox(
+                    label="Models",
+                    value="",
+                    info="Model ids separated by commas; empty: the chosen model",
+                    elem_id="caption-compare-models",
+                )
+                samples = OptionSlider(
+                    minimum=1, maximum=compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting"
+                )
             compare_run, compare_stop, compare_status = run_stop_status("caption-compare")
             captions = gr.HTML(elem_id="caption-cards")
-            diversity = gr.Dataframe(label="How different are the captions? distinct-n: share of word n-grams that "
-                                     "are new (1 = no repeats); similarity: 1 = identical captions",
-                                     interactive=False, elem_id="caption-diversity")
+            diversity = gr.Dataframe(
+                label="How different are the captions? distinct-n: share of word n-grams that "
+                "are new (1 = no repeats); similarity: 1 = identical captions",
+                interactive=False,
+                elem_id="caption-diversity",
+            )
             compare_data = data_view("Every caption as data")
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
@@ -110,13 +136,22 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         result = wrapper.caption(picture, options, seed)
         elapsed = time.perf_counter() - start
         words = [(token, f"{p:.0%}") for token, p in result.tokens]
-        run_log.record("caption", wrapper, options, seed=seed, files={"image": image}, outputs=[result.text],
-                       seconds=elapsed)
-        return result.text or "(the model produced no caption)", words, seed, (f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
-                                          f"{wrapper.model_id} on {wrapper.device}")
+        run_log.record(
+            "caption", wrapper, options, seed=seed, files={"image": image}, outputs=[result.text], seconds=elapsed
+        )
+        return (
+            result.text or "(the model produced no caption)",
+            words,
+            seed,
+            (
+                f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
+                f"{wrapper.model_id} on {wrapper.device}"
+            ),
+        )
 
-    def compare_caption(image, temperatures, models, samples, seed, model, progress=gr.Progress(), request=None,
-                        **options):
+    def compare_caption(
+        image, temperatures, models, samples, seed, model, progress=gr.Progress(), request=None, **options
+    ):
         picture = load_image(image)
         base = options_cls.parse(**options)
         seed = resolve_seed(seed)
@@ -133,10 +168,17 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
 
         def record(note=None):
             done = [c for c in cells if c.done]
-            run_log.record("compare_caption", registry.get(TASK, default), base, seed=seed, files={"image": image},
-                           settings={"temperatures": temperatures, "models": models, "samples": samples},
-                           outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done),
-                           stopped=note)
+            run_log.record(
+                "compare_caption",
+                registry.get(TASK, default),
+                base,
+                seed=seed,
+                files={"image": image},
+                settings={"temperatures": temperatures, "models": models, "samples": samples},
+                outputs=[f"{c.label}: {c.text}" for c in done],
+                seconds=sum(c.elapsed for c in done),
+                stopped=note,
+            )
 
         with notes.run(request, "compare_caption") as run:
             run.if_stopped(f"Stopped: 0 of {len(cells)} captions finished · seed {seed}", record)
@@ -153,28 +195,57 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                         finished += 1
                         run.if_stopped(f"Stopped: {finished} of {len(cells)} captions finished · seed {seed}")
                         progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
-                        yield (caption_cards(cells), rows_table(compare.caption_summary(cells)),
-                               [_caption_record(c) for c in cells if c.done], f"{finished} of {len(cells)} captions done")
+                        yield (
+                            caption_cards(cells),
+                            rows_table(compare.caption_summary(cells)),
+                            [_caption_record(c) for c in cells if c.done],
+                            f"{finished} of {len(cells)} captions done",
+                        )
             done = [c for c in cells if c.done]
             note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
             record(note.strip() or None)
-            yield (caption_cards(done), rows_table(compare.caption_summary(done)), [_caption_record(c) for c in done],
-                   note + f"{len(done)} captions · seed {seed}")
+            yield (
+                caption_cards(done),
+                rows_table(compare.caption_summary(done)),
+                [_caption_record(c) for c in done],
+                note + f"{len(done)} captions · seed {seed}",
+            )
 
     names = ["image", "model", "seed", *controls]
-    gr.on([run_button.click], api_function(caption_image, names), [image, model, seed, *controls.values()],
-          [caption, confidence, seed_used, status], api_name="caption",
-          concurrency_limit=2, concurrency_id="captioning")
+    gr.on(
+        [run_button.click],
+        api_function(caption_image, names),
+        [image, model, seed, *controls.values()],
+        [caption, confidence, seed_used, status],
+        api_name="caption",
+        concurrency_limit=2,
+        concurrency_id="captioning",
+    )
     compare_names = ["image", "temperatures", "models", "samples", "seed", "model", *controls]
-    compared = compare_run.click(api_function(compare_caption, compare_names),
-                                 [image, temperatures, models, samples, seed, model, *controls.values()],
-                                 [captions, diversity, compare_data, compare_status], api_name="compare_caption",
-                                 concurrency_limit=2, concurrency_id="captioning")
+    compared = compare_run.click(
+        api_function(compare_caption, compare_names),
+        [image, temperatures, models, samples, seed, model, *controls.values()],
+        [captions, diversity, compare_data, compare_status],
+        api_name="compare_caption",
+        concurrency_limit=2,
+        concurrency_id="captioning",
+    )
     stop_button(compare_stop, notes, "compare_caption", compared, compare_status)
-    unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
-                 api_visibility="private")
-    return {"image": image, "caption": caption, "model": model, "status": status, "seed": seed, **controls,
-            "compare": {"temperatures": temperatures, "models": models, "samples": samples}}
+    unload.click(
+        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
+        None,
+        status,
+        api_visibility="private",
+    )
+    return {
+        "image": image,
+        "caption": caption,
+        "model": model,
+        "status": status,
+        "seed": seed,
+        **controls,
+        "compare": {"temperatures": temperatures, "models": models, "samples": samples},
+    }
 
 
 def _percent(p: float) -> str:
@@ -182,5 +253,11 @@ def _percent(p: float) -> str:
 
 
 def _caption_record(cell) -> dict:
-    return {"model": cell.model, "temperature": cell.temperature, "sample": cell.sample, "seed": cell.seed,
-            "caption": cell.text, "tokens": [{"token": t, "probability": round(p, 4)} for t, p in cell.tokens]}
+    return {
+        "model": cell.model,
+        "temperature": cell.temperature,
+        "sample": cell.sample,
+        "seed": cell.seed,
+        "caption": cell.text,
+        "tokens": [{"token": t, "probability": round(p, 4)} for t, p in cell.tokens],
+    }

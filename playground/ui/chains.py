@@ -95,8 +95,10 @@ def stage_box(stage: chains.Stage, label: str) -> str:
     if stage.load_seconds >= 0.05:
         notes.append(f"first use: {stage.load_seconds:.1f} s loading")
     detail = " · ".join(html.escape(n) for n in notes if n)
-    return (f'<div class="chain-stage {stage.state}"><div class="stage-name">{html.escape(label)}</div>'
-            f'<div class="stage-time">{timing}</div><div class="stage-detail">{detail}</div></div>')
+    return (
+        f'<div class="chain-stage {stage.state}"><div class="stage-name">{html.escape(label)}</div>'
+        f'<div class="stage-time">{timing}</div><div class="stage-detail">{detail}</div></div>'
+    )
 
 
 def pipeline_html(stages: list[chains.Stage]) -> str:
@@ -112,8 +114,10 @@ def pipeline_html(stages: list[chains.Stage]) -> str:
     rows = []
     for number, group in rounds.items():
         boxes = [stage_box(s, s.title.partition(" (round ")[0]) for s in group]
-        rows.append(f'<div class="chain-pipeline compact"><span class="round-label">Round {number}</span>'
-                    f'{arrow.join(boxes)}</div>')
+        rows.append(
+            f'<div class="chain-pipeline compact"><span class="round-label">Round {number}</span>'
+            f'{arrow.join(boxes)}</div>'
+        )
     return "".join(rows)
 
 
@@ -128,9 +132,13 @@ def status_line(result: chains.ChainResult, extra: str = "") -> str:
         title = stage.title.partition(" (round ")[0]
         per_title[title] = per_title.get(title, 0.0) + stage.seconds
     rounds = len(result.stages) // max(1, len(per_title))
-    timed = (f"{rounds} rounds: " if rounds > 1 else "") + " · ".join(f"{t} {sec:.2f} s" for t, sec in per_title.items())
+    timed = (f"{rounds} rounds: " if rounds > 1 else "") + " · ".join(
+        f"{t} {sec:.2f} s" for t, sec in per_title.items()
+    )
     loading = sum(s.load_seconds for s in result.stages)
-    total = f"total {result.total_seconds:.1f} s" + (f", of which {loading:.1f} s loading models" if loading >= 0.05 else "")
+    total = f"total {result.total_seconds:.1f} s" + (
+        f", of which {loading:.1f} s loading models" if loading >= 0.05 else ""
+    )
     return f"{timed} · {total}" + (f" · {extra}" if extra else "")
 
 
@@ -160,26 +168,45 @@ def round_cards(result: chains.DrawResult) -> str:
         caption = html.escape(r.caption) if r.caption else "…"
         scores = ""
         if r.agreement is not None:
-            scores = (f'<div class="score {score_class(r.agreement.score)}">{r.agreement.score:.0%} agreement: '
-                      f'{html.escape(r.agreement.describe())}</div>')
+            scores = (
+                f'<div class="score {score_class(r.agreement.score)}">{r.agreement.score:.0%} agreement: '
+                f'{html.escape(r.agreement.describe())}</div>'
+            )
             if r.prompt != result.rounds[0].prompt:
-                scores += (f'<div class="score {score_class(r.drift.score)}">{r.drift.score:.0%} agreement with the '
-                           f'first prompt: {html.escape(r.drift.describe())}</div>')
-        cards.append(f'<div class="round-card">{picture}<div><div class="label">Round {r.number} · asked</div>'
-                     f'<div class="text">{html.escape(r.prompt)}</div><div class="label">The captioner saw</div>'
-                     f'<div class="text">{caption}</div>{scores}</div></div>')
+                scores += (
+                    f'<div class="score {score_class(r.drift.score)}">{r.drift.score:.0%} agreement with the '
+                    f'first prompt: {html.escape(r.drift.describe())}</div>'
+                )
+        cards.append(
+            f'<div class="round-card">{picture}<div><div class="label">Round {r.number} · asked</div>'
+            f'<div class="text">{html.escape(r.prompt)}</div><div class="label">The captioner saw</div>'
+            f'<div class="text">{caption}</div>{scores}</div></div>'
+        )
     return "".join(cards)
 
 
 def round_records(result: chains.DrawResult) -> dict:
     def agreement(a):
-        return None if a is None else {"score": round(a.score, 4), "method": a.method, "matched": a.matched,
-                                       "differing": a.differing}
+        return (
+            None
+            if a is None
+            else {"score": round(a.score, 4), "method": a.method, "matched": a.matched, "differing": a.differing}
+        )
 
-    return {"rounds": [{"round": r.number, "prompt": r.prompt, "seed": r.seed, "caption": r.caption,
-                        "agreement": agreement(r.agreement), "agreement_with_first_prompt": agreement(r.drift)}
-                       for r in result.rounds],
-            "stages": result.stage_records()}
+    return {
+        "rounds": [
+            {
+                "round": r.number,
+                "prompt": r.prompt,
+                "seed": r.seed,
+                "caption": r.caption,
+                "agreement": agreement(r.agreement),
+                "agreement_with_first_prompt": agreement(r.drift),
+            }
+            for r in result.rounds
+        ],
+        "stages": result.stage_records(),
+    }
 
 
 def wer_html(result: chains.SayBackResult) -> str:
@@ -187,8 +214,10 @@ def wer_html(result: chains.SayBackResult) -> str:
         return ""
     changed = sum(1 for _, tag in result.diff if tag == "-")
     total = len(words(result.text))
-    return (f'<div class="wer-score">Word error rate {result.wer:.0%}</div>'
-            f'<div>{changed} of {total} typed words were not heard as typed.</div>')
+    return (
+        f'<div class="wer-score">Word error rate {result.wer:.0%}</div>'
+        f'<div>{changed} of {total} typed words were not heard as typed.</div>'
+    )
 
 
 # ---------------------------------------------------------------- building
@@ -204,7 +233,9 @@ def stage_settings(registry, task: str, prefix: str, title: str, overrides: dict
 
 def stage_options(registry, task: str, prefix: str, values: dict):
     """Parse the prefixed values of one stage with its Options class."""
-    return registry.options_class(task).parse(**{k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)})
+    return registry.options_class(task).parse(
+        **{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
+    )
 
 
 def used_model(registry, result: chains.ChainResult, task: str, given: str | None) -> str:
@@ -216,7 +247,7 @@ def used_model(registry, result: chains.ChainResult, task: str, given: str | Non
 def replay_options(registry, task: str, prefix: str, values: dict) -> dict:
     """A stage's options as the endpoint names them (prefixed), with the values parsed and defaults filled in."""
     parsed = stage_options(registry, task, prefix, values).model_dump()
-    return {k: parsed[k[len(prefix):]] for k in values if k.startswith(prefix) and k[len(prefix):] in parsed}
+    return {k: parsed[k[len(prefix) :]] for k in values if k.startswith(prefix) and k[len(prefix) :] in parsed}
 
 
 def record_chain(run_log, registry, api: str, result: chains.ChainResult, outputs: list, **card) -> None:
@@ -229,8 +260,13 @@ def record_chain(run_log, registry, api: str, result: chains.ChainResult, output
         return
     try:
         notes = [result.failure_sentence()] if result.failed else []
-        run_log.record(api, chains.models_of(registry, result, TASK), outputs=[*outputs, *notes],
-                       seconds=result.total_seconds, **card)
+        run_log.record(
+            api,
+            chains.models_of(registry, result, TASK),
+            outputs=[*outputs, *notes],
+            seconds=result.total_seconds,
+            **card,
+        )
     except Exception:
         log.exception("the %s run was not recorded", api)
 
@@ -244,14 +280,18 @@ def example_clips() -> tuple[list[list[str]], list[str]]:
 def build(registry, run_log=None, *, presenter: bool = False) -> dict:
     """Build the tab and wire its events; returns the main components."""
     with gr.Tab(TITLE, id=TASK):
-        gr.Markdown("Chain the models: what one makes, the next one reads. Each box shows how long its stage took.",
-                    elem_classes=["chain-intro"])
+        gr.Markdown(
+            "Chain the models: what one makes, the next one reads. Each box shows how long its stage took.",
+            elem_classes=["chain-intro"],
+        )
         with gr.Tabs() as sub_tabs:
             talk = build_talk(registry, run_log)
             draw = build_draw(registry, run_log)
             say = build_say_back(registry, run_log)
-    runs = {api: built.pop("run") for api, built in
-            (("chain_talk", talk), ("chain_draw_describe", draw), ("chain_say_back", say))}
+    runs = {
+        api: built.pop("run")
+        for api, built in (("chain_talk", talk), ("chain_draw_describe", draw), ("chain_say_back", say))
+    }
     # History's "Use these settings" reads these: the tab's title, the inner tabs, and per endpoint its controls
     return {**talk, **draw, **say, "title": TITLE, "sub_tabs": sub_tabs, "runs": runs}
 
@@ -259,12 +299,15 @@ def build(registry, run_log=None, *, presenter: bool = False) -> dict:
 def build_talk(registry, run_log=None) -> dict:
     notes = StopNotes()
     with gr.Tab("Talk to it", id="chain-talk"):
-        gr.Markdown("Speak (or pick a question): **Speech to Text** writes it down, **Chat** answers, "
-                    "**Text to Speech** says the answer. Keep talking: it remembers the conversation.")
+        gr.Markdown(
+            "Speak (or pick a question): **Speech to Text** writes it down, **Chat** answers, "
+            "**Text to Speech** says the answer. Keep talking: it remembers the conversation."
+        )
         with gr.Row():
             with gr.Column(scale=2):
-                audio = gr.Audio(label="Your question", sources=["microphone", "upload"], type="filepath",
-                                 elem_id="chain-talk-audio")
+                audio = gr.Audio(
+                    label="Your question", sources=["microphone", "upload"], type="filepath", elem_id="chain-talk-audio"
+                )
                 with gr.Row():
                     run = gr.Button("Talk", variant="primary", elem_id="chain-talk-run")
                     stop = gr.Button("Stop", variant="stop")
@@ -276,16 +319,27 @@ def build_talk(registry, run_log=None) -> dict:
                     system_prompt = gr.Textbox(label="System prompt", value=TALK_SYSTEM_PROMPT, lines=2)
                     seed = seed_box()
                     stt_model, stt = stage_settings(registry, "speech_to_text", "stt_", "Speech to Text")
-                    chat_model, chat = stage_settings(registry, "chat", "chat_", "Chat",
-                                                      {"max_new_tokens": TALK_MAX_NEW_TOKENS})
+                    chat_model, chat = stage_settings(
+                        registry, "chat", "chat_", "Chat", {"max_new_tokens": TALK_MAX_NEW_TOKENS}
+                    )
                     tts_model, tts = stage_settings(registry, "text_to_speech", "tts_", "Text to Speech")
             with gr.Column(scale=3):
                 pipeline = gr.HTML(elem_id="chain-talk-stages")
-                chatbot = gr.Chatbot(label="Conversation", height=320, elem_id="chain-talk-chat",
-                                     placeholder="The transcript and the reply appear here.")
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    height=320,
+                    elem_id="chain-talk-chat",
+                    placeholder="The transcript and the reply appear here.",
+                )
                 transcript = gr.Textbox(label="What it heard", interactive=False, elem_id="chain-talk-transcript")
-                reply = gr.Audio(label="The reply, spoken", type="numpy", format="wav", interactive=False, autoplay=True,
-                                 elem_id="chain-talk-reply")
+                reply = gr.Audio(
+                    label="The reply, spoken",
+                    type="numpy",
+                    format="wav",
+                    interactive=False,
+                    autoplay=True,
+                    elem_id="chain-talk-reply",
+                )
                 status = gr.Markdown(elem_id="chain-talk-status")
                 with gr.Accordion("Results as data", open=False):
                     stages = gr.JSON(label="Stages")
@@ -293,71 +347,149 @@ def build_talk(registry, run_log=None) -> dict:
     def chain_talk(audio, history, system_prompt, seed, stt_model, chat_model, tts_model, request=None, **options):
         samples = load_audio(audio, SAMPLE_RATE)
         seed = resolve_seed(seed)
-        run_options = {"stt_options": stage_options(registry, "speech_to_text", "stt_", options),
-                       "chat_options": stage_options(registry, "chat", "chat_", options),
-                       "tts_options": stage_options(registry, "text_to_speech", "tts_", options)}
+        run_options = {
+            "stt_options": stage_options(registry, "speech_to_text", "stt_", options),
+            "chat_options": stage_options(registry, "chat", "chat_", options),
+            "tts_options": stage_options(registry, "text_to_speech", "tts_", options),
+        }
         earlier = plain_history(history)
         reply = None  # cleared at the start; the spoken reply is sent once, at the end, so it plays once
         models = {}
 
         def keep(result, speech, note=None):
-            models.update({f"{p}_model": used_model(registry, result, task, given) for p, task, given in
-                           (("stt", "speech_to_text", stt_model), ("chat", "chat", chat_model),
-                            ("tts", "text_to_speech", tts_model))})
-            record_chain(run_log, registry, "chain_talk", result, [
-                *([f"Heard: {result.transcript}"] if result.transcript else []),
-                *([f"Reply: {result.reply}"] if result.reply and result.stages[1].state == "done" else []), speech],
-                seed=seed, files={"audio": audio}, settings={"history": earlier},  # the card shows what was heard
+            models.update(
+                {
+                    f"{p}_model": used_model(registry, result, task, given)
+                    for p, task, given in (
+                        ("stt", "speech_to_text", stt_model),
+                        ("chat", "chat", chat_model),
+                        ("tts", "text_to_speech", tts_model),
+                    )
+                }
+            )
+            record_chain(
+                run_log,
+                registry,
+                "chain_talk",
+                result,
+                [
+                    *([f"Heard: {result.transcript}"] if result.transcript else []),
+                    *([f"Reply: {result.reply}"] if result.reply and result.stages[1].state == "done" else []),
+                    speech,
+                ],
+                seed=seed,
+                files={"audio": audio},
+                settings={"history": earlier},  # the card shows what was heard
                 stopped=note,
-                options={"system_prompt": system_prompt or "", **models,
-                         **replay_options(registry, "speech_to_text", "stt_", options),
-                         **replay_options(registry, "chat", "chat_", options),
-                         **replay_options(registry, "text_to_speech", "tts_", options)})
+                options={
+                    "system_prompt": system_prompt or "",
+                    **models,
+                    **replay_options(registry, "speech_to_text", "stt_", options),
+                    **replay_options(registry, "chat", "chat_", options),
+                    **replay_options(registry, "text_to_speech", "tts_", options),
+                },
+            )
 
         with notes.run(request, "chain_talk") as run:
-            for result in chains.talk(registry, samples, earlier, system_prompt=system_prompt, seed=seed,
-                                      stt_model=stt_model, chat_model=chat_model, tts_model=tts_model, **run_options):
+            for result in chains.talk(
+                registry,
+                samples,
+                earlier,
+                system_prompt=system_prompt,
+                seed=seed,
+                stt_model=stt_model,
+                chat_model=chat_model,
+                tts_model=tts_model,
+                **run_options,
+            ):
                 run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, None, note))
-                yield (result.history, result.transcript, reply, pipeline_html(result.stages), result.stage_records(),
-                       status_line(result, f"seed {seed}"))
+                yield (
+                    result.history,
+                    result.transcript,
+                    reply,
+                    pipeline_html(result.stages),
+                    result.stage_records(),
+                    status_line(result, f"seed {seed}"),
+                )
                 reply = gr.skip()
             if result.failed:
                 gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
             speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
             keep(result, speech)
-            yield (result.history, result.transcript, speech, pipeline_html(result.stages), result.stage_records(),
-                   status_line(result, f"seed {seed}"))
+            yield (
+                result.history,
+                result.transcript,
+                speech,
+                pipeline_html(result.stages),
+                result.stage_records(),
+                status_line(result, f"seed {seed}"),
+            )
 
     names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
-    inputs = [audio, chatbot, system_prompt, seed, stt_model, chat_model, tts_model, *stt.values(), *chat.values(),
-              *tts.values()]
-    event = run.click(api_function(chain_talk, names), inputs,
-                      [chatbot, transcript, reply, pipeline, stages, status], api_name="chain_talk",
-                      concurrency_limit=1, concurrency_id="chains")
+    inputs = [
+        audio,
+        chatbot,
+        system_prompt,
+        seed,
+        stt_model,
+        chat_model,
+        tts_model,
+        *stt.values(),
+        *chat.values(),
+        *tts.values(),
+    ]
+    event = run.click(
+        api_function(chain_talk, names),
+        inputs,
+        [chatbot, transcript, reply, pipeline, stages, status],
+        api_name="chain_talk",
+        concurrency_limit=1,
+        concurrency_id="chains",
+    )
     stop_button(stop, notes, "chain_talk", event, status)
-    clear.click(lambda: ([], "", None, "", None, ""), None, [chatbot, transcript, reply, pipeline, stages, status],
-                api_visibility="private", queue=False)
-    return {"talk_audio": audio, "talk_chatbot": chatbot, "talk_status": status,
-            "run": {"title": "Talk to it", "tab": "chain-talk", "controls": dict(zip(names, inputs))}}
+    clear.click(
+        lambda: ([], "", None, "", None, ""),
+        None,
+        [chatbot, transcript, reply, pipeline, stages, status],
+        api_visibility="private",
+        queue=False,
+    )
+    return {
+        "talk_audio": audio,
+        "talk_chatbot": chatbot,
+        "talk_status": status,
+        "run": {"title": "Talk to it", "tab": "chain-talk", "controls": dict(zip(names, inputs))},
+    }
 
 
 def build_draw(registry, run_log=None) -> dict:
     notes = StopNotes()
     with gr.Tab("Draw and describe", id="chain-draw"):
-        gr.Markdown("A prompt goes to **Text to Image**; **Image Captioning** describes the picture. With more rounds, "
-                    "each caption is drawn again, like the telephone game: watch the meaning drift.")
+        gr.Markdown(
+            "A prompt goes to **Text to Image**; **Image Captioning** describes the picture. With more rounds, "
+            "each caption is drawn again, like the telephone game: watch the meaning drift."
+        )
         with gr.Row():
             with gr.Column(scale=2):
                 prompt = gr.Textbox(label="Prompt", value=DRAW_PROMPTS[0], lines=2, elem_id="chain-draw-prompt")
-                rounds = OptionSlider(minimum=1, maximum=chains.MAX_ROUNDS, value=1, step=1, label="Rounds",
-                                   info="1 draws and describes once; more plays the telephone game.",
-                                   elem_id="chain-draw-rounds")
+                rounds = OptionSlider(
+                    minimum=1,
+                    maximum=chains.MAX_ROUNDS,
+                    value=1,
+                    step=1,
+                    label="Rounds",
+                    info="1 draws and describes once; more plays the telephone game.",
+                    elem_id="chain-draw-rounds",
+                )
                 with gr.Row():
                     run = gr.Button("Draw and describe", variant="primary", elem_id="chain-draw-run")
                     stop = gr.Button("Stop", variant="stop")
-                gr.Examples([[p, 1] for p in DRAW_PROMPTS[:2]] + [[DRAW_PROMPTS[2], 4]], inputs=[prompt, rounds],
-                            example_labels=DRAW_PROMPTS[:2] + [f"{DRAW_PROMPTS[2]}, 4 rounds"],
-                            label="Prompts to try")
+                gr.Examples(
+                    [[p, 1] for p in DRAW_PROMPTS[:2]] + [[DRAW_PROMPTS[2], 4]],
+                    inputs=[prompt, rounds],
+                    example_labels=DRAW_PROMPTS[:2] + [f"{DRAW_PROMPTS[2]}, 4 rounds"],
+                    label="Prompts to try",
+                )
                 with gr.Accordion("Advanced", open=False):
                     negative = gr.Textbox(label="Negative prompt", value="")
                     seed = seed_box()
@@ -371,71 +503,116 @@ def build_draw(registry, run_log=None) -> dict:
                     gallery = gr.Gallery(label="Pictures", format="png", columns=4, height="auto")
                     records = gr.JSON(label="Rounds and stages")
 
-    def chain_draw_describe(prompt, rounds, negative_prompt, seed, image_model, caption_model, request=None,
-                            **options):
+    def chain_draw_describe(prompt, rounds, negative_prompt, seed, image_model, caption_model, request=None, **options):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
         seed = resolve_seed(seed)
         image_options = stage_options(registry, "text_to_image", "image_", options)
         caption_options = stage_options(registry, "captioning", "caption_", options)
+
         def keep(result, note=None):
             several = len(result.rounds) > 1
-            record_chain(run_log, registry, "chain_draw_describe", result, [
-                *[r.image for r in result.rounds if r.image is not None],
-                *[f"Round {r.number}: {r.caption}" if several else r.caption for r in result.rounds if r.caption]],
-                seed=seed, settings={"prompt": prompt, "rounds": int(rounds), "negative_prompt": negative_prompt or ""},
+            record_chain(
+                run_log,
+                registry,
+                "chain_draw_describe",
+                result,
+                [
+                    *[r.image for r in result.rounds if r.image is not None],
+                    *[f"Round {r.number}: {r.caption}" if several else r.caption for r in result.rounds if r.caption],
+                ],
+                seed=seed,
+                settings={"prompt": prompt, "rounds": int(rounds), "negative_prompt": negative_prompt or ""},
                 stopped=note,
-                options={"image_model": used_model(registry, result, "text_to_image", image_model),
-                         "caption_model": used_model(registry, result, "captioning", caption_model),
-                         **replay_options(registry, "text_to_image", "image_", options),
-                         **replay_options(registry, "captioning", "caption_", options)})
+                options={
+                    "image_model": used_model(registry, result, "text_to_image", image_model),
+                    "caption_model": used_model(registry, result, "captioning", caption_model),
+                    **replay_options(registry, "text_to_image", "image_", options),
+                    **replay_options(registry, "captioning", "caption_", options),
+                },
+            )
 
         with notes.run(request, "chain_draw_describe") as run:
-            for result in chains.draw_and_describe(registry, prompt, seed=seed, rounds=int(rounds),
-                                                   negative_prompt=negative_prompt or "", image_model=image_model,
-                                                   caption_model=caption_model, image_options=image_options,
-                                                   caption_options=caption_options):
+            for result in chains.draw_and_describe(
+                registry,
+                prompt,
+                seed=seed,
+                rounds=int(rounds),
+                negative_prompt=negative_prompt or "",
+                image_model=image_model,
+                caption_model=caption_model,
+                image_options=image_options,
+                caption_options=caption_options,
+            ):
                 run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, note))
-                pictures = [(r.image, f"Round {r.number}: {r.caption or '…'}") for r in result.rounds
-                            if r.image is not None]
-                yield (round_cards(result), pipeline_html(result.stages), pictures, round_records(result),
-                       status_line(result, f"seed {seed}"))
+                pictures = [
+                    (r.image, f"Round {r.number}: {r.caption or '…'}") for r in result.rounds if r.image is not None
+                ]
+                yield (
+                    round_cards(result),
+                    pipeline_html(result.stages),
+                    pictures,
+                    round_records(result),
+                    status_line(result, f"seed {seed}"),
+                )
             if result.failed:
                 gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
             keep(result)
 
     names = ["prompt", "rounds", "negative_prompt", "seed", "image_model", "caption_model", *image, *caption]
     inputs = [prompt, rounds, negative, seed, image_model, caption_model, *image.values(), *caption.values()]
-    event = gr.on([run.click, prompt.submit], api_function(chain_draw_describe, names), inputs,
-                  [cards, pipeline, gallery, records, status], api_name="chain_draw_describe",
-                  concurrency_limit=1, concurrency_id="chains")
+    event = gr.on(
+        [run.click, prompt.submit],
+        api_function(chain_draw_describe, names),
+        inputs,
+        [cards, pipeline, gallery, records, status],
+        api_name="chain_draw_describe",
+        concurrency_limit=1,
+        concurrency_id="chains",
+    )
     stop_button(stop, notes, "chain_draw_describe", event, status)
-    return {"draw_prompt": prompt, "draw_cards": cards, "draw_status": status,
-            "run": {"title": "Draw and describe", "tab": "chain-draw", "controls": dict(zip(names, inputs))}}
+    return {
+        "draw_prompt": prompt,
+        "draw_cards": cards,
+        "draw_status": status,
+        "run": {"title": "Draw and describe", "tab": "chain-draw", "controls": dict(zip(names, inputs))},
+    }
 
 
 def build_say_back(registry, run_log=None) -> dict:
     with gr.Tab("Say it back", id="chain-say"):
-        gr.Markdown("**Text to Speech** reads your text aloud; **Speech to Text** writes down what it hears. "
-                    "The word error rate counts the words that did not survive the round trip.")
+        gr.Markdown(
+            "**Text to Speech** reads your text aloud; **Speech to Text** writes down what it hears. "
+            "The word error rate counts the words that did not survive the round trip."
+        )
         with gr.Row():
             with gr.Column(scale=2):
                 text = gr.Textbox(label="Text", value=SAY_TEXTS[0], lines=3, elem_id="chain-say-text")
                 run = gr.Button("Say it back", variant="primary", elem_id="chain-say-run")
-                gr.Examples([[t] for t in SAY_TEXTS], inputs=[text], example_labels=SAY_TEXTS,
-                            label="Texts to try")
+                gr.Examples([[t] for t in SAY_TEXTS], inputs=[text], example_labels=SAY_TEXTS, label="Texts to try")
                 with gr.Accordion("Advanced", open=False):
                     tts_model, tts = stage_settings(registry, "text_to_speech", "tts_", "Text to Speech")
                     stt_model, stt = stage_settings(registry, "speech_to_text", "stt_", "Speech to Text")
             with gr.Column(scale=3):
                 pipeline = gr.HTML(elem_id="chain-say-stages")
-                speech = gr.Audio(label="What the voice said", type="numpy", format="wav", interactive=False,
-                                  autoplay=True, elem_id="chain-say-audio")
+                speech = gr.Audio(
+                    label="What the voice said",
+                    type="numpy",
+                    format="wav",
+                    interactive=False,
+                    autoplay=True,
+                    elem_id="chain-say-audio",
+                )
                 transcript = gr.Textbox(label="What was heard", interactive=False, elem_id="chain-say-transcript")
                 score = gr.HTML(elem_id="chain-say-score")
-                diff = gr.HighlightedText(label="Words that differ", color_map=DIFF_COLOURS, show_legend=True,
-                                          combine_adjacent=False, elem_id="chain-say-diff")
+                diff = gr.HighlightedText(
+                    label="Words that differ",
+                    color_map=DIFF_COLOURS,
+                    show_legend=True,
+                    combine_adjacent=False,
+                    elem_id="chain-say-diff",
+                )
                 status = gr.Markdown(elem_id="chain-say-status")
                 with gr.Accordion("Results as data", open=False):
                     wer = gr.Number(label="Word error rate (0 is perfect)", interactive=False, precision=4)
@@ -445,35 +622,72 @@ def build_say_back(registry, run_log=None) -> dict:
         text = require_text(text, "text", MAX_TEXT_CHARS)
         tts_options = stage_options(registry, "text_to_speech", "tts_", options)
         stt_options = stage_options(registry, "speech_to_text", "stt_", options)
+
         def shown(result):
             audio = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
-            diff = [part for i, (w, tag) in enumerate(result.diff)
-                    for part in ([(" ", None)] if i else []) + [(w, DIFF_LABELS.get(tag))]]
-            return (audio, result.transcript, wer_html(result), diff, pipeline_html(result.stages), result.wer,
-                    result.stage_records(), status_line(result))
+            diff = [
+                part
+                for i, (w, tag) in enumerate(result.diff)
+                for part in ([(" ", None)] if i else []) + [(w, DIFF_LABELS.get(tag))]
+            ]
+            return (
+                audio,
+                result.transcript,
+                wer_html(result),
+                diff,
+                pipeline_html(result.stages),
+                result.wer,
+                result.stage_records(),
+                status_line(result),
+            )
 
         sent = False  # the speech is sent once, as soon as it exists, so it plays once
-        for result in chains.say_back(registry, text, tts_model=tts_model, stt_model=stt_model,
-                                      tts_options=tts_options, stt_options=stt_options):
+        for result in chains.say_back(
+            registry, text, tts_model=tts_model, stt_model=stt_model, tts_options=tts_options, stt_options=stt_options
+        ):
             values = shown(result)
             yield (gr.skip() if sent else values[0], *values[1:])
             sent = result.speech is not None
         if result.failed:
             gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
         speech = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
-        record_chain(run_log, registry, "chain_say_back", result, [
-            *([f"Heard: {result.transcript}", f"Word error rate {result.wer:.0%}"] if result.wer is not None else []),
-            speech], settings={"text": text},
-            options={"tts_model": used_model(registry, result, "text_to_speech", tts_model),
-                     "stt_model": used_model(registry, result, "speech_to_text", stt_model),
-                     **replay_options(registry, "text_to_speech", "tts_", options),
-                     **replay_options(registry, "speech_to_text", "stt_", options)})
+        record_chain(
+            run_log,
+            registry,
+            "chain_say_back",
+            result,
+            [
+                *(
+                    [f"Heard: {result.transcript}", f"Word error rate {result.wer:.0%}"]
+                    if result.wer is not None
+                    else []
+                ),
+                speech,
+            ],
+            settings={"text": text},
+            options={
+                "tts_model": used_model(registry, result, "text_to_speech", tts_model),
+                "stt_model": used_model(registry, result, "speech_to_text", stt_model),
+                **replay_options(registry, "text_to_speech", "tts_", options),
+                **replay_options(registry, "speech_to_text", "stt_", options),
+            },
+        )
         yield shown(result)  # the whole result once more, so an API caller's final value holds the speech too
 
     names = ["text", "tts_model", "stt_model", *tts, *stt]
     inputs = [text, tts_model, stt_model, *tts.values(), *stt.values()]
-    gr.on([run.click], api_function(chain_say_back, names), inputs,
-          [speech, transcript, score, diff, pipeline, wer, stages, status], api_name="chain_say_back",
-          concurrency_limit=1, concurrency_id="chains")
-    return {"say_text": text, "say_transcript": transcript, "say_status": status,
-            "run": {"title": "Say it back", "tab": "chain-say", "controls": dict(zip(names, inputs))}}
+    gr.on(
+        [run.click],
+        api_function(chain_say_back, names),
+        inputs,
+        [speech, transcript, score, diff, pipeline, wer, stages, status],
+        api_name="chain_say_back",
+        concurrency_limit=1,
+        concurrency_id="chains",
+    )
+    return {
+        "say_text": text,
+        "say_transcript": transcript,
+        "say_status": status,
+        "run": {"title": "Say it back", "tab": "chain-say", "controls": dict(zip(names, inputs))},
+    }

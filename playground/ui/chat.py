@@ -73,7 +73,8 @@ def answer_cards(cells, limit: int = 0) -> str:
         cards.append(
             f'<div class="answer-card"><div class="answer-head">temperature {c.temperature:g} · top-p {c.top_p:g} · '
             f'sample {c.sample + 1} · seed {c.seed}</div><div class="answer-text">{html.escape(c.text) or "…"}</div>'
-            f'<div class="answer-foot">{len(c.text.split())} words · {c.tokens} tokens{state}</div></div>')
+            f'<div class="answer-foot">{len(c.text.split())} words · {c.tokens} tokens{state}</div></div>'
+        )
     return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
@@ -87,8 +88,13 @@ def no_choices_figure():
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 1.2), dpi=100)
-    fig.text(0.02, 0.5, "The server sent no token probabilities for this reply,\nso there are no candidates to show.",
-             va="center", fontsize=12)
+    fig.text(
+        0.02,
+        0.5,
+        "The server sent no token probabilities for this reply,\nso there are no candidates to show.",
+        va="center",
+        fontsize=12,
+    )
     return fig
 
 
@@ -113,11 +119,17 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     with gr.Tab("Chat", id=TASK):
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Conversation", height=440,
-                                     placeholder="Say hello: the reply streams in token by token.")
+                chatbot = gr.Chatbot(
+                    label="Conversation", height=440, placeholder="Say hello: the reply streams in token by token."
+                )
                 # one line that grows: Gradio sends a one-line box on Enter (Shift+Enter adds a line)
-                message = gr.Textbox(show_label=False, placeholder="Type a message and press Enter (Shift+Enter: new line)",
-                                     lines=1, max_lines=8, elem_id="chat-message")
+                message = gr.Textbox(
+                    show_label=False,
+                    placeholder="Type a message and press Enter (Shift+Enter: new line)",
+                    lines=1,
+                    max_lines=8,
+                    elem_id="chat-message",
+                )
                 with gr.Row():
                     send = gr.Button("Send", variant="primary", elem_id="chat-send")
                     stop = gr.Button("Stop", variant="stop")
@@ -136,33 +148,52 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         # the tokens' candidates (kilobytes a token) live server-side and the session holds a short key.
         steps = gr.State("")
         with gr.Accordion("What the model was choosing from", open=True, elem_id="chat-explain"):
-            gr.Markdown("A language model writes one small piece of a word (a *token*) at a time. For each one it "
-                        "scores every possible next token; temperature and top-p then decide how adventurous the pick is. "
-                        "Click a token of the reply to see its candidates; move the temperature slider to watch the "
-                        "choice flatten (higher) or sharpen (lower).", elem_classes=["explain-caption"])
+            gr.Markdown(
+                "A language model writes one small piece of a word (a *token*) at a time. For each one it "
+                "scores every possible next token; temperature and top-p then decide how adventurous the pick is. "
+                "Click a token of the reply to see its candidates; move the temperature slider to watch the "
+                "choice flatten (higher) or sharpen (lower).",
+                elem_classes=["explain-caption"],
+            )
             with gr.Row():
                 with gr.Column(scale=2):
-                    highlighted = gr.HighlightedText(label="The reply, coloured by how sure the model was",
-                                                     color_map=token_choices.BAND_COLOURS, show_legend=True,
-                                                     combine_adjacent=False, elem_id="chat-tokens")
+                    highlighted = gr.HighlightedText(
+                        label="The reply, coloured by how sure the model was",
+                        color_map=token_choices.BAND_COLOURS,
+                        show_legend=True,
+                        combine_adjacent=False,
+                        elem_id="chat-tokens",
+                    )
                     step_index = gr.Slider(1, 2, value=1, step=1, label="Token", elem_id="chat-token-index")
                 with gr.Column(scale=3):
-                    choices_plot = gr.Plot(label="Candidates for the next token", show_label=False, elem_id="chat-choices")
+                    choices_plot = gr.Plot(
+                        label="Candidates for the next token", show_label=False, elem_id="chat-choices"
+                    )
         with gr.Accordion("Compare settings: one message, several answers", open=False, elem_id="chat-compare"):
-            gr.Markdown("The same message answered at several temperatures and/or top-p values, or several samples "
-                        "at one setting. Sample *n* uses the same seed at every setting, so only the setting differs.")
+            gr.Markdown(
+                "The same message answered at several temperatures and/or top-p values, or several samples "
+                "at one setting. Sample *n* uses the same seed at every setting, so only the setting differs."
+            )
             with gr.Row():
-                compare_message = gr.Textbox(label="Message", value="Write one sentence about the sea.", scale=3,
-                                             elem_id="chat-compare-message")
+                compare_message = gr.Textbox(
+                    label="Message", value="Write one sentence about the sea.", scale=3, elem_id="chat-compare-message"
+                )
                 temperatures = gr.Textbox(label="Temperatures", value="0.2, 0.8, 1.4", info="Separated by commas")
                 top_ps = gr.Textbox(label="Top-p values", value="", info="Empty: the slider's value")
-                samples = OptionSlider(minimum=1, maximum=compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting")
-                compare_tokens = OptionSlider(minimum=1, maximum=MAX_NEW_TOKENS, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens")
+                samples = OptionSlider(
+                    minimum=1, maximum=compare.MAX_SAMPLES, value=1, step=1, label="Samples per setting"
+                )
+                compare_tokens = OptionSlider(
+                    minimum=1, maximum=MAX_NEW_TOKENS, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens"
+                )
             compare_run, compare_stop, compare_status = run_stop_status("chat-compare")
             answers = gr.HTML(elem_id="chat-answers")
-            diversity = gr.Dataframe(label="How different are the answers? distinct-n: share of word n-grams that "
-                                     "are new (1 = no repeats); similarity: 1 = identical answers",
-                                     interactive=False, elem_id="chat-diversity")
+            diversity = gr.Dataframe(
+                label="How different are the answers? distinct-n: share of word n-grams that "
+                "are new (1 = no repeats); similarity: 1 = identical answers",
+                interactive=False,
+                elem_id="chat-diversity",
+            )
             compare_data = data_view("Every answer as data")
 
     def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), request=None, **options):
@@ -173,7 +204,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         history = plain_history(history)
         if (system_prompt or "").strip():
             require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
-        conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
+        conversation = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
         conversation += history + [{"role": "user", "content": message}]
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         settings = {"message": message, "history": history, "system_prompt": system_prompt}
@@ -184,8 +215,16 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             start, count, reply, recorded = time.perf_counter(), 0, "", []
 
             def keep_partial(note):
-                run_log.record("chat", wrapper, options, seed=seed, outputs=[reply], stopped=note,
-                               seconds=time.perf_counter() - start, settings=settings)
+                run_log.record(
+                    "chat",
+                    wrapper,
+                    options,
+                    seed=seed,
+                    outputs=[reply],
+                    stopped=note,
+                    seconds=time.perf_counter() - start,
+                    settings=settings,
+                )
 
             stream = wrapper.stream(conversation, options, seed, top_k_shown=CANDIDATES_SHOWN)
             shown_at = 0.0
@@ -194,8 +233,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     count += 1
                     reply += step.text
                     recorded.append(dict(vars(step)))  # asdict deep-copies 400 numbers a token: 0.3 ms
-                    run.if_stopped(f"Stopped after {count} tokens (of at most {options.max_new_tokens}) · seed {seed}",
-                                   keep_partial)
+                    run.if_stopped(
+                        f"Stopped after {count} tokens (of at most {options.max_new_tokens}) · seed {seed}",
+                        keep_partial,
+                    )
                     if time.perf_counter() - shown_at >= UPDATE_EVERY:  # tokens come faster than people read
                         shown_at = time.perf_counter()
                         shown[-1]["content"] = reply
@@ -205,21 +246,41 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             cut = reply_limit_note(count, options.max_new_tokens)
             if not reply.strip():
                 shown[-1]["content"] = "(the model ended its reply without any text)"
-            run_log.record("chat", wrapper, options, seed=seed, outputs=[reply], seconds=elapsed, settings=settings,
-                           stopped=cut or None)
-            yield shown, seed, (f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
-                                f"{cut + ' · ' if cut else ''}seed {seed} · {wrapper.model_id} on {wrapper.device}"), \
-                replies.put(recorded)
+            run_log.record(
+                "chat",
+                wrapper,
+                options,
+                seed=seed,
+                outputs=[reply],
+                seconds=elapsed,
+                settings=settings,
+                stopped=cut or None,
+            )
+            yield (
+                shown,
+                seed,
+                (
+                    f"{count} tokens in {elapsed:.1f} s ({count / max(elapsed, 1e-9):.1f} tokens/s) · "
+                    f"{cut + ' · ' if cut else ''}seed {seed} · {wrapper.model_id} on {wrapper.device}"
+                ),
+                replies.put(recorded),
+            )
 
     def explain_reply(key, temperature, top_p):
         recorded = replies.get(key)
         if not recorded:
             return [], gr.update(maximum=1, value=1), None
         if not all(s.get("choice_ids") for s in recorded):  # a remote server that sent no token probabilities
-            return ([(s["text"], None) for s in recorded], gr.update(maximum=max(2, len(recorded)), value=1),
-                    no_choices_figure())
-        return (token_choices.reply_highlights(recorded), gr.update(maximum=max(2, len(recorded)), value=1),
-                token_choices.choice_figure(recorded[0], temperature, top_p, 0))
+            return (
+                [(s["text"], None) for s in recorded],
+                gr.update(maximum=max(2, len(recorded)), value=1),
+                no_choices_figure(),
+            )
+        return (
+            token_choices.reply_highlights(recorded),
+            gr.update(maximum=max(2, len(recorded)), value=1),
+            token_choices.choice_figure(recorded[0], temperature, top_p, 0),
+        )
 
     def explain_step(key, index, temperature, top_p):
         recorded = replies.get(key)
@@ -233,8 +294,18 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     def pick_token(evt: gr.SelectData):
         return evt.index + 1 if isinstance(evt.index, int) else gr.skip()
 
-    def compare_chat(message, temperatures, samples, seed, top_ps, system_prompt, model, progress=gr.Progress(),
-                     request=None, **options):
+    def compare_chat(
+        message,
+        temperatures,
+        samples,
+        seed,
+        top_ps,
+        system_prompt,
+        model,
+        progress=gr.Progress(),
+        request=None,
+        **options,
+    ):
         message = require_text(message, "message", MAX_MESSAGE_CHARS)
         base = options_cls.parse(**options)
         seed = resolve_seed(seed)
@@ -242,15 +313,31 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         wrapper = registry.get(TASK, model)
         if (system_prompt or "").strip():
             require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
-        conversation = ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else [])
+        conversation = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
         conversation.append({"role": "user", "content": message})
 
         def record(note=None):
-            run_log.record("compare_chat", wrapper, base, seed=seed, seconds=sum(c.seconds for c in cells),
-                           settings={"message": message, "temperatures": temperatures, "samples": samples,
-                                     "top_ps": top_ps, "system_prompt": system_prompt}, stopped=note,
-                           outputs=[f"temperature {c.temperature:g}, top-p {c.top_p:g}, seed {c.seed}: {c.text}"
-                                    + ("" if c.done else " (stopped mid-answer)") for c in cells if c.text])
+            run_log.record(
+                "compare_chat",
+                wrapper,
+                base,
+                seed=seed,
+                seconds=sum(c.seconds for c in cells),
+                settings={
+                    "message": message,
+                    "temperatures": temperatures,
+                    "samples": samples,
+                    "top_ps": top_ps,
+                    "system_prompt": system_prompt,
+                },
+                stopped=note,
+                outputs=[
+                    f"temperature {c.temperature:g}, top-p {c.top_p:g}, seed {c.seed}: {c.text}"
+                    + ("" if c.done else " (stopped mid-answer)")
+                    for c in cells
+                    if c.text
+                ],
+            )
 
         with notes.run(request, "compare_chat") as run:
             if not wrapper.loaded:
@@ -258,8 +345,12 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 wrapper.ensure_loaded()
             finished, drawn = 0, 0.0
             run.if_stopped(f"Stopped: 0 of {len(cells)} answers finished · seed {seed}", record)
-            with contextlib.closing(run_sweep(cells, lambda cell, report, stop: compare.run_chat_cell(
-                        wrapper, conversation, base, cell, report, stop))) as sweep:
+            with contextlib.closing(
+                run_sweep(
+                    cells,
+                    lambda cell, report, stop: compare.run_chat_cell(wrapper, conversation, base, cell, report, stop),
+                )
+            ) as sweep:
                 for kind, _ in sweep:
                     if kind == "tick":  # nothing new: hand control back so a Stop can close the run
                         yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -267,48 +358,104 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                         if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
                             drawn = time.monotonic()
                             progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
-                            yield answer_cards(cells, base.max_new_tokens), gr.skip(), gr.skip(), f"Answer {finished + 1} of {len(cells)}…"
+                            yield (
+                                answer_cards(cells, base.max_new_tokens),
+                                gr.skip(),
+                                gr.skip(),
+                                f"Answer {finished + 1} of {len(cells)}…",
+                            )
                     elif kind == "cell":
                         finished += 1
                         run.if_stopped(f"Stopped: {finished} of {len(cells)} answers finished · seed {seed}")
-                        yield (answer_cards(cells, base.max_new_tokens), rows_table(compare.chat_summary(cells[:finished])),
-                               [compare.cell_record(c) for c in cells[:finished]], f"{finished} of {len(cells)} answers done")
+                        yield (
+                            answer_cards(cells, base.max_new_tokens),
+                            rows_table(compare.chat_summary(cells[:finished])),
+                            [compare.cell_record(c) for c in cells[:finished]],
+                            f"{finished} of {len(cells)} answers done",
+                        )
             done = [c for c in cells if c.done]
             at_limit = sum(c.tokens >= base.max_new_tokens for c in done)
             note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "
             if at_limit:
                 note += f"{at_limit} of them cut off at the {base.max_new_tokens}-token limit. "
             record(note.strip() or None)
-            yield (answer_cards(cells, base.max_new_tokens), rows_table(compare.chat_summary(done)) if done else None,
-                   [compare.cell_record(c) for c in cells if c.text], note + f"{len(done)} answers · seed {seed}")
+            yield (
+                answer_cards(cells, base.max_new_tokens),
+                rows_table(compare.chat_summary(done)) if done else None,
+                [compare.cell_record(c) for c in cells if c.text],
+                note + f"{len(done)} answers · seed {seed}",
+            )
 
     names = ["message", "history", "system_prompt", "model", "seed", *controls]
-    take = gr.on([message.submit, send.click], lambda text: ("", text), [message], [message, pending],
-                 api_visibility="private", queue=False)
-    answer = take.then(api_function(respond, names),
-                       [pending, chatbot, system_prompt, model, seed, *controls.values()],
-                       [chatbot, seed_used, status, steps], api_name="chat",
-                       concurrency_limit=4, concurrency_id="chat", show_progress="hidden")
+    take = gr.on(
+        [message.submit, send.click],
+        lambda text: ("", text),
+        [message],
+        [message, pending],
+        api_visibility="private",
+        queue=False,
+    )
+    answer = take.then(
+        api_function(respond, names),
+        [pending, chatbot, system_prompt, model, seed, *controls.values()],
+        [chatbot, seed_used, status, steps],
+        api_name="chat",
+        concurrency_limit=4,
+        concurrency_id="chat",
+        show_progress="hidden",
+    )
     stop_button(stop, notes, "chat", answer, status)
     temperature, top_p = controls["temperature"], controls["top_p"]
-    steps.change(explain_reply, [steps, temperature, top_p], [highlighted, step_index, choices_plot],
-                 api_visibility="private", queue=False)
-    gr.on([step_index.release, temperature.release, top_p.release], explain_step,
-          [steps, step_index, temperature, top_p], [choices_plot], api_visibility="private", queue=False)
+    steps.change(
+        explain_reply,
+        [steps, temperature, top_p],
+        [highlighted, step_index, choices_plot],
+        api_visibility="private",
+        queue=False,
+    )
+    gr.on(
+        [step_index.release, temperature.release, top_p.release],
+        explain_step,
+        [steps, step_index, temperature, top_p],
+        [choices_plot],
+        api_visibility="private",
+        queue=False,
+    )
     highlighted.select(pick_token, None, [step_index], api_visibility="private", queue=False).then(
-        explain_step, [steps, step_index, temperature, top_p], [choices_plot], api_visibility="private", queue=False)
+        explain_step, [steps, step_index, temperature, top_p], [choices_plot], api_visibility="private", queue=False
+    )
     compare_names = ["message", "temperatures", "samples", "seed", "top_ps", "system_prompt", "model", *controls]
     compare_controls = {**controls, "max_new_tokens": compare_tokens}
-    compared = compare_run.click(api_function(compare_chat, compare_names),
-                                 [compare_message, temperatures, samples, seed, top_ps, system_prompt, model,
-                                  *compare_controls.values()],
-                                 [answers, diversity, compare_data, compare_status], api_name="compare_chat",
-                                 concurrency_limit=2, concurrency_id="chat")
+    compared = compare_run.click(
+        api_function(compare_chat, compare_names),
+        [compare_message, temperatures, samples, seed, top_ps, system_prompt, model, *compare_controls.values()],
+        [answers, diversity, compare_data, compare_status],
+        api_name="compare_chat",
+        concurrency_limit=2,
+        concurrency_id="chat",
+    )
     stop_button(compare_stop, notes, "compare_chat", compared, compare_status)
     clear.click(lambda: ([], "", ""), None, [chatbot, status, steps], api_visibility="private", queue=False)
-    unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
-                 api_visibility="private")
-    return {"chatbot": chatbot, "message": message, "model": model, "status": status, "seed": seed,
-            "system_prompt": system_prompt, "choices_plot": choices_plot, **controls,
-            "compare": {"message": compare_message, "temperatures": temperatures, "top_ps": top_ps,
-                        "samples": samples, "max_new_tokens": compare_tokens}}
+    unload.click(
+        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
+        None,
+        status,
+        api_visibility="private",
+    )
+    return {
+        "chatbot": chatbot,
+        "message": message,
+        "model": model,
+        "status": status,
+        "seed": seed,
+        "system_prompt": system_prompt,
+        "choices_plot": choices_plot,
+        **controls,
+        "compare": {
+            "message": compare_message,
+            "temperatures": temperatures,
+            "top_ps": top_ps,
+            "samples": samples,
+            "max_new_tokens": compare_tokens,
+        },
+    }

@@ -18,7 +18,6 @@ from playground.ui.components import OptionSlider, SeedNumber
 log = logging.getLogger("playground")
 
 
-
 def option_controls(options_cls: type[Options], overrides: dict | None = None) -> dict[str, gr.components.Component]:
     """One slider (or checkbox) per declared option, with its bounds, default and description.
 
@@ -36,8 +35,12 @@ def option_controls(options_cls: type[Options], overrides: dict | None = None) -
         if any(getattr(m, "gt", None) is not None for m in info.metadata):
             low = low + step  # an exclusive bound: the slider starts one step above it
         controls[name] = OptionSlider(
-            minimum=low, maximum=high, value=default, step=step,
-            label=label_of(options_cls, name), info=info.description,
+            minimum=low,
+            maximum=high,
+            value=default,
+            step=step,
+            label=label_of(options_cls, name),
+            info=info.description,
         )
     return controls
 
@@ -72,7 +75,9 @@ def recommended_values(registry, task: str, names: list[str]) -> Callable:
 
 
 def seed_box() -> gr.Number:
-    return SeedNumber(value=-1, precision=0, label="Seed", info="-1 draws a random seed; the seed used is shown with the result.")
+    return SeedNumber(
+        value=-1, precision=0, label="Seed", info="-1 draws a random seed; the seed used is shown with the result."
+    )
 
 
 def seed_row() -> tuple[gr.Number, gr.Number]:
@@ -110,13 +115,18 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
     for n in reversed(names):
         default = own[n].default if n in own else inspect.Parameter.empty
         optional = optional and default is not inspect.Parameter.empty
-        params.insert(0, inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                           default=default if optional else inspect.Parameter.empty))
+        params.insert(
+            0,
+            inspect.Parameter(
+                n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default if optional else inspect.Parameter.empty
+            ),
+        )
     if "progress" in own:
         params.append(inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
     if "request" in own:  # Gradio fills a gr.Request-annotated parameter with the caller's session
-        params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
-                                        annotation=gr.Request))
+        params.append(
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
+        )
 
     all_names = [p.name for p in params]
 
@@ -126,6 +136,7 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
         return values
 
     if inspect.isgeneratorfunction(fn):
+
         @wraps(fn)
         def wrapper(*args, **kwargs):
             try:
@@ -133,6 +144,7 @@ def api_function(fn: Callable, names: list[str]) -> Callable:
             except Exception as exc:
                 raise plain_error(exc, fn.__name__) from None
     else:
+
         @wraps(fn)
         def wrapper(*args, **kwargs):
             try:
@@ -153,13 +165,19 @@ def plain_error(exc: Exception, where: str) -> gr.Error:
     message is escaped: it shows as the text it is (an ``<img>`` in a model id is not fetched).
     """
     if isinstance(exc, gr.Error):
-        return gr.Error(html.escape(str(exc.message), quote=False), duration=exc.duration, visible=exc.visible,
-                        title=exc.title, print_exception=False)
+        return gr.Error(
+            html.escape(str(exc.message), quote=False),
+            duration=exc.duration,
+            visible=exc.visible,
+            title=exc.title,
+            print_exception=False,
+        )
     if isinstance(exc, UserError):
         return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
     log.error("unexpected error in %s", where, exc_info=exc)
-    return gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server log.",
-                    print_exception=False)
+    return gr.Error(
+        f"Something went wrong ({type(exc).__name__}); the details are in the server log.", print_exception=False
+    )
 
 
 def loading_message(wrapper) -> str:
@@ -185,4 +203,3 @@ def data_view(title: str) -> gr.JSON:
     """The data behind a view, as JSON in a closed accordion."""
     with gr.Accordion(title, open=False):
         return gr.JSON(show_label=False)
-

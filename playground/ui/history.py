@@ -24,8 +24,18 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".webm"}
 # Controls whose value is a file on the server: given a path, Gradio copies that file and serves the copy, so a
 # card restores them only from its input files in the data folder (playground.history.RunLog.replay_settings).
-FILE_COMPONENTS = (gr.Image, gr.Audio, gr.Video, gr.File, gr.Gallery, gr.Model3D, gr.ImageEditor,
-                   gr.MultimodalTextbox, gr.UploadButton, gr.DownloadButton)
+FILE_COMPONENTS = (
+    gr.Image,
+    gr.Audio,
+    gr.Video,
+    gr.File,
+    gr.Gallery,
+    gr.Model3D,
+    gr.ImageEditor,
+    gr.MultimodalTextbox,
+    gr.UploadButton,
+    gr.DownloadButton,
+)
 
 CARDS_JS = """
 element.addEventListener('click', (event) => {
@@ -137,13 +147,15 @@ def card_html(card: dict, run_log, title_of) -> str:
     output = card.get("output_text") or ""
     title = title_of(card)
     run = html.escape(card["run_id"])
-    return (f'<div class="run" data-run="{run}" title="Open run {run}">'
-            f'<label class="pick" title="Select for export"><input type="checkbox" data-pick="{run}"></label>'
-            f'<div class="head">{html.escape(title)}</div>'
-            + (f'<div class="media">{media}</div>' if media else "")
-            + (f'<div class="in">{html.escape(inputs[:200])}</div>' if inputs else "")
-            + (f'<div class="out">{html.escape(output[:400])}</div>' if output else "")
-            + f'<div class="foot">{html.escape(when(card))}<br>{html.escape(summary(card))}</div></div>')
+    return (
+        f'<div class="run" data-run="{run}" title="Open run {run}">'
+        f'<label class="pick" title="Select for export"><input type="checkbox" data-pick="{run}"></label>'
+        f'<div class="head">{html.escape(title)}</div>'
+        + (f'<div class="media">{media}</div>' if media else "")
+        + (f'<div class="in">{html.escape(inputs[:200])}</div>' if inputs else "")
+        + (f'<div class="out">{html.escape(output[:400])}</div>' if output else "")
+        + f'<div class="foot">{html.escape(when(card))}<br>{html.escape(summary(card))}</div></div>'
+    )
 
 
 def restore_slots(targets: dict) -> dict:
@@ -157,8 +169,7 @@ def restore_slots(targets: dict) -> dict:
             for name, component in run["controls"].items():
                 slots[(task, api, name)] = component
         single = {k: c for k, c in components.items() if isinstance(c, gr.components.Component)}
-        compare = {k: c for k, c in (components.get("compare") or {}).items()
-                   if isinstance(c, gr.components.Component)}
+        compare = {k: c for k, c in (components.get("compare") or {}).items() if isinstance(c, gr.components.Component)}
         for name, component in single.items():
             slots[(task, "run", name)] = component
         for name, component in {**single, **compare}.items():
@@ -180,12 +191,13 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     """
     titles = {name: registry.task(name).title for name in registry.catalog}
     titles.update({task: built["title"] for task, built in targets.items() if "title" in built})
-    run_titles = {(task, api): run["title"] for task, built in targets.items()
-                  for api, run in (built.get("runs") or {}).items()}
+    run_titles = {
+        (task, api): run["title"] for task, built in targets.items() for api, run in (built.get("runs") or {}).items()
+    }
     sub_tabs = {task: built["sub_tabs"] for task, built in targets.items() if "sub_tabs" in built}
 
     def title_of(card: dict) -> str:
-        """"Text to Image", "Chat · compare", "Try it together · Draw and describe"."""
+        """ "Text to Image", "Chat · compare", "Try it together · Draw and describe"."""
         title = titles.get(card["task"], card["task"])
         run = run_titles.get((card["task"], card.get("api_name")))
         return title + (f" · {run}" if run else " · compare" if card.get("kind") == "compare" else "")
@@ -196,38 +208,58 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     with gr.Tab("History", id="history") as tab:
         note = gr.Markdown(elem_id="history-note")
         with gr.Row(visible=run_log.enabled):
-            task = gr.Dropdown([("All tasks", ""), *((t, n) for n, t in titles.items())], value="", label="Task",
-                               elem_id="history-task")
-            model = gr.Dropdown([("Any model", "")], value="", allow_custom_value=True, label="Model",
-                                elem_id="history-model")
-            text = gr.Textbox(label="Text", placeholder="Words in a prompt, message, caption or transcript; Enter",
-                              elem_id="history-text")
+            task = gr.Dropdown(
+                [("All tasks", ""), *((t, n) for n, t in titles.items())],
+                value="",
+                label="Task",
+                elem_id="history-task",
+            )
+            model = gr.Dropdown(
+                [("Any model", "")], value="", allow_custom_value=True, label="Model", elem_id="history-model"
+            )
+            text = gr.Textbox(
+                label="Text",
+                placeholder="Words in a prompt, message, caption or transcript; Enter",
+                elem_id="history-text",
+            )
             refresh = gr.Button("Refresh", size="sm", scale=0, min_width=90)
         with gr.Row():
             with gr.Column(scale=3):
-                cards = gr.HTML("", js_on_load=CARDS_JS, css_template=CARDS_CSS, elem_id="history-cards",
-                                visible=run_log.enabled)
+                cards = gr.HTML(
+                    "", js_on_load=CARDS_JS, css_template=CARDS_CSS, elem_id="history-cards", visible=run_log.enabled
+                )
                 with gr.Row(visible=run_log.enabled):
                     picked_note = gr.Markdown("Tick runs to export several at once.", elem_id="history-picked")
                     export_picked = gr.Button("Export selected", size="sm", interactive=False)
                     more = gr.Button("Show more", size="sm", visible=False)
             with gr.Column(scale=2):
                 title = gr.Markdown("Open a run to see its run card.", elem_id="history-title")
-                image = gr.Image(label="Output", type="filepath", interactive=False, visible=False, height=280,
-                                 elem_id="history-image")
-                audio = gr.Audio(label="Output", type="filepath", interactive=False, visible=False,
-                                 elem_id="history-audio")
-                output_text = gr.Textbox(label="Output", interactive=False, visible=False, lines=4, max_lines=12,
-                                         elem_id="history-output")
+                image = gr.Image(
+                    label="Output",
+                    type="filepath",
+                    interactive=False,
+                    visible=False,
+                    height=280,
+                    elem_id="history-image",
+                )
+                audio = gr.Audio(
+                    label="Output", type="filepath", interactive=False, visible=False, elem_id="history-audio"
+                )
+                output_text = gr.Textbox(
+                    label="Output", interactive=False, visible=False, lines=4, max_lines=12, elem_id="history-output"
+                )
                 with gr.Row():
                     use = gr.Button("Use these settings", variant="primary", interactive=False, elem_id="history-use")
                     export_one = gr.Button("Export this run", interactive=False, elem_id="history-export")
                     delete = gr.Button("Delete this run", variant="stop", interactive=False, elem_id="history-delete")
                 download = gr.File(label="Exported zip", visible=False, interactive=False, elem_id="history-zip")
                 card_view = gr.JSON(label="Run card", open=True, elem_id="history-card", visible=False)
-                dropped = gr.File(label="Restore settings from a file: drop a PNG or WAV made by the app, or its "
-                                  "run-card JSON", file_types=[".png", ".wav", ".json"], type="filepath",
-                                  elem_id="history-drop")
+                dropped = gr.File(
+                    label="Restore settings from a file: drop a PNG or WAV made by the app, or its run-card JSON",
+                    file_types=[".png", ".wav", ".json"],
+                    type="filepath",
+                    elem_id="history-drop",
+                )
         confirm = gr.Checkbox(visible=False)  # set by the browser's "are you sure?" before a delete
     opened = gr.State(None)  # the card on show: an opened run, or one read from a dropped file
     picked = gr.State([])
@@ -247,19 +279,30 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         total = run_log.count(task or None, model or None, text or None, user=user)
         filtered = bool(task or (model or "").strip() or (text or "").strip())
         lines = [f"**{run_log.note}**"] if run_log.note else []
-        lines.append(f"{total} run{'s' if total != 1 else ''}{' match' if filtered else ' kept'}"
-                     + (f" for {user}" if user is not None else "")
-                     + (f"; showing the newest {len(runs)}." if total > len(runs) else ".")
-                     + f" Files live in `{run_log.data_dir}`.")
+        lines.append(
+            f"{total} run{'s' if total != 1 else ''}{' match' if filtered else ' kept'}"
+            + (f" for {user}" if user is not None else "")
+            + (f"; showing the newest {len(runs)}." if total > len(runs) else ".")
+            + f" Files live in `{run_log.data_dir}`."
+        )
         body = "".join(card_html(c, run_log, title_of) for c in runs)
         if not runs:
-            body = ('<div class="empty">No runs match.</div>' if filtered else
-                    '<div class="empty">No runs yet: every result you make in the other tabs is kept here with '
-                    'its settings.</div>')
+            body = (
+                '<div class="empty">No runs match.</div>'
+                if filtered
+                else '<div class="empty">No runs yet: every result you make in the other tabs is kept here with '
+                'its settings.</div>'
+            )
         models = [("Any model", ""), *((m, m) for m in run_log.models(user=user))]
-        return ("\n\n".join(lines), f'<div class="runs">{body}</div>', gr.update(choices=models), [],
-                "Tick runs to export several at once.", gr.update(interactive=False),
-                gr.update(visible=total > len(runs)))
+        return (
+            "\n\n".join(lines),
+            f'<div class="runs">{body}</div>',
+            gr.update(choices=models),
+            [],
+            "Tick runs to export several at once.",
+            gr.update(interactive=False),
+            gr.update(visible=total > len(runs)),
+        )
 
     def first_page(task, model, text, request: gr.Request):
         return (PAGE, *list_runs(task, model, text, PAGE, viewer(request)))
@@ -270,15 +313,26 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     def show(card, user, preview=None, heading=None):
         """The detail pane for ``card``; ``preview`` is a dropped file to show when the run's own file is gone."""
         if card is None:
-            return (None, "Open a run to see its run card.", gr.update(visible=False, value=None),
-                    gr.update(visible=False, value=None), gr.update(visible=False, value=""),
-                    *[gr.update(interactive=False)] * 3, gr.update(visible=False, value=None),
-                    gr.update(visible=False, value=None))
+            return (
+                None,
+                "Open a run to see its run card.",
+                gr.update(visible=False, value=None),
+                gr.update(visible=False, value=None),
+                gr.update(visible=False, value=""),
+                *[gr.update(interactive=False)] * 3,
+                gr.update(visible=False, value=None),
+                gr.update(visible=False, value=None),
+            )
+
         def found(entries):  # a dropped card's paths are not trusted: only files of this login's runs are shown
-            paths = [run_log.file(e.get("path"), user) if run_log.enabled and isinstance(e, dict) else None
-                     for e in entries or []]
-            return ([p for p in paths if p is not None and p.suffix.lower() in IMAGE_SUFFIXES],
-                    [p for p in paths if p is not None and p.suffix.lower() in AUDIO_SUFFIXES])
+            paths = [
+                run_log.file(e.get("path"), user) if run_log.enabled and isinstance(e, dict) else None
+                for e in entries or []
+            ]
+            return (
+                [p for p in paths if p is not None and p.suffix.lower() in IMAGE_SUFFIXES],
+                [p for p in paths if p is not None and p.suffix.lower() in AUDIO_SUFFIXES],
+            )
 
         pictures, sounds = found(card.get("output_files"))
         if preview and Path(preview).suffix.lower() == ".png" and not pictures:
@@ -291,15 +345,24 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         pictures, sounds = pictures or input_pictures, sounds or input_sounds
         known = run_log.enabled and run_log.get(card["run_id"], user) is not None
         head = heading or f"### {title_of(card)}"
-        lines = [head, f"Run `{card['run_id']}` · {when(card)} · {summary(card)}",
-                 f"{card.get('backend', '')} on {card.get('device', '')} {card.get('dtype', '')} · model "
-                 f"revision `{(card.get('revision') or 'unknown')[:23]}`"]
-        return (card, "\n\n".join(lines),
-                gr.update(visible=bool(pictures), value=str(pictures[0]) if pictures else None, label=picture_label),
-                gr.update(visible=bool(sounds), value=str(sounds[0]) if sounds else None, label=sound_label),
-                gr.update(visible=bool(card.get("output_text")), value=card.get("output_text") or ""),
-                gr.update(interactive=True), gr.update(interactive=known), gr.update(interactive=known),
-                gr.update(visible=False, value=None), gr.update(visible=True, value=card))
+        lines = [
+            head,
+            f"Run `{card['run_id']}` · {when(card)} · {summary(card)}",
+            f"{card.get('backend', '')} on {card.get('device', '')} {card.get('dtype', '')} · model "
+            f"revision `{(card.get('revision') or 'unknown')[:23]}`",
+        ]
+        return (
+            card,
+            "\n\n".join(lines),
+            gr.update(visible=bool(pictures), value=str(pictures[0]) if pictures else None, label=picture_label),
+            gr.update(visible=bool(sounds), value=str(sounds[0]) if sounds else None, label=sound_label),
+            gr.update(visible=bool(card.get("output_text")), value=card.get("output_text") or ""),
+            gr.update(interactive=True),
+            gr.update(interactive=known),
+            gr.update(interactive=known),
+            gr.update(visible=False, value=None),
+            gr.update(visible=True, value=card),
+        )
 
     def open_run(evt: gr.EventData, request: gr.Request):
         user = viewer(request)
@@ -324,8 +387,11 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
             raise gr.Error("Open a run or drop a file first.", print_exception=False)
         kind = slot_kind(card, targets)
         aliases = ALIASES if kind in ("run", "compare") else {}
-        file_settings = {n for n in card.get("settings") or {}
-                         if isinstance(slots.get((card["task"], kind, aliases.get(n, n))), FILE_COMPONENTS)}
+        file_settings = {
+            n
+            for n in card.get("settings") or {}
+            if isinstance(slots.get((card["task"], kind, aliases.get(n, n))), FILE_COMPONENTS)
+        }
         return run_log.replay_settings(card, file_settings, user=user)
 
     def updates_for(card, names, user):
@@ -402,16 +468,23 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     detail = [opened, title, image, audio, output_text, use, export_one, delete, download, card_view]
     filters = [task, model, text, limit]
     private = dict(api_visibility="private")
-    gr.on([tab.select, refresh.click, task.change, model.change, text.submit], first_page, filters[:3],
-          [limit, *listing], **private)
+    gr.on(
+        [tab.select, refresh.click, task.change, model.change, text.submit],
+        first_page,
+        filters[:3],
+        [limit, *listing],
+        **private,
+    )
     more.click(next_page, filters, [limit, *listing], **private)
     cards.open_run(open_run, None, detail, **private)
     cards.pick(picked_runs, None, [picked, picked_note, export_picked], **private)
     dropped.upload(open_file, dropped, detail, **private)
     use.click(use_first, opened, [tabs, *sub_tabs.values(), *first_receivers], **private).success(
-        use_rest, opened, receivers, **private)
+        use_rest, opened, receivers, **private
+    )
     export_one.click(export_opened, opened, download, **private)
     export_picked.click(export_ticked, picked, download, **private)
     delete.click(None, None, confirm, js=CONFIRM_DELETE, queue=False, **private).then(
-        delete_run, [confirm, opened, *filters], [*detail, *listing], **private)
+        delete_run, [confirm, opened, *filters], [*detail, *listing], **private
+    )
     return {"cards": cards, "use": use, "card": card_view, "dropped": dropped}

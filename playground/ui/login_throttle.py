@@ -25,8 +25,14 @@ MAX_ADDRESSES = 10_000  # addresses remembered at once; the oldest are forgotten
 class LoginThrottle:
     """ASGI middleware: ``app`` wrapped so each client address gets ``max_failures`` wrong logins, then waits."""
 
-    def __init__(self, app, max_failures: int = MAX_FAILURES, lock_seconds: float = LOCK_SECONDS,
-                 max_lock_seconds: float = MAX_LOCK_SECONDS, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        app,
+        max_failures: int = MAX_FAILURES,
+        lock_seconds: float = LOCK_SECONDS,
+        max_lock_seconds: float = MAX_LOCK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.app = app
         self.max_failures = max_failures
         self.lock_seconds = lock_seconds
@@ -66,8 +72,9 @@ class LoginThrottle:
             count, until = self._failures.pop(address, (0, 0.0))
             count += 1
             if count >= self.max_failures:
-                until = self.clock() + min(self.max_lock_seconds,
-                                           self.lock_seconds * 2 ** min(count - self.max_failures, 32))
+                until = self.clock() + min(
+                    self.max_lock_seconds, self.lock_seconds * 2 ** min(count - self.max_failures, 32)
+                )
             self._failures[address] = (count, until)  # re-inserted: the dict keeps the most recent last
             while len(self._failures) > MAX_ADDRESSES:
                 del self._failures[next(iter(self._failures))]
@@ -80,9 +87,17 @@ class LoginThrottle:
 async def refuse(send, wait: float) -> None:
     seconds = math.ceil(wait)
     body = json.dumps({"detail": f"Too many wrong logins from this address; try again in {seconds} s."}).encode()
-    await send({"type": "http.response.start", "status": 429,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"retry-after", str(seconds).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(seconds).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -17,13 +17,16 @@ from playground import preload
 
 TAB_TASKS = ("chat", "text_to_image", "captioning", "speech_to_text", "text_to_speech")
 CHAINS_TITLE = "Try it together"
-ICONS = {preload.READY: "✓", preload.LOADING: "…", preload.WAITING: "…", preload.FAILED: "✗",
-         preload.ON_FIRST_USE: "○"}
+ICONS = {preload.READY: "✓", preload.LOADING: "…", preload.WAITING: "…", preload.FAILED: "✗", preload.ON_FIRST_USE: "○"}
 # the tab bar measures its labels to decide what overflows, so a resize event makes it measure the new type size
-LOOK_ON = ("() => { document.body.classList.add('presenter'); document.body.classList.remove('dark'); "
-           "window.dispatchEvent(new Event('resize')); }")
-LOOK_TOGGLE = ("(on) => { document.body.classList.toggle('presenter', on); if (on) document.body.classList.remove('dark'); "
-               "setTimeout(() => window.dispatchEvent(new Event('resize')), 50); }")
+LOOK_ON = (
+    "() => { document.body.classList.add('presenter'); document.body.classList.remove('dark'); "
+    "window.dispatchEvent(new Event('resize')); }"
+)
+LOOK_TOGGLE = (
+    "(on) => { document.body.classList.toggle('presenter', on); if (on) document.body.classList.remove('dark'); "
+    "setTimeout(() => window.dispatchEvent(new Event('resize')), 50); }"
+)
 
 EXTRA_CSS = """
 body.presenter .gradio-container { max-width: 100% !important; padding-left: 2.5vw !important; padding-right: 2.5vw !important; }
@@ -47,14 +50,25 @@ body.presenter button.gallery-item:hover { background: #dbeafe !important; }
 def theme() -> gr.themes.Base:
     """Large type, strong contrast and a light page: what survives a washed-out projector."""
     return gr.themes.Default(
-        primary_hue="blue", secondary_hue="sky", neutral_hue="slate",
+        primary_hue="blue",
+        secondary_hue="sky",
+        neutral_hue="slate",
         text_size=gr.themes.Size(xxs="12px", xs="14px", sm="16px", md="20px", lg="24px", xl="30px", xxl="38px"),
-        spacing_size=gr.themes.sizes.spacing_lg, radius_size=gr.themes.sizes.radius_md,
+        spacing_size=gr.themes.sizes.spacing_lg,
+        radius_size=gr.themes.sizes.radius_md,
     ).set(
-        body_text_color="#0b1220", body_text_color_subdued="#334155", block_label_text_color="#0b1220",
-        block_title_text_color="#0b1220", block_info_text_color="#334155", block_label_text_weight="600",
-        block_title_text_weight="600", button_large_padding="14px 28px", button_large_text_size="*text_lg",
-        button_medium_text_size="*text_md", input_text_size="*text_lg", chatbot_text_size="*text_lg",
+        body_text_color="#0b1220",
+        body_text_color_subdued="#334155",
+        block_label_text_color="#0b1220",
+        block_title_text_color="#0b1220",
+        block_info_text_color="#334155",
+        block_label_text_weight="600",
+        block_title_text_weight="600",
+        button_large_padding="14px 28px",
+        button_large_text_size="*text_lg",
+        button_medium_text_size="*text_md",
+        input_text_size="*text_lg",
+        chatbot_text_size="*text_lg",
         border_color_primary="#64748b",
     )
 
@@ -85,8 +99,15 @@ def ready_html(preloader) -> str:
         title = preloader.registry.task(task).title
         chips.append(f'<span class="ready-chip {state.split()[0]}">{ICONS[state]} {title}: {state}</span>')
     chain_states = {s for s, _ in states.values()}
-    chain = (preload.READY if chain_states == {preload.READY} else preload.FAILED if preload.FAILED in chain_states
-             else preload.LOADING if chain_states & {preload.LOADING, preload.WAITING} else preload.ON_FIRST_USE)
+    chain = (
+        preload.READY
+        if chain_states == {preload.READY}
+        else preload.FAILED
+        if preload.FAILED in chain_states
+        else preload.LOADING
+        if chain_states & {preload.LOADING, preload.WAITING}
+        else preload.ON_FIRST_USE
+    )
     chips.append(f'<span class="ready-chip {chain.split()[0]}">{ICONS[chain]} {CHAINS_TITLE}: {chain}</span>')
     problems = list(dict.fromkeys(text for state, text in states.values() if state == preload.FAILED))
     more = "".join(f'<div class="ready-problems">{html.escape(p)}</div>' for p in problems)
@@ -95,8 +116,9 @@ def ready_html(preloader) -> str:
 
 def build_toggle(presenter: bool) -> gr.Checkbox:
     """The "Presenter view" switch: large type and the clean look, on or off, at any time."""
-    toggle = gr.Checkbox(value=presenter, label="Presenter view", container=False, scale=0, min_width=190,
-                         elem_id="presenter-toggle")
+    toggle = gr.Checkbox(
+        value=presenter, label="Presenter view", container=False, scale=0, min_width=190, elem_id="presenter-toggle"
+    )
     toggle.change(None, [toggle], None, js=LOOK_TOGGLE, api_visibility="private", queue=False)
     return toggle
 

@@ -17,12 +17,24 @@ from playground.backends.openai_compat import KEY_VARIABLE, OpenAICompatibleServ
 from playground.errors import UserError, shown
 from playground.ui.controls import api_function
 
-ROUTES = {"chat": "/v1/chat/completions", "speech_to_text": "/v1/audio/transcriptions",
-          "text_to_speech": "/v1/audio/speech", "text_to_image": "/v1/images/generations"}
-SERVERS = {"chat": "vLLM, TGI, Ollama, llama.cpp's server, LocalAI", "speech_to_text": "LocalAI, speaches, vLLM",
-           "text_to_speech": "LocalAI, speaches, Kokoro-FastAPI", "text_to_image": "LocalAI"}
-PLACEHOLDERS = {"chat": "e.g. llama3.2 (empty: the server's only model)", "speech_to_text": "e.g. whisper-1",
-                "text_to_speech": "e.g. tts-1", "text_to_image": "e.g. stablediffusion"}
+ROUTES = {
+    "chat": "/v1/chat/completions",
+    "speech_to_text": "/v1/audio/transcriptions",
+    "text_to_speech": "/v1/audio/speech",
+    "text_to_image": "/v1/images/generations",
+}
+SERVERS = {
+    "chat": "vLLM, TGI, Ollama, llama.cpp's server, LocalAI",
+    "speech_to_text": "LocalAI, speaches, vLLM",
+    "text_to_speech": "LocalAI, speaches, Kokoro-FastAPI",
+    "text_to_image": "LocalAI",
+}
+PLACEHOLDERS = {
+    "chat": "e.g. llama3.2 (empty: the server's only model)",
+    "speech_to_text": "e.g. whisper-1",
+    "text_to_speech": "e.g. tts-1",
+    "text_to_image": "e.g. stablediffusion",
+}
 
 
 def session_of(request: gr.Request | None) -> str | None:
@@ -80,16 +92,27 @@ def remote_section(registry, task: str, model: gr.Dropdown) -> dict:
     prefix = task.replace("_", "-")
     registry.remote_keys.session = current_session  # keys typed in a page belong to that page's session
     with gr.Accordion("Remote server (OpenAI-compatible)", open=False, elem_id=f"{prefix}-remote"):
-        gr.Markdown(f"Run this tab on a server with `{ROUTES[task]}` ({SERVERS[task]}). The model id becomes "
-                    "`URL#model`; a key typed here is used by this browser tab only, stays in the app's memory "
-                    f"and is never saved. {allowed_line(registry)}", elem_classes=["explain-caption"])
+        gr.Markdown(
+            f"Run this tab on a server with `{ROUTES[task]}` ({SERVERS[task]}). The model id becomes "
+            "`URL#model`; a key typed here is used by this browser tab only, stays in the app's memory "
+            f"and is never saved. {allowed_line(registry)}",
+            elem_classes=["explain-caption"],
+        )
         url = gr.Textbox(label="Server URL", placeholder="http://127.0.0.1:8080/v1", elem_id=f"{prefix}-remote-url")
         with gr.Row():
             name = gr.Textbox(label="Model name", placeholder=PLACEHOLDERS[task], elem_id=f"{prefix}-remote-model")
-            voice = gr.Textbox(label="Voice", placeholder="e.g. alloy", visible=task == "text_to_speech",
-                               elem_id=f"{prefix}-remote-voice")
-        key = gr.Textbox(label="API key (optional)", type="password", placeholder="Kept in memory only, never saved",
-                         elem_id=f"{prefix}-remote-key")
+            voice = gr.Textbox(
+                label="Voice",
+                placeholder="e.g. alloy",
+                visible=task == "text_to_speech",
+                elem_id=f"{prefix}-remote-voice",
+            )
+        key = gr.Textbox(
+            label="API key (optional)",
+            type="password",
+            placeholder="Kept in memory only, never saved",
+            elem_id=f"{prefix}-remote-key",
+        )
         with gr.Row():
             use = gr.Button("Use this server", size="sm", elem_id=f"{prefix}-remote-use")
             forget = gr.Button("Forget the key", size="sm", elem_id=f"{prefix}-remote-forget")
@@ -117,20 +140,34 @@ def remote_section(registry, task: str, model: gr.Dropdown) -> dict:
         elif names is not None and not remote.model:
             raise UserError(f"Name the model: the server offers {', '.join(listing) or 'none'}.")
         elif names and remote.model.split("@")[0] not in names:
-            note = (f" The server lists {', '.join(listing)}, not this name; some servers accept any name."
-                     if listing else "")
+            note = (
+                f" The server lists {', '.join(listing)}, not this name; some servers accept any name."
+                if listing
+                else ""
+            )
         held = "with the API key" if registry.remote_keys.get(remote.base_url) else "without an API key"
-        return (gr.update(value=remote.source), "",
-                f"Using `{remote.source}` {held}.{note} Runs in this tab now go to that server.")
+        return (
+            gr.update(value=remote.source),
+            "",
+            f"Using `{remote.source}` {held}.{note} Runs in this tab now go to that server.",
+        )
 
     def forget_key(url, request=None):
         remote = remote_id(url, "")
         registry.remote_keys.set_for_session(session_of(request), remote.base_url, None)
-        return "", (f"This page's key for {remote.base_url} is forgotten (a key the app was started with, from "
-                    f"--remote-key or {KEY_VARIABLE}, still applies).")
+        return "", (
+            f"This page's key for {remote.base_url} is forgotten (a key the app was started with, from "
+            f"--remote-key or {KEY_VARIABLE}, still applies)."
+        )
 
-    use.click(api_function(said_in_note(connect, 3), ["url", "name", "voice", "key"]), [url, name, voice, key],
-              [model, key, note], api_visibility="private", queue=False)
-    forget.click(api_function(said_in_note(forget_key, 2), ["url"]), [url], [key, note], api_visibility="private",
-                 queue=False)
+    use.click(
+        api_function(said_in_note(connect, 3), ["url", "name", "voice", "key"]),
+        [url, name, voice, key],
+        [model, key, note],
+        api_visibility="private",
+        queue=False,
+    )
+    forget.click(
+        api_function(said_in_note(forget_key, 2), ["url"]), [url], [key, note], api_visibility="private", queue=False
+    )
     return {"url": url, "name": name, "voice": voice, "key": key, "use": use, "note": note}

@@ -43,8 +43,10 @@ def transcript_cards(cells) -> str:
         score = f" · word error rate {100 * c.wer:.0f}%" if c.wer is not None else ""
         foot = f"{len(c.text.split())} words in {c.elapsed:.2f} s{score}" if c.done else "waiting"
         text = html.escape(c.text) if c.done and c.text else ("(no speech was recognised)" if c.done else "…")
-        cards.append(f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
-                     f'<div class="answer-text">{text}</div><div class="answer-foot">{foot}</div></div>')
+        cards.append(
+            f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
+            f'<div class="answer-text">{text}</div><div class="answer-foot">{foot}</div></div>'
+        )
     return f'<div class="answer-grid">{"".join(cards)}</div>'
 
 
@@ -55,8 +57,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     with gr.Tab("Speech to Text", id=TASK):
         with gr.Row():
             with gr.Column(scale=2):
-                audio = gr.Audio(label="Speech", sources=["upload", "microphone"], type="filepath",
-                                 elem_id="stt-audio")
+                audio = gr.Audio(label="Speech", sources=["upload", "microphone"], type="filepath", elem_id="stt-audio")
                 run_button = gr.Button("Transcribe", variant="primary", elem_id="stt-run")
                 if example_clips():
                     gr.Examples([[p] for p in example_clips()], inputs=[audio], label="Example clips")
@@ -71,23 +72,34 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 picture = gr.Plot(label=f"{audio_views.TITLE}, as the model hears it", elem_id="stt-picture")
                 gr.Markdown(audio_views.CAPTION, elem_classes=["explain-caption"])
         with gr.Accordion("Compare settings: one recording, several transcripts", open=False, elem_id="stt-compare"):
-            gr.Markdown("The same audio transcribed at several beam sizes and/or decoding temperatures. Type what was "
-                        "really said to score each transcript: the word error rate counts the words missed, added "
-                        "or changed, out of the words in your text (0% is perfect).")
+            gr.Markdown(
+                "The same audio transcribed at several beam sizes and/or decoding temperatures. Type what was "
+                "really said to score each transcript: the word error rate counts the words missed, added "
+                "or changed, out of the words in your text (0% is perfect)."
+            )
             with gr.Row():
-                beam_sizes = gr.Textbox(label="Beam sizes", value="1, 5", info="Separated by commas",
-                                        elem_id="stt-compare-beams")
-                temperatures = gr.Textbox(label="Decoding temperatures", value="",
-                                          info="Empty: the slider's value", elem_id="stt-compare-temperatures")
-                reference = gr.Textbox(label="What was really said (optional)", value="", scale=2,
-                                       elem_id="stt-compare-reference")
+                beam_sizes = gr.Textbox(
+                    label="Beam sizes", value="1, 5", info="Separated by commas", elem_id="stt-compare-beams"
+                )
+                temperatures = gr.Textbox(
+                    label="Decoding temperatures",
+                    value="",
+                    info="Empty: the slider's value",
+                    elem_id="stt-compare-temperatures",
+                )
+                reference = gr.Textbox(
+                    label="What was really said (optional)", value="", scale=2, elem_id="stt-compare-reference"
+                )
             compare_run, compare_stop, compare_status = run_stop_status("stt-compare")
             transcripts = gr.HTML(elem_id="stt-transcripts")
             scores = gr.Dataframe(label="Transcripts compared", interactive=False, elem_id="stt-scores")
-            differences = gr.HighlightedText(label="Words that differ from what was really said",
-                                             color_map={compare.DIFF_LABELS["-"]: "#ffadad",
-                                                        compare.DIFF_LABELS["+"]: "#ffe08a"},
-                                             show_legend=True, combine_adjacent=False, elem_id="stt-differences")
+            differences = gr.HighlightedText(
+                label="Words that differ from what was really said",
+                color_map={compare.DIFF_LABELS["-"]: "#ffadad", compare.DIFF_LABELS["+"]: "#ffe08a"},
+                show_legend=True,
+                combine_adjacent=False,
+                elem_id="stt-differences",
+            )
             compare_data = data_view("Every transcript as data")
 
     def transcribe(audio, model, progress=gr.Progress(), **options):
@@ -103,26 +115,40 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         seconds = len(samples) / SAMPLE_RATE
         text = result.text or "(no speech was recognised)"
         run_log.record("transcribe", wrapper, options, files={"audio": audio}, outputs=[result.text], seconds=elapsed)
-        yield text, (f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
-                     f"{wrapper.model_id} on {wrapper.device}")
+        yield (
+            text,
+            (
+                f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
+                f"{wrapper.model_id} on {wrapper.device}"
+            ),
+        )
 
     def draw_input(audio):
         if not audio:
             return None
         return audio_views.sound_figure(load_audio(audio, SAMPLE_RATE), SAMPLE_RATE, title="")
 
-    def compare_transcribe(audio, beam_sizes, temperatures, reference, model, progress=gr.Progress(), request=None,
-                           **options):
+    def compare_transcribe(
+        audio, beam_sizes, temperatures, reference, model, progress=gr.Progress(), request=None, **options
+    ):
         samples = load_audio(audio, SAMPLE_RATE)
         base = options_cls.parse(**options)
         reference = reference if isinstance(reference, str) else ""
         cells = compare.transcript_cells(options_cls, base, beam_sizes, temperatures)
         wrapper = registry.get(TASK, model)
+
         def record(note=None):
             done = [c for c in cells if c.done]
-            run_log.record("compare_transcribe", wrapper, base, files={"audio": audio}, stopped=note,
-                           settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
-                           outputs=[f"{c.label}: {c.text}" for c in done], seconds=sum(c.elapsed for c in done))
+            run_log.record(
+                "compare_transcribe",
+                wrapper,
+                base,
+                files={"audio": audio},
+                stopped=note,
+                settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
+                outputs=[f"{c.label}: {c.text}" for c in done],
+                seconds=sum(c.elapsed for c in done),
+            )
 
         def run_one(cell, report, stop):
             return compare.run_transcript_cell(wrapper, samples, cell, reference)
@@ -143,10 +169,13 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                         finished += 1
                         run.if_stopped(f"Stopped: {finished} of {len(cells)} transcripts finished.")
                         progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
-                        yield (transcript_cards(cells), rows_table(compare.transcript_summary(cells)),
-                               compare.transcript_diffs(cells, reference) if reference.strip() else None,
-                               [_transcript_record(c) for c in cells if c.done],
-                               f"{finished} of {len(cells)} transcripts done")
+                        yield (
+                            transcript_cards(cells),
+                            rows_table(compare.transcript_summary(cells)),
+                            compare.transcript_diffs(cells, reference) if reference.strip() else None,
+                            [_transcript_record(c) for c in cells if c.done],
+                            f"{finished} of {len(cells)} transcripts done",
+                        )
             done = [c for c in cells if c.done]
             note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
             record(note.strip() or None)
@@ -154,26 +183,57 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             if reference.strip() and done:
                 best = min(done, key=lambda c: c.wer)
                 scored = f" · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
-            yield (transcript_cards(done), rows_table(compare.transcript_summary(done)),
-                   compare.transcript_diffs(done, reference) if reference.strip() else None,
-                   [_transcript_record(c) for c in done], note + f"{len(done)} transcripts{scored}")
+            yield (
+                transcript_cards(done),
+                rows_table(compare.transcript_summary(done)),
+                compare.transcript_diffs(done, reference) if reference.strip() else None,
+                [_transcript_record(c) for c in done],
+                note + f"{len(done)} transcripts{scored}",
+            )
 
     names = ["audio", "model", *controls]
-    gr.on([run_button.click], api_function(transcribe, names), [audio, model, *controls.values()],
-          [transcript, status], api_name="transcribe", concurrency_limit=2, concurrency_id="speech_to_text")
+    gr.on(
+        [run_button.click],
+        api_function(transcribe, names),
+        [audio, model, *controls.values()],
+        [transcript, status],
+        api_name="transcribe",
+        concurrency_limit=2,
+        concurrency_id="speech_to_text",
+    )
     audio.change(api_function(draw_input, ["audio"]), [audio], [picture], api_visibility="private")
     compare_names = ["audio", "beam_sizes", "temperatures", "reference", "model", *controls]
-    compared = compare_run.click(api_function(compare_transcribe, compare_names),
-                                 [audio, beam_sizes, temperatures, reference, model, *controls.values()],
-                                 [transcripts, scores, differences, compare_data, compare_status],
-                                 api_name="compare_transcribe", concurrency_limit=2, concurrency_id="speech_to_text")
+    compared = compare_run.click(
+        api_function(compare_transcribe, compare_names),
+        [audio, beam_sizes, temperatures, reference, model, *controls.values()],
+        [transcripts, scores, differences, compare_data, compare_status],
+        api_name="compare_transcribe",
+        concurrency_limit=2,
+        concurrency_id="speech_to_text",
+    )
     stop_button(compare_stop, notes, "compare_transcribe", compared, compare_status)
-    unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
-                 api_visibility="private")
-    return {"audio": audio, "transcript": transcript, "model": model, "status": status, "picture": picture,
-            **controls, "compare": {"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference}}
+    unload.click(
+        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
+        None,
+        status,
+        api_visibility="private",
+    )
+    return {
+        "audio": audio,
+        "transcript": transcript,
+        "model": model,
+        "status": status,
+        "picture": picture,
+        **controls,
+        "compare": {"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
+    }
 
 
 def _transcript_record(cell) -> dict:
-    return {"beam_size": cell.beam_size, "temperature": cell.temperature, "text": cell.text, "wer": cell.wer,
-            "seconds": round(cell.elapsed, 3)}
+    return {
+        "beam_size": cell.beam_size,
+        "temperature": cell.temperature,
+        "text": cell.text,
+        "wer": cell.wer,
+        "seconds": round(cell.elapsed, 3),
+    }

@@ -38,11 +38,20 @@ EXAMPLE_PROMPTS = [
     "a large green triangle on an orange background",
 ]
 STRIP_FRAMES = 6  # intermediate pictures in the noise-to-picture strip
-AXIS_CHOICES = [("Guidance scale", "guidance_scale"), ("Steps", "steps"), ("Seed", "seed"),
-                ("Prompt", "prompt"), ("Model", "model")]
-AXIS_EXAMPLES = {"guidance_scale": "1, 3, 7.5", "steps": "5, 10, 20", "seed": "1, 2, 3",
-                 "prompt": "a large red circle on a blue background | a large red square on a blue background",
-                 "model": "bundled/shapes-sd"}
+AXIS_CHOICES = [
+    ("Guidance scale", "guidance_scale"),
+    ("Steps", "steps"),
+    ("Seed", "seed"),
+    ("Prompt", "prompt"),
+    ("Model", "model"),
+]
+AXIS_EXAMPLES = {
+    "guidance_scale": "1, 3, 7.5",
+    "steps": "5, 10, 20",
+    "seed": "1, 2, 3",
+    "prompt": "a large red circle on a blue background | a large red square on a blue background",
+    "model": "bundled/shapes-sd",
+}
 
 
 def noise_strip(result, total_steps: int):
@@ -76,25 +85,43 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     remote_section(registry, TASK, model)
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     seed, seed_used = seed_row()
-                    show_steps = gr.Checkbox(value=shows_steps_by_default(registry, registry.task(TASK).default),
-                                             label="Show the path from noise to picture",
-                                             info="Decodes the picture at a few steps along the way (slower on big models).")
+                    show_steps = gr.Checkbox(
+                        value=shows_steps_by_default(registry, registry.task(TASK).default),
+                        label="Show the path from noise to picture",
+                        info="Decodes the picture at a few steps along the way (slower on big models).",
+                    )
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
-                image = gr.Image(label="Result", type="pil", format="png", height=420, interactive=False,
-                                 elem_id="t2i-result")
+                image = gr.Image(
+                    label="Result", type="pil", format="png", height=420, interactive=False, elem_id="t2i-result"
+                )
                 status = gr.Markdown(elem_id="t2i-status")
-                strip = gr.Image(label="From noise to picture", type="pil", format="png", interactive=False,
-                                 elem_id="t2i-strip", show_label=True)
-                gr.Markdown("The model starts from random noise and removes a little of it at every step, "
-                            "guided by your prompt, until a picture is left.", elem_classes=["explain-caption"])
+                strip = gr.Image(
+                    label="From noise to picture",
+                    type="pil",
+                    format="png",
+                    interactive=False,
+                    elem_id="t2i-strip",
+                    show_label=True,
+                )
+                gr.Markdown(
+                    "The model starts from random noise and removes a little of it at every step, "
+                    "guided by your prompt, until a picture is left.",
+                    elem_classes=["explain-caption"],
+                )
         with gr.Accordion("Compare settings: an X/Y grid", open=False, elem_id="t2i-compare"):
-            gr.Markdown("Pick one or two settings and list the values to try. Every picture uses the same seed "
-                        "(unless seed is an axis), so only the setting you vary changes.")
+            gr.Markdown(
+                "Pick one or two settings and list the values to try. Every picture uses the same seed "
+                "(unless seed is an axis), so only the setting you vary changes."
+            )
             with gr.Row():
                 x_param = gr.Dropdown(AXIS_CHOICES, value="guidance_scale", label="X axis")
-                x_values = gr.Textbox(value=AXIS_EXAMPLES["guidance_scale"], label="X values",
-                                      info="Numbers separated by commas; prompts separated by |", elem_id="t2i-x-values")
+                x_values = gr.Textbox(
+                    value=AXIS_EXAMPLES["guidance_scale"],
+                    label="X values",
+                    info="Numbers separated by commas; prompts separated by |",
+                    elem_id="t2i-x-values",
+                )
                 y_param = gr.Dropdown([("None", compare.NO_AXIS), *AXIS_CHOICES], value="seed", label="Y axis")
                 y_values = gr.Textbox(value=AXIS_EXAMPLES["seed"], label="Y values", elem_id="t2i-y-values")
             grid_run, grid_stop, grid_status = run_stop_status("t2i-grid", "Make the grid")
@@ -102,8 +129,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             singles = gr.Gallery(label="Single images", columns=8, height=220, format="png", elem_id="t2i-singles")
             grid_summary = data_view("Settings of every cell")
 
-    def text_to_image(prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(),
-                      request=None, **options):
+    def text_to_image(
+        prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(), request=None, **options
+    ):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
@@ -119,9 +147,15 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             every = max(1, options.steps // STRIP_FRAMES) if show_noise_steps else 0
 
             def work(report, stop):
-                return wrapper.generate(prompt, negative_prompt or "", options, seed,
-                                        on_step=lambda done, total: report((done, total)), stop=stop,
-                                        preview_every=every)
+                return wrapper.generate(
+                    prompt,
+                    negative_prompt or "",
+                    options,
+                    seed,
+                    on_step=lambda done, total: report((done, total)),
+                    stop=stop,
+                    preview_every=every,
+                )
 
             # a step's update to the page costs the server CPU the picture needs: at most 4 a second
             with contextlib.closing(iterate_job(work, latest_every=0.25, heartbeat=HEARTBEAT)) as sweep:
@@ -136,16 +170,42 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     else:
                         result = value
             elapsed = time.perf_counter() - start
-            run_log.record("text_to_image", wrapper, options, seed=seed, outputs=[result.image], seconds=elapsed,
-                           settings={"prompt": prompt, "negative_prompt": negative_prompt or "",
-                                     "show_noise_steps": bool(show_noise_steps)})
-            yield (result.image, seed,
-                   (f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
-                    f"seed {seed} · {wrapper.model_id} on {wrapper.device}"),
-                   noise_strip(result, options.steps) if show_noise_steps else None)
+            run_log.record(
+                "text_to_image",
+                wrapper,
+                options,
+                seed=seed,
+                outputs=[result.image],
+                seconds=elapsed,
+                settings={
+                    "prompt": prompt,
+                    "negative_prompt": negative_prompt or "",
+                    "show_noise_steps": bool(show_noise_steps),
+                },
+            )
+            yield (
+                result.image,
+                seed,
+                (
+                    f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
+                    f"seed {seed} · {wrapper.model_id} on {wrapper.device}"
+                ),
+                noise_strip(result, options.steps) if show_noise_steps else None,
+            )
 
-    def compare_text_to_image(prompt, x_param, x_values, y_param, y_values, seed, negative_prompt, model,
-                              progress=gr.Progress(), request=None, **options):
+    def compare_text_to_image(
+        prompt,
+        x_param,
+        x_values,
+        y_param,
+        y_values,
+        seed,
+        negative_prompt,
+        model,
+        progress=gr.Progress(),
+        request=None,
+        **options,
+    ):
         prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
@@ -165,19 +225,37 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             wrapper = registry.get(TASK, cell.model)
             wrapper.ensure_loaded()
             begin = time.perf_counter()
-            result = wrapper.generate(cell.prompt, negative_prompt or "", cell.options, cell.seed, stop=stop,
-                                      on_step=lambda done, total: report((done, total)))
+            result = wrapper.generate(
+                cell.prompt,
+                negative_prompt or "",
+                cell.options,
+                cell.seed,
+                stop=stop,
+                on_step=lambda done, total: report((done, total)),
+            )
             cell.image, cell.steps_done, cell.seconds = result.image, result.steps_done, time.perf_counter() - begin
             return cell
 
         def record(note=None):
             made = [c for c in cells if c.image is not None]
             if made:
-                run_log.record("compare_text_to_image", registry.get(TASK, model), base, seed=seed,
-                               outputs=[picture()], seconds=sum(c.seconds for c in made), stopped=note,
-                               settings={"prompt": prompt, "x_param": x_param, "x_values": x_values,
-                                         "y_param": y_param, "y_values": y_values,
-                                         "negative_prompt": negative_prompt or ""})
+                run_log.record(
+                    "compare_text_to_image",
+                    registry.get(TASK, model),
+                    base,
+                    seed=seed,
+                    outputs=[picture()],
+                    seconds=sum(c.seconds for c in made),
+                    stopped=note,
+                    settings={
+                        "prompt": prompt,
+                        "x_param": x_param,
+                        "x_values": x_values,
+                        "y_param": y_param,
+                        "y_values": y_values,
+                        "negative_prompt": negative_prompt or "",
+                    },
+                )
 
         finished = 0
         with notes.run(request, "compare_text_to_image") as run:
@@ -189,40 +267,90 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     elif kind == "progress":
                         done, total = value
                         progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
-                        yield gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
+                        yield (
+                            gr.skip(),
+                            gr.skip(),
+                            gr.skip(),
+                            f"Image {finished + 1} of {len(cells)}: step {done} of {total}",
+                        )
                     elif kind == "cell":
                         finished += 1
                         run.if_stopped(f"Stopped: {finished} of {len(cells)} images were made · seed {seed}")
-                        yield (picture(), [(c.image, c.label) for c in cells if c.image is not None],
-                               [compare.cell_record(c) for c in cells if c.image is not None],
-                               f"{finished} of {len(cells)} images done")
+                        yield (
+                            picture(),
+                            [(c.image, c.label) for c in cells if c.image is not None],
+                            [compare.cell_record(c) for c in cells if c.image is not None],
+                            f"{finished} of {len(cells)} images done",
+                        )
             made = [c for c in cells if c.image is not None]
             note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
             record(note.strip() or None)
-            yield (picture(), [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made],
-                   note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}")
+            yield (
+                picture(),
+                [(c.image, c.label) for c in made],
+                [compare.cell_record(c) for c in made],
+                note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}",
+            )
 
     names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
-    run = gr.on([generate.click, prompt.submit], api_function(text_to_image, names),
-                [prompt, negative, model, seed, show_steps, *controls.values()], [image, seed_used, status, strip],
-                api_name="text_to_image", concurrency_limit=2, concurrency_id="text_to_image")
+    run = gr.on(
+        [generate.click, prompt.submit],
+        api_function(text_to_image, names),
+        [prompt, negative, model, seed, show_steps, *controls.values()],
+        [image, seed_used, status, strip],
+        api_name="text_to_image",
+        concurrency_limit=2,
+        concurrency_id="text_to_image",
+    )
     stop_button(stop, notes, "text_to_image", run, status)
-    compare_names = ["prompt", "x_param", "x_values", "y_param", "y_values", "seed", "negative_prompt", "model",
-                     *controls]
-    grid_event = grid_run.click(api_function(compare_text_to_image, compare_names),
-                                [prompt, x_param, x_values, y_param, y_values, seed, negative, model,
-                                 *controls.values()],
-                                [grid, singles, grid_summary, grid_status], api_name="compare_text_to_image",
-                                concurrency_limit=2, concurrency_id="text_to_image")
+    compare_names = [
+        "prompt",
+        "x_param",
+        "x_values",
+        "y_param",
+        "y_values",
+        "seed",
+        "negative_prompt",
+        "model",
+        *controls,
+    ]
+    grid_event = grid_run.click(
+        api_function(compare_text_to_image, compare_names),
+        [prompt, x_param, x_values, y_param, y_values, seed, negative, model, *controls.values()],
+        [grid, singles, grid_summary, grid_status],
+        api_name="compare_text_to_image",
+        concurrency_limit=2,
+        concurrency_id="text_to_image",
+    )
     stop_button(grid_stop, notes, "compare_text_to_image", grid_event, grid_status)
     for axis, values in ((x_param, x_values), (y_param, y_values)):
         axis.change(lambda name: AXIS_EXAMPLES.get(name, ""), [axis], [values], api_visibility="private", queue=False)
-    model.change(recommended_values(registry, TASK, list(controls)), [model], list(controls.values()),
-                 api_visibility="private", queue=False)
-    model.change(lambda m: shows_steps_by_default(registry, m), [model], [show_steps], api_visibility="private",
-                 queue=False)
-    unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
-                 api_visibility="private")
-    return {"prompt": prompt, "negative_prompt": negative, "seed": seed, "image": image, "model": model,
-            "status": status, "strip": strip, "grid": grid, **controls, "show_noise_steps": show_steps,
-            "compare": {"x_param": x_param, "x_values": x_values, "y_param": y_param, "y_values": y_values}}
+    model.change(
+        recommended_values(registry, TASK, list(controls)),
+        [model],
+        list(controls.values()),
+        api_visibility="private",
+        queue=False,
+    )
+    model.change(
+        lambda m: shows_steps_by_default(registry, m), [model], [show_steps], api_visibility="private", queue=False
+    )
+    unload.click(
+        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
+        None,
+        status,
+        api_visibility="private",
+    )
+    return {
+        "prompt": prompt,
+        "negative_prompt": negative,
+        "seed": seed,
+        "image": image,
+        "model": model,
+        "status": status,
+        "strip": strip,
+        "grid": grid,
+        **controls,
+        "show_noise_steps": show_steps,
+        "compare": {"x_param": x_param, "x_values": x_values, "y_param": y_param, "y_values": y_values},
+    }

@@ -48,13 +48,20 @@ def clip_cards(cells) -> str:
             body, foot = '<div class="clip-wait">…</div>', "waiting"
         else:
             wav = base64.b64encode(media.wav_bytes(c.samples, c.sample_rate)).decode()
-            png = base64.b64encode(audio_views.png_bytes(audio_views.sound_figure(
-                c.samples, c.sample_rate, title="", size=(3.6, 2.3), compact=True))).decode()
-            body = (f'<audio controls preload="metadata" src="data:audio/wav;base64,{wav}"></audio>'
-                    f'<img alt="The picture of the sound for {html.escape(c.label)}" src="data:image/png;base64,{png}">')
+            png = base64.b64encode(
+                audio_views.png_bytes(
+                    audio_views.sound_figure(c.samples, c.sample_rate, title="", size=(3.6, 2.3), compact=True)
+                )
+            ).decode()
+            body = (
+                f'<audio controls preload="metadata" src="data:audio/wav;base64,{wav}"></audio>'
+                f'<img alt="The picture of the sound for {html.escape(c.label)}" src="data:image/png;base64,{png}">'
+            )
             foot = f"{c.seconds:.1f} s of speech, made in {c.elapsed:.2f} s"
-        cards.append(f'<div class="answer-card clip-card"><div class="answer-head">{html.escape(c.label)} · seed {c.seed}'
-                     f'</div>{body}<div class="answer-foot">{foot}</div></div>')
+        cards.append(
+            f'<div class="answer-card clip-card"><div class="answer-head">{html.escape(c.label)} · seed {c.seed}'
+            f'</div>{body}<div class="answer-foot">{foot}</div></div>'
+        )
     return f'<div class="answer-grid clip-grid">{"".join(cards)}</div>'
 
 
@@ -74,26 +81,37 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     controls = option_controls(options_cls, default_overrides(registry, TASK))
                     seed, seed_used = seed_row()
                     # a few seconds of someone speaking, for voice-cloning models such as Coqui XTTS-v2
-                    with gr.Accordion("Voice cloning (XTTS-v2): a reference clip", open=False,
-                                      elem_id="tts-reference-section"):
-                        reference = gr.Audio(label="Reference voice for cloning (optional)", type="filepath",
-                                             sources=["upload", "microphone"], elem_id="tts-reference")
+                    with gr.Accordion(
+                        "Voice cloning (XTTS-v2): a reference clip", open=False, elem_id="tts-reference-section"
+                    ):
+                        reference = gr.Audio(
+                            label="Reference voice for cloning (optional)",
+                            type="filepath",
+                            sources=["upload", "microphone"],
+                            elem_id="tts-reference",
+                        )
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
-                speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False,
-                                  elem_id="tts-audio")
+                speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False, elem_id="tts-audio")
                 status = gr.Markdown(elem_id="tts-status")
                 picture = gr.Plot(label=audio_views.TITLE, elem_id="tts-picture")
                 gr.Markdown(audio_views.CAPTION, elem_classes=["explain-caption"])
         with gr.Accordion("Compare settings: one text, several voices", open=False, elem_id="tts-compare"):
-            gr.Markdown("The same text spoken at several expressiveness and speaking-rate values. Every clip uses the "
-                        "same seed, so only the setting you vary changes.")
+            gr.Markdown(
+                "The same text spoken at several expressiveness and speaking-rate values. Every clip uses the "
+                "same seed, so only the setting you vary changes."
+            )
             with gr.Row():
                 compare_text = gr.Textbox(label="Text", value=COMPARE_TEXT, scale=3, elem_id="tts-compare-text")
-                expressiveness_values = gr.Textbox(label="Expressiveness values", value="0, 0.667, 1.3",
-                                                   info="Separated by commas", elem_id="tts-compare-expressiveness")
-                rate_values = gr.Textbox(label="Rate values", value="", info="Empty: the slider's value",
-                                         elem_id="tts-compare-rate")
+                expressiveness_values = gr.Textbox(
+                    label="Expressiveness values",
+                    value="0, 0.667, 1.3",
+                    info="Separated by commas",
+                    elem_id="tts-compare-expressiveness",
+                )
+                rate_values = gr.Textbox(
+                    label="Rate values", value="", info="Empty: the slider's value", elem_id="tts-compare-rate"
+                )
             compare_run, compare_stop, compare_status = run_stop_status("tts-compare")
             clips = gr.HTML(elem_id="tts-clips")
             clip_files = gr.File(label="Download the clips", file_count="multiple", interactive=False)
@@ -112,11 +130,24 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         clip = {"reference_audio": reference_audio} if reference_audio else {}
         result = yield from in_job(lambda: wrapper.synthesize(text, options, seed, **clip), (gr.skip(),) * 3)
         elapsed = time.perf_counter() - start
-        run_log.record("synthesize", wrapper, options, seed=seed, settings={"text": text}, files=clip,
-                       outputs=[(result.sample_rate, result.samples)], seconds=elapsed)
-        yield (result.sample_rate, result.samples), seed, (
-            f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
-            f"seed {seed} · {wrapper.model_id} on {wrapper.device}")
+        run_log.record(
+            "synthesize",
+            wrapper,
+            options,
+            seed=seed,
+            settings={"text": text},
+            files=clip,
+            outputs=[(result.sample_rate, result.samples)],
+            seconds=elapsed,
+        )
+        yield (
+            (result.sample_rate, result.samples),
+            seed,
+            (
+                f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
+                f"seed {seed} · {wrapper.model_id} on {wrapper.device}"
+            ),
+        )
 
     def draw_speech(audio):
         if audio is None:
@@ -124,19 +155,27 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         sample_rate, samples = audio
         return audio_views.sound_figure(samples, sample_rate, title="")  # the plot's label is the title
 
-    def compare_speech(text, expressiveness_values, rate_values, seed, model, progress=gr.Progress(), request=None,
-                       **options):
+    def compare_speech(
+        text, expressiveness_values, rate_values, seed, model, progress=gr.Progress(), request=None, **options
+    ):
         text = require_text(text, "text", MAX_TEXT_CHARS)
         base = options_cls.parse(**options)
         seed = resolve_seed(seed)
         cells = compare.speech_cells(options_cls, base, expressiveness_values, rate_values, seed)
         wrapper = registry.get(TASK, model)
+
         def record(note=None):
             made = [c for c in cells if c.samples is not None]
-            run_log.record("compare_speech", wrapper, base, seed=seed, seconds=sum(c.elapsed for c in made),
-                           settings={"text": text, "expressiveness_values": expressiveness_values,
-                                     "rate_values": rate_values}, stopped=note,
-                           outputs=[(c.sample_rate, c.samples) for c in made])
+            run_log.record(
+                "compare_speech",
+                wrapper,
+                base,
+                seed=seed,
+                seconds=sum(c.elapsed for c in made),
+                settings={"text": text, "expressiveness_values": expressiveness_values, "rate_values": rate_values},
+                stopped=note,
+                outputs=[(c.sample_rate, c.samples) for c in made],
+            )
 
         with notes.run(request, "compare_speech") as run:
             if not wrapper.loaded:
@@ -147,44 +186,83 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             yield clip_cards(cells), gr.skip(), gr.skip(), f"Clip 1 of {len(cells)}…"
             folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
             files, finished = [], 0
-            with contextlib.closing(run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell))) as sweep:
+            with contextlib.closing(
+                run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell))
+            ) as sweep:
                 for kind, value in sweep:
                     if kind == "tick":  # nothing new: hand control back so a Stop can close the run
                         yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     elif kind == "cell":
                         finished += 1
                         index, cell = value
-                        path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
+                        path = (
+                            folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
+                        )
                         path.write_bytes(media.wav_bytes(cell.samples, cell.sample_rate))
                         files.append(str(path))
                         run.if_stopped(f"Stopped: {finished} of {len(cells)} clips were made · seed {seed}")
                         progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
-                        yield (clip_cards(cells), list(files), [_clip_record(c) for c in cells if c.samples is not None],
-                               f"{finished} of {len(cells)} clips done")
+                        yield (
+                            clip_cards(cells),
+                            list(files),
+                            [_clip_record(c) for c in cells if c.samples is not None],
+                            f"{finished} of {len(cells)} clips done",
+                        )
             made = [c for c in cells if c.samples is not None]
             note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
             record(note.strip() or None)
-            yield (clip_cards(made), list(files), [_clip_record(c) for c in made],
-                   note + f"{len(made)} clips · seed {seed}")
+            yield (
+                clip_cards(made),
+                list(files),
+                [_clip_record(c) for c in made],
+                note + f"{len(made)} clips · seed {seed}",
+            )
 
     names = ["text", "model", "seed", *controls, "reference_audio"]
-    gr.on([run_button.click], api_function(synthesize, names), [text, model, seed, *controls.values(), reference],
-          [speech, seed_used, status], api_name="synthesize", concurrency_limit=2, concurrency_id="text_to_speech")
+    gr.on(
+        [run_button.click],
+        api_function(synthesize, names),
+        [text, model, seed, *controls.values(), reference],
+        [speech, seed_used, status],
+        api_name="synthesize",
+        concurrency_limit=2,
+        concurrency_id="text_to_speech",
+    )
     speech.change(draw_speech, [speech], [picture], api_visibility="private")
     compare_names = ["text", "expressiveness_values", "rate_values", "seed", "model", *controls]
-    compared = compare_run.click(api_function(compare_speech, compare_names),
-                                 [compare_text, expressiveness_values, rate_values, seed, model, *controls.values()],
-                                 [clips, clip_files, compare_data, compare_status], api_name="compare_speech",
-                                 concurrency_limit=2, concurrency_id="text_to_speech")
+    compared = compare_run.click(
+        api_function(compare_speech, compare_names),
+        [compare_text, expressiveness_values, rate_values, seed, model, *controls.values()],
+        [clips, clip_files, compare_data, compare_status],
+        api_name="compare_speech",
+        concurrency_limit=2,
+        concurrency_id="text_to_speech",
+    )
     stop_button(compare_stop, notes, "compare_speech", compared, compare_status)
-    unload.click(lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.", None, status,
-                 api_visibility="private")
-    return {"text": text, "speech": speech, "model": model, "status": status, "seed": seed, "picture": picture,
-            "reference_audio": reference,
-            **controls, "compare": {"text": compare_text, "expressiveness_values": expressiveness_values,
-                                    "rate_values": rate_values}}
+    unload.click(
+        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
+        None,
+        status,
+        api_visibility="private",
+    )
+    return {
+        "text": text,
+        "speech": speech,
+        "model": model,
+        "status": status,
+        "seed": seed,
+        "picture": picture,
+        "reference_audio": reference,
+        **controls,
+        "compare": {"text": compare_text, "expressiveness_values": expressiveness_values, "rate_values": rate_values},
+    }
 
 
 def _clip_record(cell) -> dict:
-    return {"expressiveness": cell.expressiveness, "rate": cell.rate, "seed": cell.seed,
-            "seconds": round(cell.seconds, 3), "made_in_seconds": round(cell.elapsed, 3)}
+    return {
+        "expressiveness": cell.expressiveness,
+        "rate": cell.rate,
+        "seed": cell.seed,
+        "seconds": round(cell.seconds, 3),
+        "made_in_seconds": round(cell.elapsed, 3),
+    }

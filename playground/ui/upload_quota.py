@@ -29,8 +29,9 @@ MAX_CLIENTS = 10_000  # clients remembered at once; the oldest are forgotten fir
 class UploadQuota:
     """ASGI middleware: ``app`` wrapped so each client uploads at most ``quota`` bytes per ``window`` seconds."""
 
-    def __init__(self, app, quota: int = QUOTA_BYTES, window: float = WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, app, quota: int = QUOTA_BYTES, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic
+    ):
         self.app = app
         self.quota = int(quota)
         self.window = window
@@ -75,8 +76,10 @@ class UploadQuota:
             if used + size > self.quota:
                 self._taken[client] = taken
                 wait = max(1, round(taken[0][0] + self.window - now)) if taken else 1
-                return (f"You have uploaded {human(used)} in the last hour; with this {human(size)} it would pass "
-                        f"the {human(self.quota)} quota: try again in {wait} s.")
+                return (
+                    f"You have uploaded {human(used)} in the last hour; with this {human(size)} it would pass "
+                    f"the {human(self.quota)} quota: try again in {wait} s."
+                )
             taken.append((now, size))
             self._taken[client] = taken  # re-inserted: the dict keeps the most recent last
             while len(self._taken) > MAX_CLIENTS:
@@ -113,8 +116,13 @@ def client_of(scope, headers: dict) -> str:
 
 async def refuse(send, status: int, sentence: str) -> None:
     body = json.dumps({"detail": sentence}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
