@@ -179,9 +179,13 @@ def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(pic
         generator=torch.Generator().manual_seed(0),
     ).images[0]
     assert img.size == (128, 128)
-    # On another machine: no checkpoint, only the folder; its VAE comes along and lr 0 keeps the weights.
-    text2image.train(tmp_path / "sd2", steps=1, ckpt_dir=tmp_path / "b", init_from=tmp_path / "sd", lr=0.0, **common)
-    assert load_checkpoint(tmp_path / "b" / "ckpt.pt") == 1
+    # The export records where in its schedule it was taken.
+    assert text2image.read_training_state(tmp_path / "sd")["step"] == 2
+    # On another machine: no checkpoint, only the folder; its VAE comes along, the run takes up the
+    # schedule at the export's step 2 (so a 3-step schedule has one step left), and lr 0 keeps the weights.
+    text2image.train(tmp_path / "sd2", steps=3, ckpt_dir=tmp_path / "b", init_from=tmp_path / "sd", lr=0.0, **common)
+    assert load_checkpoint(tmp_path / "b" / "ckpt.pt") == 3
+    assert text2image.read_training_state(tmp_path / "sd2")["step"] == 3
     for part, name in (
         ("unet", "diffusion_pytorch_model"),
         ("vae", "diffusion_pytorch_model"),

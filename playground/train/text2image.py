@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +219,19 @@ def load_exported_weights(folder: Path, unet, text_encoder) -> None:
     text_encoder.load_state_dict(load_file(folder / "text_encoder" / "model.safetensors"))
 
 
+TRAINING_STATE = "training_state.json"
+
+
+def write_training_state(folder: Path, **state) -> None:
+    """Record where in its schedule an export was taken, so ``--init-from`` can go on from there."""
+    (Path(folder) / TRAINING_STATE).write_text(json.dumps(state, indent=2) + "\n")
+
+
+def read_training_state(folder: Path) -> dict:
+    path = Path(folder) / TRAINING_STATE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def save_pipeline(pipe, folder: Path, words: tuple[str, ...] | None = None) -> None:
     """``save_pretrained`` (safetensors) plus the classic tokenizer files."""
     pipe.save_pretrained(folder, safe_serialization=True)
@@ -272,24 +286,26 @@ def train(
     unet = make_unet(world)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    warmup = 200
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(s / max(steps, 1), 1.0)))),
-    )
+    # The learning rate follows one cosine schedule over the absolute step, so a run that goes on from an
+    # export (``init_from``) takes it up at the step the export's training state records; every start
+    # warms the learning rate up again over ``warmup`` steps (a fresh optimizer needs it).
+    initial = 0
     if init_from is not None and not ckpt_path.exists():
         load_exported_weights(Path(init_from), unet, text_encoder)
-        print(f"initialised from {init_from}", flush=True)
+        initial = min(int(read_training_state(Path(init_from)).get("step", 0)), steps)
+        print(f"initialised from {init_from} (its training state: step {initial})", flush=True)
     ema_unet, ema_text = EMA(unet, ema_decay), EMA(text_encoder, ema_decay)
-    start = load_checkpoint(
-        ckpt_path,
-        unet=unet,
-        text_encoder=text_encoder,
-        opt=opt,
-        sched=sched,
-        ema_unet=ema_unet,
-        ema_text=ema_text,
+    start = (
+        load_checkpoint(ckpt_path, unet=unet, text_encoder=text_encoder, opt=opt, ema_unet=ema_unet, ema_text=ema_text)
+        or initial
     )
+    warmup = 200
+
+    def lr_at(step: int) -> float:
+        progress = min(step / max(steps, 1), 1.0)
+        return lr * min(1.0, (step - start) / warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
+
+    done = {"step": start}
     n_unet = sum(p.numel() for p in unet.parameters()) / 1e6
     n_text = sum(p.numel() for p in text_encoder.parameters()) / 1e6
     print(f"text2image: unet {n_unet:.2f}M, text encoder {n_text:.2f}M params, start step {start}/{steps}", flush=True)
@@ -297,7 +313,8 @@ def train(
     def export():
         pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer)
         save_pipeline(pipe, out_dir, world.words)
-        print(f"pipeline saved to {out_dir}", flush=True)
+        write_training_state(out_dir, step=done["step"], steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+        print(f"pipeline saved to {out_dir} (step {done['step']})", flush=True)
         return pipe
 
     if not export_only:
@@ -328,11 +345,13 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step)
             opt.step()
-            sched.step()
+            done["step"] = step
             ema_unet.update(unet, step)
             ema_text.update(text_encoder, step)
-            logger.log(step, loss=loss.item(), lr=sched.get_last_lr()[0])
+            logger.log(step, loss=loss.item(), lr=lr_at(step))
             if step % ckpt_every == 0 or step == last:
                 save_checkpoint(
                     ckpt_path,
@@ -340,7 +359,6 @@ def train(
                     unet=unet,
                     text_encoder=text_encoder,
                     opt=opt,
-                    sched=sched,
                     ema_unet=ema_unet,
                     ema_text=ema_text,
                 )
