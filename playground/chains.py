@@ -17,6 +17,7 @@ from typing import Iterator
 
 from playground.errors import UserError
 from playground.metrics import word_diff, word_error_rate, words
+from playground.models.chat import conversation
 from playground.seeds import MAX_SEED
 
 log = logging.getLogger("playground")
@@ -223,13 +224,12 @@ def talk(
         {"role": "user", "content": result.transcript},
         {"role": "assistant", "content": ""},
     ]
-    conversation = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
-    conversation += result.history[:-1]
+    asked = conversation(system_prompt, result.history[:-2], result.transcript)
     with _running(think):
         wrapper = _model(registry, think, chat_model)
         yield result  # the transcript is in the conversation; the reply streams in next
         tokens = 0
-        for step in wrapper.stream(conversation, chat_options or wrapper.Options(), seed):
+        for step in wrapper.stream(asked, chat_options or wrapper.Options(), seed):
             tokens += 1
             result.reply += step.text
             result.history[-1]["content"] = result.reply

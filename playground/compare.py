@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from playground.errors import UserError
 from playground.metrics import distinct_n, mean_pairwise_similarity, word_diff, word_error_rate, words
+from playground.models.text_to_image import MAX_PROMPT_CHARS
 from playground.options import label_of
 from playground.seeds import MAX_SEED
 from playground.sweep import MAX_VALUES, parse_option_values, parse_values
@@ -146,8 +147,10 @@ def axis_values(name: str, text, options_cls, prompt: str, model: str) -> list:
         raise UserError(f"The {name} axis has {len(items)} values; the limit is {MAX_VALUES}.")
     if name == "prompt":
         for item in items:
-            if len(item) > 2_000:
-                raise UserError(f"A prompt on the prompt axis is {len(item):,} characters long; the limit is 2,000.")
+            if len(item) > MAX_PROMPT_CHARS:
+                raise UserError(
+                    f"A prompt on the prompt axis is {len(item):,} characters long; the limit is {MAX_PROMPT_CHARS:,}."
+                )
     return items
 
 

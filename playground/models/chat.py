@@ -24,6 +24,7 @@ from playground.options import Field, Options
 
 MAX_PROMPT_TOKENS = 8192
 MAX_NEW_TOKENS = 2048
+MAX_MESSAGE_CHARS = 20_000  # a message or a system prompt, from the tab, the compare panel or a chain
 CHOICES_KEPT = 200  # raw logits kept per token for the explain view
 CHOICE_TEXTS = 12  # of which this many are decoded to text
 
@@ -74,6 +75,16 @@ class ChatOptions(Options):
         description="Above 1 discourages repeating tokens already in the conversation.",
         json_schema_extra={"step": 0.05},
     )
+
+
+def conversation(system_prompt: str | None, history: list[dict], message: str) -> list[dict]:
+    """What a chat model is given: the system prompt (left out when blank), the earlier turns, then ``message``."""
+    if (system_prompt or "").strip() and len(system_prompt) > MAX_MESSAGE_CHARS:
+        raise UserError(
+            f"The system prompt is {len(system_prompt):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}."
+        )
+    system = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
+    return [*system, *history, {"role": "user", "content": message}]
 
 
 class TokenLoopChat(ModelWrapper):

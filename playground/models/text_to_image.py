@@ -17,6 +17,7 @@ from playground.options import Field, Options
 # picture at 100 steps had not finished one step after a minute while every other user waited; 512×512 at 50
 # steps (Stable Diffusion 1.5's own default) is the largest a CPU is asked for. A GPU takes the whole range.
 WORK_BUDGETS = {"cpu": 512 * 512 * 50, "mps": 1024 * 1024 * 50, "cuda": 2048 * 2048 * 100}
+MAX_PROMPT_CHARS = 2_000  # a prompt or negative prompt, wherever it comes from (the tab, the grid's axis, a chain)
 
 
 @dataclass

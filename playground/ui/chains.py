@@ -15,6 +15,7 @@ from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.metrics import words
 from playground.models.speech_to_text import SAMPLE_RATE
+from playground.models.text_to_image import MAX_PROMPT_CHARS
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.ui.chat import plain_history
 from playground.ui.components import OptionSlider
@@ -33,7 +34,6 @@ log = logging.getLogger("playground")
 
 TASK = "chains"
 TITLE = "Try it together"
-MAX_PROMPT_CHARS = 2_000
 TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence in English."
 TALK_MAX_NEW_TOKENS = 60  # a spoken reply should be short; the slider goes up to the chat tab's limit
 QUESTIONS = {  # assets/examples/audio/<name>.wav, spoken by the bundled voice (see assets/examples/make_examples.py)

@@ -13,7 +13,7 @@ import time
 import gradio as gr
 
 from playground import compare, token_choices
-from playground.models.chat import MAX_NEW_TOKENS
+from playground.models.chat import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, conversation
 from playground.sweep import run_sweep
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (
@@ -34,7 +34,6 @@ from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
 
 TASK = "chat"
-MAX_MESSAGE_CHARS = 20_000
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
 CANDIDATES_SHOWN = 5
 COMPARE_MAX_TOKENS = 48
@@ -204,8 +203,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         history = plain_history(history)
         if (system_prompt or "").strip():
             require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
-        conversation = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
-        conversation += history + [{"role": "user", "content": message}]
+        asked = conversation(system_prompt, history, message)
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         settings = {"message": message, "history": history, "system_prompt": system_prompt}
         with notes.run(request, "chat") as run:
@@ -226,7 +224,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     settings=settings,
                 )
 
-            stream = wrapper.stream(conversation, options, seed, top_k_shown=CANDIDATES_SHOWN)
+            stream = wrapper.stream(asked, options, seed, top_k_shown=CANDIDATES_SHOWN)
             shown_at = 0.0
             with contextlib.closing(stream):
                 for step in stream:
@@ -313,8 +311,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         wrapper = registry.get(TASK, model)
         if (system_prompt or "").strip():
             require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
-        conversation = [{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else []
-        conversation.append({"role": "user", "content": message})
+        asked = conversation(system_prompt, [], message)
 
         def record(note=None):
             run_log.record(
@@ -348,7 +345,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             with contextlib.closing(
                 run_sweep(
                     cells,
-                    lambda cell, report, stop: compare.run_chat_cell(wrapper, conversation, base, cell, report, stop),
+                    lambda cell, report, stop: compare.run_chat_cell(wrapper, asked, base, cell, report, stop),
                 )
             ) as sweep:
                 for kind, _ in sweep:

@@ -21,8 +21,10 @@ class OptionSlider(gr.Slider):
         if not math.isfinite(payload):
             raise gr.Error(f"{self.label} must be a finite number, got {payload}.", print_exception=False)
         if not self.minimum <= payload <= self.maximum:
-            raise gr.Error(f"{self.label} must be between {self.minimum:g} and {self.maximum:g}, got {payload:g}.",
-                           print_exception=False)
+            raise gr.Error(
+                f"{self.label} must be between {self.minimum:g} and {self.maximum:g}, got {payload:g}.",
+                print_exception=False,
+            )
         return super().preprocess(payload)
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
@@ -42,8 +44,9 @@ class ImageInput(gr.Image):
         except gr.Error:
             raise
         except Exception:
-            raise gr.Error("Could not read the upload as an image: the file is truncated or not an image.",
-                           print_exception=False) from None
+            raise gr.Error(
+                "Could not read the upload as an image: the file is truncated or not an image.", print_exception=False
+            ) from None
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:

@@ -11,6 +11,7 @@ import gradio as gr
 from playground import compare
 from playground.grid import image_grid
 from playground.jobs import HEARTBEAT, iterate_job
+from playground.models.text_to_image import MAX_PROMPT_CHARS
 from playground.sweep import run_sweep
 from playground.ui.controls import (
     api_function,
@@ -30,7 +31,6 @@ from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
 
 TASK = "text_to_image"
-MAX_PROMPT_CHARS = 2_000
 EXAMPLE_PROMPTS = [
     "a large red circle on a blue background",
     "a medium yellow triangle on a purple background",
