@@ -14,19 +14,20 @@ from pathlib import Path
 AUTH_FILE_VARIABLE = "PLAYGROUND_AUTH_FILE"  # names a file of user:password lines
 REMOTE_KEY_VARIABLE = "PLAYGROUND_REMOTE_KEY"  # the --remote-url server's API key
 REMOTE_KEY_FILE_VARIABLE = "PLAYGROUND_REMOTE_KEY_FILE"  # names a file holding that key
-REMOTE_TASKS = ("chat", "speech_to_text", "text_to_speech", "text_to_image")
-TASK_ALIASES = {
-    "chat": "chat",
-    "t2i": "text_to_image",
-    "text_to_image": "text_to_image",
-    "image": "text_to_image",
-    "caption": "captioning",
-    "captioning": "captioning",
-    "stt": "speech_to_text",
-    "speech_to_text": "speech_to_text",
-    "tts": "text_to_speech",
-    "text_to_speech": "text_to_speech",
-}
+
+
+def task_names() -> dict[str, str]:
+    """The names and aliases --check, --preload and --remote-model accept (t2i, stt …), from the task specs."""
+    from playground.tasks import default_tasks, task_names
+
+    return task_names(default_tasks())
+
+
+def remote_tasks() -> tuple[str, ...]:
+    """The tasks a model on an OpenAI-compatible server can serve."""
+    from playground.models.remote import REMOTE_BACKENDS
+
+    return tuple(REMOTE_BACKENDS)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -168,10 +169,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.model_dir = model_dirs(args.model_dir)
     except ValueError as exc:
         parser.error(str(exc))
+    names = task_names()
     for flag, value in (("--preload", args.preload), ("--check", "" if args.check in (None, "all") else args.check)):
-        unknown = [t for t in filter(None, value.split(",")) if t.strip() not in TASK_ALIASES]
+        unknown = [t for t in filter(None, value.split(",")) if t.strip() not in names]
         if unknown:
-            parser.error(f"unknown task in {flag}: {', '.join(unknown)}; use {', '.join(sorted(TASK_ALIASES))}")
+            parser.error(f"unknown task in {flag}: {', '.join(unknown)}; use {', '.join(sorted(names))}")
     return args
 
 
@@ -190,9 +192,11 @@ def remote_models(urls: list[str], models: list[str], key: str | None, environ) 
         task, sep, name = ("chat", "", item) if is_remote_id(item) else item.partition("=")
         if not sep:
             task, name = "chat", item
-        task = TASK_ALIASES.get(task.strip())
-        if task not in REMOTE_TASKS:
-            raise ValueError(f"--remote-model {item}: the task must be one of chat, stt, tts, t2i")
+        names, remote = task_names(), remote_tasks()
+        task = names.get(task.strip())
+        if task not in remote:
+            shortest = [min((n for n, t in names.items() if t == r), key=len) for r in remote]
+            raise ValueError(f"--remote-model {item}: the task must be one of {', '.join(shortest)}")
         url, _, name = name.partition("#") if is_remote_id(name) else ("", "", name)
         if not url and len(servers) > 1:
             raise ValueError(f"--remote-model {item}: name its server as URL#NAME when there are several --remote-url")
@@ -316,14 +320,16 @@ def main(argv=None) -> None:
     if args.check is not None:
         from playground.selfcheck import report
 
-        tasks = None if args.check == "all" else [TASK_ALIASES[t.strip()] for t in args.check.split(",") if t.strip()]
+        names = task_names()
+        tasks = None if args.check == "all" else [names[t.strip()] for t in args.check.split(",") if t.strip()]
         sys.exit(report(registry, tasks))
 
     from playground.ui import login_throttle, upload_quota
     from playground.ui.app import build_app, page_css
     from playground.ui.presenter import theme
 
-    preload = [TASK_ALIASES[t.strip()] for t in args.preload.split(",") if t.strip()]
+    names = task_names()
+    preload = [names[t.strip()] for t in args.preload.split(",") if t.strip()]
     preloader = None
     if args.presenter:  # load in the background: the page is up at once and says which tabs are ready
         from playground.preload import Preloader

@@ -18,6 +18,7 @@ from typing import Iterator
 from playground.errors import UserError
 from playground.metrics import word_diff, word_error_rate, words
 from playground.models.chat import conversation
+from playground.models.speech_to_text import speech_as_input
 from playground.seeds import MAX_SEED
 
 log = logging.getLogger("playground")
@@ -153,17 +154,6 @@ def _model(registry, stage: Stage, model_id: str | None):
         stage.load_seconds = time.perf_counter() - start
         stage.state = "running"
     return wrapper
-
-
-def speech_as_input(speech, sample_rate: int):
-    """Synthesized speech (int16 at the voice's rate) as the float32 mono samples speech to text reads."""
-    import librosa
-    import numpy as np
-
-    samples = speech.samples.astype(np.float32) / 32768.0
-    if speech.sample_rate != sample_rate:
-        samples = librosa.resample(samples, orig_sr=speech.sample_rate, target_sr=sample_rate)
-    return samples.astype(np.float32)
 
 
 # ---------------------------------------------------------------- Talk to it

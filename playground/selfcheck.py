@@ -1,7 +1,7 @@
 """The start-up self-check (``python app.py --check``): every tab's default model is found, loads and runs.
 
 Useful before a demo and run by CI. Each check finds the model's files, loads it through the registry and
-runs a tiny input through the same wrapper method the tab uses, timing both.
+runs its task's tiny input (``TaskSpec.check``) through the same wrapper method the tab uses, timing both.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from playground.errors import UserError
+from playground.tasks import check_order
 
 # what to pip-install when a backend's library is missing (module name -> package name)
 LIBRARIES = {
@@ -24,9 +25,6 @@ LIBRARIES = {
     "librosa": "librosa",
     "soundfile": "soundfile",
 }
-# speech to text listens to what text to speech said, so text to speech runs first when both are checked
-ORDER = ("chat", "text_to_image", "captioning", "text_to_speech", "speech_to_text")
-CHECK_SENTENCE = "Ready for the demo."
 
 
 @dataclass
@@ -46,8 +44,9 @@ class CheckResult:
 
 
 def run_checks(registry, tasks: list[str] | None = None, write: Callable[[str], None] = print) -> list[CheckResult]:
-    """Check ``tasks`` (all by default), writing one line per check as it finishes."""
-    tasks = [t for t in ORDER if t in (tasks or ORDER)] + [t for t in (tasks or []) if t not in ORDER]
+    """Check ``tasks`` (all the registry's by default), writing one line per check as it finishes."""
+    unknown = [t for t in tasks or [] if t not in registry.tasks]
+    tasks = [s.name for s in check_order(registry.tasks.values()) if not tasks or s.name in tasks] + unknown
     try:
         device = registry.device.resolve()
     except UserError as exc:
@@ -82,7 +81,10 @@ def check_task(registry, task: str, shared: dict | None = None) -> CheckResult:
         result.load_seconds = time.perf_counter() - start
         result.precision = precision_of(wrapper)
         start = time.perf_counter()
-        result.output = TINY_RUNS[task](wrapper, shared)
+        check = registry.task_spec(task).check
+        if check is None:
+            raise UserError(f"{info.title} declares no tiny input to check it with.")
+        result.output = check(wrapper, shared)
         result.run_seconds = time.perf_counter() - start
         result.ok = True
     except ModuleNotFoundError as exc:
@@ -136,59 +138,6 @@ def summary(results: list[CheckResult], seconds: float) -> tuple[int, str]:
         return 0, f"All {len(results)} checks passed in {seconds:.1f} s."
     problems = list(dict.fromkeys(r.problem for r in failed))
     return 1, f"{len(failed)} of {len(results)} checks failed: " + " ".join(problems)
-
-
-# ---------------------------------------------------------------- the tiny inputs
-
-
-def _chat(wrapper, shared) -> str:
-    options = wrapper.Options.parse(max_new_tokens=4, temperature=0.0)
-    steps = list(wrapper.stream([{"role": "user", "content": "Say hello."}], options, seed=0))
-    if not steps:
-        raise UserError("The chat model ended its reply at once, without any text.")
-    return f"{len(steps)} tokens: {''.join(s.text for s in steps).strip()!r}"
-
-
-def _text_to_image(wrapper, shared) -> str:
-    options = wrapper.Options.parse(steps=2)
-    image = wrapper.generate("a large red circle on a blue background", "", options, seed=0)
-    return f"a {image.width}×{image.height} image in {image.steps_done} steps"
-
-
-def _captioning(wrapper, shared) -> str:
-    from playground.shapes.world import Attributes, render
-
-    text = wrapper.caption(render(Attributes("large", "red", "circle", "blue")), wrapper.Options.parse(), seed=0).text
-    return f"caption {text.strip()!r}"
-
-
-def _text_to_speech(wrapper, shared) -> str:
-    speech = wrapper.synthesize(CHECK_SENTENCE, wrapper.Options.parse())
-    shared["speech"] = speech
-    return f"{speech.seconds:.1f} s of speech"
-
-
-def _speech_to_text(wrapper, shared) -> str:
-    import numpy as np
-
-    from playground.chains import speech_as_input
-    from playground.models.speech_to_text import SAMPLE_RATE
-
-    speech = shared.get("speech")
-    # without the voice's sentence, a second of faint noise still proves the model runs (pure silence is skipped)
-    quiet = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
-    samples = speech_as_input(speech, SAMPLE_RATE) if speech is not None else quiet
-    text = wrapper.transcribe(samples, wrapper.Options.parse(beam_size=1)).text.strip()
-    return f"heard {text!r}" if speech is not None else f"ran on 1 s of faint noise ({text!r})"
-
-
-TINY_RUNS = {
-    "chat": _chat,
-    "text_to_image": _text_to_image,
-    "captioning": _captioning,
-    "text_to_speech": _text_to_speech,
-    "speech_to_text": _speech_to_text,
-}
 
 
 def report(registry, tasks: list[str] | None = None, write: Callable[[str], None] = print) -> int:

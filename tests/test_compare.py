@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from playground import token_choices
+from playground.views import token_choices
 
 PROMPT = "a large red circle on a blue background"
 

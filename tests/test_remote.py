@@ -165,9 +165,8 @@ def test_bad_remote_ids_get_one_sentence_without_the_key(registry, model_id, mes
     assert KEY not in str(caught.value)
 
 
-def test_remote_backends_come_first_and_share_the_task_options():
+def test_remote_backends_come_first_and_share_the_task_options(registry):
     from playground.models import chat, remote, speech_to_text, text_to_image, text_to_speech
-    from playground.registry import Registry
 
     for module, cls, options in (
         (chat, remote.RemoteChat, chat.ChatOptions),
@@ -175,7 +174,7 @@ def test_remote_backends_come_first_and_share_the_task_options():
         (text_to_speech, remote.RemoteTextToSpeech, text_to_speech.SpeechOptions),
         (text_to_image, remote.RemoteTextToImage, text_to_image.ImageOptions),
     ):
-        assert Registry.backends(module.__name__.rsplit('.', 1)[-1])[0] is cls and cls.Options is options
+        assert registry.backends(module.__name__.rsplit('.', 1)[-1])[0] is cls and cls.Options is options
         assert cls not in module.BACKENDS  # registered from models/remote.py: the task module does not import it
         assert cls.claims("http://127.0.0.1:8080/v1#m") and not cls.claims("org/model")
         assert not cls.claims(str(ROOT / "assets"))
@@ -193,7 +192,7 @@ def test_streaming_yields_many_deltas_with_the_servers_candidates(remote, llama_
     assert first.choice_texts[first.choice_ids.index(first.token_id)] == first.token_text
     import dataclasses
 
-    from playground import token_choices  # the explain view draws from them
+    from playground.views import token_choices  # the explain view draws from them
 
     rows = token_choices.distributions(dataclasses.asdict(first), 0.7, 0.9)
     assert any(r["chosen"] for r in rows) and 0 < sum(r["raw"] for r in rows) <= 1.0001
@@ -344,8 +343,7 @@ def test_compare_runs_a_remote_chat_model(remote, llama_url):
 
 
 def test_speech_round_trip_through_the_server(remote, media_url):
-    from playground.chains import speech_as_input
-    from playground.models.speech_to_text import SAMPLE_RATE, Transcript
+    from playground.models.speech_to_text import SAMPLE_RATE, Transcript, speech_as_input
     from playground.models.text_to_speech import Speech
 
     with_key(remote, media_url)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playground import bundled
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
+from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Field, Options
 
 
@@ -152,3 +154,57 @@ class SeededSampler:
 
 
 BACKENDS = [TransformersCaptioner]
+
+
+# ---------------------------------------------------------------- the task
+
+
+def _with_picture(inputs: dict) -> dict:
+    from playground.media import load_image
+
+    return {**inputs, "picture": load_image(inputs["image"])}
+
+
+def _captioned(run) -> str:
+    picture = run.inputs["picture"]
+    return (
+        f"Captioned a {picture.width}×{picture.height} image in {run.seconds:.2f} s · "
+        f"{run.wrapper.model_id} on {run.wrapper.device}"
+    )
+
+
+def _check(wrapper, shared) -> str:
+    from playground.shapes.world import Attributes, render
+
+    text = wrapper.caption(render(Attributes("large", "red", "circle", "blue")), wrapper.Options.parse(), seed=0).text
+    return f"caption {text.strip()!r}"
+
+
+SPEC = TaskSpec(
+    name="captioning",
+    title="Image Captioning",
+    api_name="caption",
+    aliases=("caption",),
+    backends=tuple(BACKENDS),
+    models=(
+        ModelSpec(
+            "bundled/shapes-captioner",
+            f"Shapes captioner (bundled, offline): {bundled.SHAPES_NOTE}",
+            lambda: bundled.asset_model("shapes-captioner"),
+            note=bundled.SHAPES_NOTE,
+        ),
+        *hub_models(
+            "Salesforce/blip-image-captioning-base",
+            "Salesforce/blip-image-captioning-large",
+            "nlpconnect/vit-gpt2-image-captioning",
+        ),
+    ),
+    inputs=(Input("image", "image", "Image"),),
+    check_inputs=_with_picture,
+    run=lambda wrapper, inputs, options, seed, job: wrapper.caption(inputs["picture"], options, seed),
+    keep=lambda inputs, result: Kept(outputs=[result.text], files={"image": inputs["image"]}),
+    status=_captioned,
+    output_of=lambda result: result.text or "(the model produced no caption)",
+    check=_check,
+    tab="playground.ui.captioning",
+)

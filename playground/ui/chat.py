@@ -12,9 +12,9 @@ import time
 
 import gradio as gr
 
-from playground import compare, token_choices
-from playground.models.chat import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, conversation
-from playground.sweep import run_sweep
+from playground import compare
+from playground import run as runs
+from playground.models.chat import MAX_NEW_TOKENS, conversation
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (
     api_function,
@@ -23,15 +23,16 @@ from playground.ui.controls import (
     loading_message,
     model_dropdown,
     option_controls,
-    require_text,
-    resolve_seed,
     rows_table,
     run_stop_status,
     seed_row,
+    wire_unload,
 )
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
+from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.views import token_choices
 
 TASK = "chat"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
@@ -69,12 +70,9 @@ def answer_cards(cells, limit: int = 0) -> str:
         state = "" if c.done else " (writing…)" if c.text else " (waiting)"
         if c.done and limit and c.tokens >= limit:
             state = f" (cut off at the {limit}-token limit)"
-        cards.append(
-            f'<div class="answer-card"><div class="answer-head">temperature {c.temperature:g} · top-p {c.top_p:g} · '
-            f'sample {c.sample + 1} · seed {c.seed}</div><div class="answer-text">{html.escape(c.text) or "…"}</div>'
-            f'<div class="answer-foot">{len(c.text.split())} words · {c.tokens} tokens{state}</div></div>'
-        )
-    return f'<div class="answer-grid">{"".join(cards)}</div>'
+        head = f"temperature {c.temperature:g} · top-p {c.top_p:g} · sample {c.sample + 1} · seed {c.seed}"
+        cards.append(card(head, html.escape(c.text) or "…", f"{len(c.text.split())} words · {c.tokens} tokens{state}"))
+    return card_grid(cards)
 
 
 def reply_limit_note(tokens: int, limit: int) -> str:
@@ -95,19 +93,6 @@ def no_choices_figure():
         fontsize=12,
     )
     return fig
-
-
-def plain_history(history) -> list[dict]:
-    """Chatbot messages as role/content dicts with plain-text content."""
-    messages = []
-    for item in history or []:
-        role = item.get("role") if isinstance(item, dict) else getattr(item, "role", None)
-        content = item.get("content") if isinstance(item, dict) else getattr(item, "content", "")
-        if isinstance(content, list):
-            content = "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-        if role in ("user", "assistant") and isinstance(content, str):
-            messages.append({"role": role, "content": content})
-    return messages
 
 
 def build(registry, run_log, *, presenter: bool = False) -> dict:
@@ -196,14 +181,11 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             compare_data = data_view("Every answer as data")
 
     def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), request=None, **options):
-        message = require_text(message, "message", MAX_MESSAGE_CHARS)
-        options = options_cls.parse(**options)
-        seed = resolve_seed(seed)
-        wrapper = registry.get(TASK, model)
-        history = plain_history(history)
-        if (system_prompt or "").strip():
-            require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
-        asked = conversation(system_prompt, history, message)
+        inputs = {"message": message, "history": history, "system_prompt": system_prompt}
+        prepared = runs.prepare(registry, TASK, inputs, model=model, options=options, seed=seed)
+        message, history = prepared.inputs["message"], prepared.inputs["history"] or []
+        options, seed, wrapper = prepared.options, prepared.seed, prepared.wrapper
+        asked = conversation(prepared.inputs["system_prompt"], history, message)
         shown = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         settings = {"message": message, "history": history, "system_prompt": system_prompt}
         with notes.run(request, "chat") as run:
@@ -304,14 +286,11 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         request=None,
         **options,
     ):
-        message = require_text(message, "message", MAX_MESSAGE_CHARS)
-        base = options_cls.parse(**options)
-        seed = resolve_seed(seed)
+        inputs = {"message": message, "system_prompt": system_prompt}
+        prepared = runs.prepare(registry, TASK, inputs, model=model, options=options, seed=seed)
+        message, base, seed, wrapper = prepared.inputs["message"], prepared.options, prepared.seed, prepared.wrapper
         cells = compare.chat_cells(options_cls, base, temperatures, top_ps, samples, seed)
-        wrapper = registry.get(TASK, model)
-        if (system_prompt or "").strip():
-            require_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
-        asked = conversation(system_prompt, [], message)
+        asked = conversation(prepared.inputs["system_prompt"], [], message)
 
         def record(note=None):
             run_log.record(
@@ -336,51 +315,51 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 ],
             )
 
-        with notes.run(request, "compare_chat") as run:
-            if not wrapper.loaded:
-                yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
-                wrapper.ensure_loaded()
-            finished, drawn = 0, 0.0
-            run.if_stopped(f"Stopped: 0 of {len(cells)} answers finished · seed {seed}", record)
-            with contextlib.closing(
-                run_sweep(
-                    cells,
-                    lambda cell, report, stop: compare.run_chat_cell(wrapper, asked, base, cell, report, stop),
-                )
-            ) as sweep:
-                for kind, _ in sweep:
-                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    elif kind == "progress":
-                        if time.monotonic() - drawn > 0.4:  # redraw a few times a second: enough to watch answers grow
-                            drawn = time.monotonic()
-                            progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
-                            yield (
-                                answer_cards(cells, base.max_new_tokens),
-                                gr.skip(),
-                                gr.skip(),
-                                f"Answer {finished + 1} of {len(cells)}…",
-                            )
-                    elif kind == "cell":
-                        finished += 1
-                        run.if_stopped(f"Stopped: {finished} of {len(cells)} answers finished · seed {seed}")
-                        yield (
-                            answer_cards(cells, base.max_new_tokens),
-                            rows_table(compare.chat_summary(cells[:finished])),
-                            [compare.cell_record(c) for c in cells[:finished]],
-                            f"{finished} of {len(cells)} answers done",
-                        )
+        drawn = [0.0]
+
+        def show(status, final):
             done = [c for c in cells if c.done]
-            at_limit = sum(c.tokens >= base.max_new_tokens for c in done)
-            note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} answers finished. "
-            if at_limit:
-                note += f"{at_limit} of them cut off at the {base.max_new_tokens}-token limit. "
-            record(note.strip() or None)
-            yield (
+            if not final and not done:
+                return answer_cards(cells, base.max_new_tokens), gr.skip(), gr.skip(), status
+            return (
                 answer_cards(cells, base.max_new_tokens),
                 rows_table(compare.chat_summary(done)) if done else None,
                 [compare.cell_record(c) for c in cells if c.text],
-                note + f"{len(done)} answers · seed {seed}",
+                status,
+            )
+
+        def growing(value, finished):
+            if time.monotonic() - drawn[0] <= 0.4:  # redraw a few times a second: enough to watch answers grow
+                return None
+            drawn[0] = time.monotonic()
+            progress(finished / len(cells), desc=f"Answer {finished + 1} of {len(cells)}")
+            return (
+                answer_cards(cells, base.max_new_tokens),
+                gr.skip(),
+                gr.skip(),
+                f"Answer {finished + 1} of {len(cells)}…",
+            )
+
+        def at_limit(done) -> str:
+            cut = sum(c.tokens >= base.max_new_tokens for c in done)
+            return f"{cut} of them cut off at the {base.max_new_tokens}-token limit. " if cut else ""
+
+        with notes.run(request, "compare_chat") as stopping:
+            if not wrapper.loaded:
+                yield gr.skip(), gr.skip(), gr.skip(), runs.loading_message(wrapper)
+                wrapper.ensure_loaded()
+            yield from sweep_updates(
+                cells,
+                lambda cell, report, stop: compare.run_chat_cell(wrapper, asked, base, cell, report, stop),
+                stopping=stopping,
+                progress=progress,
+                noun="answer",
+                show=show,
+                record=record,
+                skip=(gr.skip(),) * 4,
+                seed=seed,
+                on_progress=growing,
+                extra_note=at_limit,
             )
 
     names = ["message", "history", "system_prompt", "model", "seed", *controls]
@@ -433,12 +412,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     )
     stop_button(compare_stop, notes, "compare_chat", compared, compare_status)
     clear.click(lambda: ([], "", ""), None, [chatbot, status, steps], api_visibility="private", queue=False)
-    unload.click(
-        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
-        None,
-        status,
-        api_visibility="private",
-    )
+    wire_unload(unload, registry, TASK, status)
     return {
         "chatbot": chatbot,
         "message": message,

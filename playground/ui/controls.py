@@ -11,7 +11,9 @@ from typing import Callable
 import gradio as gr
 
 from playground.errors import UserError
+from playground.limits import require_text  # noqa: F401  (tabs import it from here)
 from playground.options import Options, field_bounds, label_of
+from playground.run import loading_message  # noqa: F401  (tabs import it from here)
 from playground.seeds import MAX_SEED, resolve_seed  # noqa: F401  (tabs import them from here)
 from playground.ui.components import OptionSlider, SeedNumber
 
@@ -86,21 +88,6 @@ def seed_row() -> tuple[gr.Number, gr.Number]:
         seed = seed_box()
         seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
     return seed, seed_used
-
-
-def require_text(value, what: str, limit: int) -> str:
-    """Reject empty, non-text or over-long text with a plain sentence."""
-    if value is None or not isinstance(value, str):
-        raise UserError(f"The {what} must be text.")
-    if not value.strip():
-        raise UserError(f"The {what} is empty: type something first.")
-    if len(value) > limit:
-        raise UserError(f"The {what} is {len(value):,} characters long; the limit is {limit:,}.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: JSON can carry them, tokenizers and Piper cannot
-        raise UserError(f"The {what} holds characters that are not valid Unicode (lone surrogates).") from None
-    return value
 
 
 def api_function(fn: Callable, names: list[str]) -> Callable:
@@ -180,10 +167,6 @@ def plain_error(exc: Exception, where: str) -> gr.Error:
     )
 
 
-def loading_message(wrapper) -> str:
-    return f"Loading {wrapper.model_id} on {wrapper.device} (first use only)…"
-
-
 def rows_table(rows: list[dict]) -> dict | None:
     """A list of same-keyed dicts as a ``gr.Dataframe`` value (headers from the first row's keys)."""
     if not rows:
@@ -203,3 +186,13 @@ def data_view(title: str) -> gr.JSON:
     """The data behind a view, as JSON in a closed accordion."""
     with gr.Accordion(title, open=False):
         return gr.JSON(show_label=False)
+
+
+def wire_unload(button: gr.Button, registry, task: str, status) -> None:
+    """The "Unload model" button: frees every loaded model of ``task`` and says which."""
+    button.click(
+        lambda: f"Unloaded: {', '.join(registry.unload(task)) or 'nothing was loaded'}.",
+        None,
+        status,
+        api_visibility="private",
+    )

@@ -15,7 +15,6 @@ import gradio as gr
 
 from playground import preload
 
-TAB_TASKS = ("chat", "text_to_image", "captioning", "speech_to_text", "text_to_speech")
 CHAINS_TITLE = "Try it together"
 ICONS = {preload.READY: "✓", preload.LOADING: "…", preload.WAITING: "…", preload.FAILED: "✗", preload.ON_FIRST_USE: "○"}
 # the tab bar measures its labels to decide what overflows, so a resize event makes it measure the new type size
@@ -92,9 +91,9 @@ def advanced(presenter: bool):
 
 def ready_html(preloader) -> str:
     """One chip per tab saying whether its model is ready, and any problem in a plain sentence."""
-    states = {task: preloader.state(task) for task in TAB_TASKS}
+    states = {task: preloader.state(task) for task in preloader.registry.tasks}
     chips = []
-    for task in TAB_TASKS:
+    for task in states:
         state, _ = states[task]
         title = preloader.registry.task(task).title
         chips.append(f'<span class="ready-chip {state.split()[0]}">{ICONS[state]} {title}: {state}</span>')

@@ -3,30 +3,30 @@ same audio transcribed at several beam sizes and temperatures side by side, scor
 
 from __future__ import annotations
 
-import contextlib
 import html
-import time
 
 import gradio as gr
 
-from playground import audio_views, compare
+from playground import compare
+from playground import run as runs
 from playground.bundled import ASSETS
 from playground.media import load_audio
 from playground.models.speech_to_text import SAMPLE_RATE
-from playground.sweep import run_sweep
 from playground.ui.controls import (
     api_function,
     data_view,
     default_overrides,
-    loading_message,
     model_dropdown,
     option_controls,
     rows_table,
     run_stop_status,
+    wire_unload,
 )
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, in_job, stop_button
+from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.views import audio_views
 
 TASK = "speech_to_text"
 
@@ -43,11 +43,8 @@ def transcript_cards(cells) -> str:
         score = f" · word error rate {100 * c.wer:.0f}%" if c.wer is not None else ""
         foot = f"{len(c.text.split())} words in {c.elapsed:.2f} s{score}" if c.done else "waiting"
         text = html.escape(c.text) if c.done and c.text else ("(no speech was recognised)" if c.done else "…")
-        cards.append(
-            f'<div class="answer-card"><div class="answer-head">{html.escape(c.label)}</div>'
-            f'<div class="answer-text">{text}</div><div class="answer-foot">{foot}</div></div>'
-        )
-    return f'<div class="answer-grid">{"".join(cards)}</div>'
+        cards.append(card(c.label, text, foot))
+    return card_grid(cards)
 
 
 def build(registry, run_log, *, presenter: bool = False) -> dict:
@@ -103,25 +100,11 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             compare_data = data_view("Every transcript as data")
 
     def transcribe(audio, model, progress=gr.Progress(), **options):
-        samples = load_audio(audio, SAMPLE_RATE)
-        options = options_cls.parse(**options)
-        wrapper = registry.get(TASK, model)
-        if not wrapper.loaded:
-            progress(0, desc=loading_message(wrapper))
-            yield from in_job(wrapper.ensure_loaded, (gr.skip(), gr.skip()))
-        start = time.perf_counter()
-        result = yield from in_job(lambda: wrapper.transcribe(samples, options), (gr.skip(), gr.skip()))
-        elapsed = time.perf_counter() - start
-        seconds = len(samples) / SAMPLE_RATE
-        text = result.text or "(no speech was recognised)"
-        run_log.record("transcribe", wrapper, options, files={"audio": audio}, outputs=[result.text], seconds=elapsed)
-        yield (
-            text,
-            (
-                f"{seconds:.1f} s of audio in {elapsed:.2f} s (real-time factor {elapsed / seconds:.2f}) · "
-                f"{wrapper.model_id} on {wrapper.device}"
-            ),
-        )
+        run = runs.prepare(registry, TASK, {"audio": audio}, model=model, options=options)
+        if not run.wrapper.loaded:
+            progress(0, desc=runs.loading_message(run.wrapper))
+        yield from in_job(lambda: runs.execute(run, run_log=run_log), (gr.skip(), gr.skip()))
+        yield run.output, run.status
 
     def draw_input(audio):
         if not audio:
@@ -153,42 +136,38 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         def run_one(cell, report, stop):
             return compare.run_transcript_cell(wrapper, samples, cell, reference)
 
-        with notes.run(request, "compare_transcribe") as run:
-            if not wrapper.loaded:
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
-                wrapper.ensure_loaded()
-            run.if_stopped(f"Stopped: 0 of {len(cells)} transcripts finished.", record)
-            progress(0, desc=f"Transcript 1 of {len(cells)}")
-            yield transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), f"Transcript 1 of {len(cells)}…"
-            finished = 0
-            with contextlib.closing(run_sweep(cells, run_one)) as sweep:
-                for kind, _ in sweep:
-                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    elif kind == "cell":
-                        finished += 1
-                        run.if_stopped(f"Stopped: {finished} of {len(cells)} transcripts finished.")
-                        progress(finished / len(cells), desc=f"Transcript {finished + 1} of {len(cells)}")
-                        yield (
-                            transcript_cards(cells),
-                            rows_table(compare.transcript_summary(cells)),
-                            compare.transcript_diffs(cells, reference) if reference.strip() else None,
-                            [_transcript_record(c) for c in cells if c.done],
-                            f"{finished} of {len(cells)} transcripts done",
-                        )
+        def show(status, final):
             done = [c for c in cells if c.done]
-            note = "" if len(done) == len(cells) else f"Stopped: {len(done)} of {len(cells)} transcripts finished. "
-            record(note.strip() or None)
-            scored = ""
-            if reference.strip() and done:
-                best = min(done, key=lambda c: c.wer)
-                scored = f" · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
-            yield (
-                transcript_cards(done),
-                rows_table(compare.transcript_summary(done)),
-                compare.transcript_diffs(done, reference) if reference.strip() else None,
+            if not final and not done:
+                return transcript_cards(cells), gr.skip(), gr.skip(), gr.skip(), status
+            return (
+                transcript_cards(done if final else cells),
+                rows_table(compare.transcript_summary(done if final else cells)),
+                compare.transcript_diffs(done if final else cells, reference) if reference.strip() else None,
                 [_transcript_record(c) for c in done],
-                note + f"{len(done)} transcripts{scored}",
+                status,
+            )
+
+        def scored(done) -> str:
+            if not (reference.strip() and done):
+                return f"{len(done)} transcripts"
+            best = min(done, key=lambda c: c.wer)
+            return f"{len(done)} transcripts · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
+
+        with notes.run(request, "compare_transcribe") as stopping:
+            if not wrapper.loaded:
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), runs.loading_message(wrapper)
+                wrapper.ensure_loaded()
+            yield from sweep_updates(
+                cells,
+                run_one,
+                stopping=stopping,
+                progress=progress,
+                noun="transcript",
+                show=show,
+                record=record,
+                skip=(gr.skip(),) * 5,
+                summary=scored,
             )
 
     names = ["audio", "model", *controls]
@@ -212,12 +191,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         concurrency_id="speech_to_text",
     )
     stop_button(compare_stop, notes, "compare_transcribe", compared, compare_status)
-    unload.click(
-        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
-        None,
-        status,
-        api_visibility="private",
-    )
+    wire_unload(unload, registry, TASK, status)
     return {
         "audio": audio,
         "transcript": transcript,

@@ -9,15 +9,13 @@ import time
 import gradio as gr
 
 from playground import compare
-from playground.grid import image_grid
+from playground import run as runs
 from playground.jobs import HEARTBEAT, iterate_job
 from playground.models.text_to_image import MAX_PROMPT_CHARS
-from playground.sweep import run_sweep
 from playground.ui.controls import (
     api_function,
     data_view,
     default_overrides,
-    loading_message,
     model_dropdown,
     option_controls,
     recommended_values,
@@ -25,10 +23,13 @@ from playground.ui.controls import (
     resolve_seed,
     run_stop_status,
     seed_row,
+    wire_unload,
 )
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
+from playground.ui.sweeps import sweep_updates
+from playground.views.grid import image_grid
 
 TASK = "text_to_image"
 EXAMPLE_PROMPTS = [
@@ -37,7 +38,6 @@ EXAMPLE_PROMPTS = [
     "a small white square on a black background",
     "a large green triangle on an orange background",
 ]
-STRIP_FRAMES = 6  # intermediate pictures in the noise-to-picture strip
 AXIS_CHOICES = [
     ("Guidance scale", "guidance_scale"),
     ("Steps", "steps"),
@@ -132,65 +132,32 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     def text_to_image(
         prompt, negative_prompt, model, seed, show_noise_steps=False, progress=gr.Progress(), request=None, **options
     ):
-        prompt = require_text(prompt, "prompt", MAX_PROMPT_CHARS)
-        if negative_prompt:
-            require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
-        options = options_cls.parse(**options)
-        seed = resolve_seed(seed)
-        wrapper = registry.get(TASK, model)
-        with notes.run(request, "text_to_image") as run:
-            if not wrapper.loaded:
-                progress(0, desc=loading_message(wrapper))
-                yield gr.skip(), seed, loading_message(wrapper), gr.skip()
-                wrapper.ensure_loaded()
-            start = time.perf_counter()
-            every = max(1, options.steps // STRIP_FRAMES) if show_noise_steps else 0
+        inputs = {"prompt": prompt, "negative_prompt": negative_prompt, "show_noise_steps": show_noise_steps}
+        run = runs.prepare(registry, TASK, inputs, model=model, options=options, seed=seed)
+        seed = run.seed
+        with notes.run(request, "text_to_image") as stopping:
+            if not run.wrapper.loaded:
+                progress(0, desc=runs.loading_message(run.wrapper))
+                yield gr.skip(), seed, runs.loading_message(run.wrapper), gr.skip()
 
             def work(report, stop):
-                return wrapper.generate(
-                    prompt,
-                    negative_prompt or "",
-                    options,
-                    seed,
-                    on_step=lambda done, total: report((done, total)),
-                    stop=stop,
-                    preview_every=every,
-                )
+                return runs.execute(run, run_log=run_log, report=report, stop=stop)
 
             # a step's update to the page costs the server CPU the picture needs: at most 4 a second
-            with contextlib.closing(iterate_job(work, latest_every=0.25, heartbeat=HEARTBEAT)) as sweep:
-                for kind, value in sweep:
+            with contextlib.closing(iterate_job(work, latest_every=0.25, heartbeat=HEARTBEAT)) as job:
+                for kind, value in job:
                     if kind == "tick":  # a big picture's step can take seconds: stay stoppable meanwhile
                         yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     elif kind == "progress":
                         done, total = value
                         progress(done / total, desc=f"Step {done} of {total}")
-                        run.if_stopped(f"Stopped at step {done} of {total}: no picture was made · seed {seed}")
+                        stopping.if_stopped(f"Stopped at step {done} of {total}: no picture was made · seed {seed}")
                         yield gr.skip(), seed, f"Denoising: step {done} of {total}", gr.skip()
-                    else:
-                        result = value
-            elapsed = time.perf_counter() - start
-            run_log.record(
-                "text_to_image",
-                wrapper,
-                options,
-                seed=seed,
-                outputs=[result.image],
-                seconds=elapsed,
-                settings={
-                    "prompt": prompt,
-                    "negative_prompt": negative_prompt or "",
-                    "show_noise_steps": bool(show_noise_steps),
-                },
-            )
             yield (
-                result.image,
+                run.output,
                 seed,
-                (
-                    f"{result.width}×{result.height}, {result.steps_done} steps in {elapsed:.1f} s · "
-                    f"seed {seed} · {wrapper.model_id} on {wrapper.device}"
-                ),
-                noise_strip(result, options.steps) if show_noise_steps else None,
+                run.status,
+                noise_strip(run.result, run.options.steps) if run.inputs["show_noise_steps"] else None,
             )
 
     def compare_text_to_image(
@@ -257,39 +224,35 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     },
                 )
 
-        finished = 0
-        with notes.run(request, "compare_text_to_image") as run:
-            run.if_stopped(f"Stopped: 0 of {len(cells)} images were made · seed {seed}", record)
-            with contextlib.closing(run_sweep(cells, run_one)) as sweep:
-                for kind, value in sweep:
-                    if kind == "tick":
-                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    elif kind == "progress":
-                        done, total = value
-                        progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
-                        yield (
-                            gr.skip(),
-                            gr.skip(),
-                            gr.skip(),
-                            f"Image {finished + 1} of {len(cells)}: step {done} of {total}",
-                        )
-                    elif kind == "cell":
-                        finished += 1
-                        run.if_stopped(f"Stopped: {finished} of {len(cells)} images were made · seed {seed}")
-                        yield (
-                            picture(),
-                            [(c.image, c.label) for c in cells if c.image is not None],
-                            [compare.cell_record(c) for c in cells if c.image is not None],
-                            f"{finished} of {len(cells)} images done",
-                        )
+        def show(status, final):
             made = [c for c in cells if c.image is not None]
-            note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} images were made. "
-            record(note.strip() or None)
-            yield (
-                picture(),
-                [(c.image, c.label) for c in made],
-                [compare.cell_record(c) for c in made],
-                note + f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}",
+            if not made:
+                return gr.skip(), gr.skip(), gr.skip(), status
+            return picture(), [(c.image, c.label) for c in made], [compare.cell_record(c) for c in made], status
+
+        def stepping(value, finished):
+            done, total = value
+            progress((finished + done / total) / len(cells), desc=f"Image {finished + 1} of {len(cells)}")
+            return gr.skip(), gr.skip(), gr.skip(), f"Image {finished + 1} of {len(cells)}: step {done} of {total}"
+
+        def made_in(made) -> str:
+            return f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}"
+
+        with notes.run(request, "compare_text_to_image") as stopping:
+            yield from sweep_updates(
+                cells,
+                run_one,
+                stopping=stopping,
+                progress=progress,
+                noun="image",
+                verb="were made",
+                show=show,
+                record=record,
+                skip=(gr.skip(),) * 4,
+                seed=seed,
+                made=lambda cell: cell.image is not None,
+                on_progress=stepping,
+                summary=made_in,
             )
 
     names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
@@ -335,12 +298,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     model.change(
         lambda m: shows_steps_by_default(registry, m), [model], [show_steps], api_visibility="private", queue=False
     )
-    unload.click(
-        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
-        None,
-        status,
-        api_visibility="private",
-    )
+    wire_unload(unload, registry, TASK, status)
     return {
         "prompt": prompt,
         "negative_prompt": negative,

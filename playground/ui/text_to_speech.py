@@ -4,32 +4,32 @@ text spoken at several expressiveness and rate settings side by side."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import tempfile
-import time
 from pathlib import Path
 
 import gradio as gr
 
-from playground import audio_views, compare, media
+from playground import compare, media
+from playground import run as runs
 from playground.models.text_to_speech import MAX_TEXT_CHARS
-from playground.sweep import run_sweep
 from playground.ui.controls import (
     api_function,
     data_view,
     default_overrides,
-    loading_message,
     model_dropdown,
     option_controls,
     require_text,
     resolve_seed,
     run_stop_status,
     seed_row,
+    wire_unload,
 )
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, in_job, stop_button
+from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.views import audio_views
 
 TASK = "text_to_speech"
 EXAMPLE_TEXTS = [
@@ -58,11 +58,8 @@ def clip_cards(cells) -> str:
                 f'<img alt="The picture of the sound for {html.escape(c.label)}" src="data:image/png;base64,{png}">'
             )
             foot = f"{c.seconds:.1f} s of speech, made in {c.elapsed:.2f} s"
-        cards.append(
-            f'<div class="answer-card clip-card"><div class="answer-head">{html.escape(c.label)} · seed {c.seed}'
-            f'</div>{body}<div class="answer-foot">{foot}</div></div>'
-        )
-    return f'<div class="answer-grid clip-grid">{"".join(cards)}</div>'
+        cards.append(card(f"{c.label} · seed {c.seed}", body, foot, text=False, kind="clip-card"))
+    return card_grid(cards, kind="clip-grid")
 
 
 def build(registry, run_log, *, presenter: bool = False) -> dict:
@@ -118,36 +115,12 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             compare_data = data_view("Every clip's settings as data")
 
     def synthesize(text, model, seed, reference_audio=None, progress=gr.Progress(), **options):
-        text = require_text(text, "text", MAX_TEXT_CHARS)
-        options = options_cls.parse(**options)
-        seed = resolve_seed(seed)
-        wrapper = registry.get(TASK, model)
-        if not wrapper.loaded:
-            progress(0, desc=loading_message(wrapper))
-            yield from in_job(wrapper.ensure_loaded, (gr.skip(),) * 3)
-        start = time.perf_counter()
-        # only voice-cloning backends take a reference clip (the others refuse one with a sentence)
-        clip = {"reference_audio": reference_audio} if reference_audio else {}
-        result = yield from in_job(lambda: wrapper.synthesize(text, options, seed, **clip), (gr.skip(),) * 3)
-        elapsed = time.perf_counter() - start
-        run_log.record(
-            "synthesize",
-            wrapper,
-            options,
-            seed=seed,
-            settings={"text": text},
-            files=clip,
-            outputs=[(result.sample_rate, result.samples)],
-            seconds=elapsed,
-        )
-        yield (
-            (result.sample_rate, result.samples),
-            seed,
-            (
-                f"{result.seconds:.1f} s of speech in {elapsed:.2f} s (real-time factor {elapsed / result.seconds:.2f}) · "
-                f"seed {seed} · {wrapper.model_id} on {wrapper.device}"
-            ),
-        )
+        inputs = {"text": text, "reference_audio": reference_audio}
+        run = runs.prepare(registry, TASK, inputs, model=model, options=options, seed=seed)
+        if not run.wrapper.loaded:
+            progress(0, desc=runs.loading_message(run.wrapper))
+        yield from in_job(lambda: runs.execute(run, run_log=run_log), (gr.skip(),) * 3)
+        yield run.output, run.seed, run.status
 
     def draw_speech(audio):
         if audio is None:
@@ -177,45 +150,38 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 outputs=[(c.sample_rate, c.samples) for c in made],
             )
 
-        with notes.run(request, "compare_speech") as run:
-            if not wrapper.loaded:
-                yield gr.skip(), gr.skip(), gr.skip(), loading_message(wrapper)
-                wrapper.ensure_loaded()
-            run.if_stopped(f"Stopped: 0 of {len(cells)} clips were made · seed {seed}", record)
-            progress(0, desc=f"Clip 1 of {len(cells)}")
-            yield clip_cards(cells), gr.skip(), gr.skip(), f"Clip 1 of {len(cells)}…"
-            folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
-            files, finished = [], 0
-            with contextlib.closing(
-                run_sweep(cells, lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell))
-            ) as sweep:
-                for kind, value in sweep:
-                    if kind == "tick":  # nothing new: hand control back so a Stop can close the run
-                        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    elif kind == "cell":
-                        finished += 1
-                        index, cell = value
-                        path = (
-                            folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
-                        )
-                        path.write_bytes(media.wav_bytes(cell.samples, cell.sample_rate))
-                        files.append(str(path))
-                        run.if_stopped(f"Stopped: {finished} of {len(cells)} clips were made · seed {seed}")
-                        progress(finished / len(cells), desc=f"Clip {finished + 1} of {len(cells)}")
-                        yield (
-                            clip_cards(cells),
-                            list(files),
-                            [_clip_record(c) for c in cells if c.samples is not None],
-                            f"{finished} of {len(cells)} clips done",
-                        )
+        folder = Path(tempfile.mkdtemp(prefix="compare-speech-"))
+        files = []
+
+        def keep_file(value):
+            index, cell = value
+            path = folder / f"clip-{index + 1}-expressiveness-{cell.expressiveness:g}-rate-{cell.rate:g}.wav"
+            path.write_bytes(media.wav_bytes(cell.samples, cell.sample_rate))
+            files.append(str(path))
+
+        def show(status, final):
             made = [c for c in cells if c.samples is not None]
-            note = "" if len(made) == len(cells) else f"Stopped: {len(made)} of {len(cells)} clips were made. "
-            record(note.strip() or None)
-            yield (
-                clip_cards(made),
-                list(files),
-                [_clip_record(c) for c in made],
-                note + f"{len(made)} clips · seed {seed}",
+            if not final and not made:
+                return clip_cards(cells), gr.skip(), gr.skip(), status
+            return clip_cards(made if final else cells), list(files), [_clip_record(c) for c in made], status
+
+        with notes.run(request, "compare_speech") as stopping:
+            if not wrapper.loaded:
+                yield gr.skip(), gr.skip(), gr.skip(), runs.loading_message(wrapper)
+                wrapper.ensure_loaded()
+            yield from sweep_updates(
+                cells,
+                lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell),
+                stopping=stopping,
+                progress=progress,
+                noun="clip",
+                verb="were made",
+                show=show,
+                record=record,
+                skip=(gr.skip(),) * 4,
+                seed=seed,
+                made=lambda cell: cell.samples is not None,
+                on_cell=keep_file,
             )
 
     names = ["text", "model", "seed", *controls, "reference_audio"]
@@ -239,12 +205,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         concurrency_id="text_to_speech",
     )
     stop_button(compare_stop, notes, "compare_speech", compared, compare_status)
-    unload.click(
-        lambda: f"Unloaded: {', '.join(registry.unload(TASK)) or 'nothing was loaded'}.",
-        None,
-        status,
-        api_visibility="private",
-    )
+    wire_unload(unload, registry, TASK, status)
     return {
         "text": text,
         "speech": speech,
