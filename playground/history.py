@@ -117,9 +117,35 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # 4: how a result was cut short (a Stop, a token limit), '' when it is whole: a shortened run never reads as complete.
     4: ("ALTER TABLE runs ADD COLUMN stopped TEXT NOT NULL DEFAULT ''",),
+    # 5: the blind arena's rounds and votes (playground.arena), and the summary metrics a compare run showed.
+    5: (
+        """CREATE TABLE arena_rounds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            round_id TEXT NOT NULL UNIQUE,        -- time-sortable with a random part; also its folder under arena/
+            session TEXT NOT NULL DEFAULT '',     -- the rounds one Start played over a list of inputs
+            task TEXT NOT NULL,
+            username TEXT NOT NULL DEFAULT '',    -- the login that played it ('' without --auth)
+            created TEXT NOT NULL,                -- ISO 8601, UTC
+            input_text TEXT NOT NULL DEFAULT '',
+            input_file TEXT NOT NULL DEFAULT '',  -- the kept copy of an input file (inputs/...), relative
+            contestant_a TEXT NOT NULL,           -- JSON {"model": ..., "<option>": ...}, in the order shown
+            contestant_b TEXT NOT NULL,
+            output_kind TEXT NOT NULL DEFAULT 'text',  -- text, image or audio
+            output_a TEXT NOT NULL DEFAULT '',    -- the text, or the file (arena/<round id>/a.png), relative
+            output_b TEXT NOT NULL DEFAULT '',
+            seed INTEGER,                         -- the one seed both contestants used
+            timings TEXT NOT NULL DEFAULT '{}',
+            vote TEXT NOT NULL DEFAULT '',        -- '' until voted: a, b, tie or both_bad
+            voted_at TEXT NOT NULL DEFAULT '',
+            run_id TEXT NOT NULL DEFAULT ''       -- the History run recorded once the vote revealed the names
+        )""",
+        "CREATE INDEX arena_by_task ON arena_rounds(task, username, voted_at)",
+        "CREATE INDEX arena_by_session ON arena_rounds(session, created)",
+        "ALTER TABLE runs ADD COLUMN metrics TEXT NOT NULL DEFAULT '[]'",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
-JSON_COLUMNS = ("settings", "input_files", "output_files", "timings", "versions")
+JSON_COLUMNS = ("settings", "input_files", "output_files", "timings", "versions", "metrics")
 PRIVATE_KEYS = ("username",)  # in the database and History, never in a file's card that may be passed on
 DIGEST = re.compile(r"[0-9a-f]{64}")  # a sha256 as the log writes it; anything else is never used
 
@@ -300,10 +326,14 @@ class RunLog:
         seconds: float | None = None,
         stopped: str | None = None,
         user: str = "",
+        metrics: list[dict] | None = None,
+        kind: str | None = None,
     ) -> dict | None:
         """Keep one run: its settings, inputs, outputs and timings. Returns its run card, or None on failure.
 
         ``stopped`` says how a result was cut short (a Stop, a token limit), so it never reads as complete.
+        ``metrics`` are the summary rows the app showed beside the result (a compare panel's distinct-n or word
+        error rate, an arena round's vote), kept for reports; ``kind`` overrides the kind read from ``api``.
         ``user`` is the login that made the run ('' without --auth); it stays in the database, out of the files.
 
         ``api`` is the endpoint that replays the run; ``settings`` the parameters other than the model, the
@@ -317,6 +347,9 @@ class RunLog:
             card = self._new_card(api, wrapper, options, seed, settings or {}, files or {}, seconds, user)
             if stopped:
                 card["stopped"] = str(stopped)
+            if kind:
+                card["kind"] = kind
+            card["metrics"] = _plain(list(metrics or []))
             self._write_outputs(card, list(outputs), written)
             self._write(lambda conn: _insert(conn, card))
         except Exception as exc:
@@ -793,6 +826,7 @@ def _insert(conn: sqlite3.Connection, card: dict) -> None:
         "versions",
         "username",
         "stopped",
+        "metrics",
     ]
     values = [json.dumps(card[c], ensure_ascii=False) if c in JSON_COLUMNS else card.get(c, "") for c in columns]
     conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values)
