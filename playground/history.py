@@ -595,8 +595,105 @@ class RunLog:
         return bool(rows)
 
     def served_paths(self) -> list[str]:
-        """Folders the web server may serve files from (thumbnails, players, exports)."""
-        return [str(self.data_dir / name) for name in ("outputs", "inputs", "exports")]
+        """Folders the web server may serve files from (thumbnails, players, exports, the arena's pending outputs)."""
+        return [str(self.data_dir / name) for name in ("outputs", "inputs", "exports", "arena")]
+
+    # ---------------------------------------------------------------- the arena's rounds (playground.arena)
+
+    # A round is played, kept here with its two outputs (in the order shown, under arena/<round id>/), and voted on
+    # once; only the login that played a round (``user``; '' without --auth) can read or vote on it.
+
+    def new_round_id(self) -> str:
+        return f"{_now():%Y%m%d-%H%M%S-%f}-{secrets.token_hex(4)}"
+
+    def keep_input(self, value) -> str:
+        """A copy of an input file (a path or a PIL image) in inputs/, named by its content; its relative path."""
+        return self._keep_input(value)[0]
+
+    def keep_round_output(self, round_id: str, name: str, value) -> str:
+        """Write one of a round's outputs (a PIL image or ``(rate, samples)``) under arena/<round id>/, with no run
+        card in it (the names stay hidden until the vote); returns its path relative to the data dir."""
+        if not re.fullmatch(r"[0-9a-f-]+", round_id) or name not in ("a", "b"):
+            raise ValueError(f"not a round output: {round_id!r}/{name!r}")
+        folder = self.data_dir / "arena" / round_id
+        folder.mkdir(parents=True, exist_ok=True)
+        if hasattr(value, "save") and hasattr(value, "mode"):
+            path = folder / f"{name}.png"
+            partial = path.with_name(path.name + ".part")
+            value.save(partial, format="PNG")  # no pnginfo: a plain picture
+            os.replace(partial, path)
+        else:
+            path = folder / f"{name}.wav"
+            _save_wav(value, path)
+        return path.relative_to(self.data_dir).as_posix()
+
+    def round_file(self, relative: str) -> Path | None:
+        """The absolute path of a round's output file, only if it lies in arena/ and exists."""
+        if not isinstance(relative, str) or not relative or "\0" in relative:
+            return None
+        try:
+            path = (self.data_dir / relative).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return None
+        return path if path.is_relative_to(self.data_dir / "arena") and path.is_file() else None
+
+    def add_round(self, row: dict) -> None:
+        """Keep a round that is waiting for its vote (``row`` names the arena_rounds columns)."""
+        row = {**row, "created": row.get("created") or _now().isoformat()}
+        for key in ("contestant_a", "contestant_b", "timings"):
+            if not isinstance(row.get(key), str):
+                row[key] = json.dumps(row.get(key) or {}, ensure_ascii=False, sort_keys=True)
+        columns = list(row)
+        self._write(
+            lambda conn: conn.execute(
+                f"INSERT INTO arena_rounds ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [row[c] for c in columns],
+            )
+        )
+
+    def arena_round(self, round_id: str, user: str = "") -> dict | None:
+        """The round ``user`` played, or None (another login's round reads as no round at all)."""
+        rows = self._read("SELECT * FROM arena_rounds WHERE round_id = ? AND username = ?", [str(round_id), user])
+        return _round_of(rows[0]) if rows else None
+
+    def set_arena_vote(self, round_id: str, vote: str, user: str = "") -> bool:
+        """Cast the round's one vote; False when it has one already (or is not ``user``'s)."""
+
+        def cast(conn):
+            return conn.execute(
+                "UPDATE arena_rounds SET vote = ?, voted_at = ? WHERE round_id = ? AND username = ? AND vote = ''",
+                [vote, _now().isoformat(), round_id, user],
+            ).rowcount
+
+        return self._write(cast) == 1
+
+    def set_round_run(self, round_id: str, run_id: str) -> None:
+        """Name the History run that keeps the voted round."""
+        self._write(
+            lambda conn: conn.execute("UPDATE arena_rounds SET run_id = ? WHERE round_id = ?", [run_id, round_id])
+        )
+
+    def arena_votes(self, task: str | None = None, user: str | None = None) -> list[dict]:
+        """Voted rounds, oldest first: of ``task`` (None: every task), of ``user`` (None: every login)."""
+        clauses, params = ["vote != ''"], []
+        if task:
+            clauses.append("task = ?")
+            params.append(task)
+        if user is not None:
+            clauses.append("username = ?")
+            params.append(user)
+        rows = self._read(f"SELECT * FROM arena_rounds WHERE {' AND '.join(clauses)} ORDER BY voted_at, id", params)
+        return [_round_of(row) for row in rows]
+
+    def rounds_of_runs(self, run_ids: Iterable[str]) -> list[dict]:
+        """The voted rounds the History runs ``run_ids`` keep."""
+        ids = [r for r in dict.fromkeys(run_ids) if isinstance(r, str) and r]
+        if not ids:
+            return []
+        rows = self._read(
+            f"SELECT * FROM arena_rounds WHERE run_id IN ({', '.join('?' * len(ids))}) ORDER BY voted_at, id", ids
+        )
+        return [_round_of(row) for row in rows]
 
     # ---------------------------------------------------------------- replay, export, delete
 
@@ -838,6 +935,13 @@ def _card_of(row: sqlite3.Row) -> dict:
         if key != "id":
             card[key] = json.loads(row[key]) if key in JSON_COLUMNS else row[key]
     return card
+
+
+def _round_of(row: sqlite3.Row) -> dict:
+    data = {key: row[key] for key in row.keys() if key != "id"}
+    for key in ("contestant_a", "contestant_b", "timings"):
+        data[key] = json.loads(data[key] or "{}")
+    return data
 
 
 def _check_card(card, name: str) -> dict:

@@ -7,7 +7,7 @@ import importlib
 import gradio as gr
 
 from playground.history import HistoryAccess
-from playground.ui import chains, history, presenter, remote, task_tab, upload_quota
+from playground.ui import arena, chains, history, presenter, remote, task_tab, upload_quota
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -36,7 +36,7 @@ CSS = """
 
 def page_css() -> str:
     """The app's CSS: the tabs' rules and the presenter look (switched on by a class on the page)."""
-    return CSS + chains.CSS + presenter.look_css()
+    return CSS + chains.CSS + arena.CSS + presenter.look_css()
 
 
 def build_tab(registry, recorder, spec, presenter_mode: bool) -> dict:
@@ -47,7 +47,7 @@ def build_tab(registry, recorder, spec, presenter_mode: bool) -> dict:
 
 
 def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=None, access=None) -> gr.Blocks:
-    """The playground: a header with the device in use, one tab per task, and the History tab.
+    """The playground: a header with the device in use, one tab per task, Try it together, the Arena and History.
 
     ``run_log`` keeps every run (``playground.history.open_history``); None keeps nothing.
     ``presenter_mode`` tucks secondary controls under "Advanced" and starts in the presenter look;
@@ -70,6 +70,7 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
         with gr.Tabs() as tabs:
             built = {spec.name: build_tab(registry, recorder, spec, presenter_mode) for spec in registry.tasks.values()}
             built[chains.TASK] = chains.build(registry, recorder, presenter=presenter_mode)
+            arena.build(registry, run_log, recorder, access or HistoryAccess(), presenter=presenter_mode)
             history.build(registry, run_log, tabs, built, access or HistoryAccess())
         demo.load(
             lambda: (
