@@ -8,6 +8,9 @@ from pathlib import Path
 from playground.errors import UserError
 
 SHAPES_NOTE = "demo model trained on synthetic shapes — choose a hub model for photos"
+PICTURES_NOTE = (
+    "demo model trained on a synthetic picture world (20 emoji objects, 5 scenes) — choose a hub model for photos"
+)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # package name -> (relative file or folder inside it, what to tell the user)

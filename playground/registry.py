@@ -20,8 +20,6 @@ from playground.models.base import LoadPolicy, ModelWrapper, resolve_source
 from playground.models.spec import ModelSpec, TaskSpec
 from playground.tasks import default_tasks
 
-SHAPES_NOTE = bundled.SHAPES_NOTE
-
 
 @dataclass(frozen=True)
 class TaskInfo:

@@ -148,7 +148,7 @@ def test_writers_killed_mid_write_leave_every_finished_run(tmp_path):
 def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry):
     t2i = registry.load("text_to_image")
     options = t2i.Options.parse(steps=4, guidance_scale=5.0)
-    result = t2i.generate("a small white square on a black background", "", options, seed=11)
+    result = t2i.generate("a small boat at night, on the right", "", options, seed=11)
     run_log = RunLog(tmp_path)
     card = run_log.record(
         "text_to_image",
@@ -158,7 +158,7 @@ def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry
         outputs=[result.image],
         seconds=0.5,
         settings={
-            "prompt": "a small white square on a black background",
+            "prompt": "a small boat at night, on the right",
             "negative_prompt": "",
             "show_noise_steps": False,
         },
@@ -168,7 +168,7 @@ def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry
     with Image.open(png) as image:
         readable = image.text["parameters"]
         assert np.array_equal(np.asarray(image), np.asarray(result.image))
-    assert "Prompt: a small white square on a black background" in readable and "Seed: 11" in readable
+    assert "Prompt: a small boat at night, on the right" in readable and "Seed: 11" in readable
     dropped = tmp_path / "downloaded.png"
     dropped.write_bytes(png.read_bytes())
     restored = read_card(dropped)
@@ -177,7 +177,7 @@ def test_a_png_carries_its_run_card_and_restores_its_settings(tmp_path, registry
         "prompt": None,
         "negative_prompt": "",
         "show_noise_steps": False,
-        "model": "bundled/shapes-sd",
+        "model": "bundled/picture-sd",
         "seed": 11,
         "guidance_scale": 5.0,
         "steps": 4,
@@ -263,12 +263,12 @@ print(card is None, run_log.note, run_log.count(), sep="|")
 
 def test_replay_through_the_api_gives_an_identical_image_and_reply(client, data_dir):
     seed = int(time.time() * 1000) % 2**31  # a seed no earlier run of this data dir used
-    prompt = "a medium green square on a white background"
+    prompt = "a big bird in the snow, in the middle"
     first, _, _, _ = client.predict(prompt=prompt, seed=seed, steps=8, api_name="/text_to_image")
     run_log = RunLog(data_dir)
     card = next(c for c in run_log.runs(task="text_to_image", text=prompt, limit=20) if c["seed"] == seed)
     settings, missing = run_log.replay_settings(card)
-    assert not missing and settings["steps"] == 8 and settings["model"] == "bundled/shapes-sd"
+    assert not missing and settings["steps"] == 8 and settings["model"] == "bundled/picture-sd"
     again, seed_again, _, _ = client.predict(**settings, api_name=f"/{card['api_name']}")
     stored = run_log.file(card["output_files"][0]["path"])
     pixels = [np.asarray(Image.open(p).convert("RGB")) for p in (first, again, stored)]
@@ -293,11 +293,11 @@ def test_generation_works_without_history(tmp_path, case):
         data_dir, flags = blocker / "data", ()  # cannot be created, whoever runs the tests
     with running_app(data_dir, tmp_path / "server.log", *flags) as url:
         client = Client(url, verbose=False)
-        wav, seed, status = client.predict(text="Nothing is kept.", seed=4, api_name="/synthesize")
+        wav, seed, status, _ = client.predict(text="Nothing is kept.", seed=4, api_name="/synthesize")
         assert Path(wav).is_file() and "real-time factor" in status
         if case == "no-history":  # an image too: the kind of result history would otherwise write to disk
             image, _, _, _ = client.predict(
-                prompt="a small white square on a black background", steps=2, seed=1, api_name="/text_to_image"
+                prompt="a small boat at night, on the right", steps=2, seed=1, api_name="/text_to_image"
             )
             assert Path(image).is_file()
     log = (tmp_path / "server.log").read_text()

@@ -23,12 +23,12 @@ def card_of(data_dir, api_name: str, text: str) -> dict:
 
 def test_draw_and_describe_is_kept_and_replays_pixel_identical(client, data_dir):
     seed = int(time.time() * 1000) % 2**31  # a seed no earlier run of this data dir used
-    prompt = "a small yellow triangle on a black background"
+    prompt = "a small boat at night, on the right"
     client.predict(prompt=prompt, rounds=1, seed=seed, image_steps=6, api_name="/chain_draw_describe")
     run_log = RunLog(data_dir)
     card = next(c for c in run_log.runs(task="chains", text=prompt, limit=20) if c["seed"] == seed)
     assert card["api_name"] == "chain_draw_describe" and card["kind"] == "run"
-    assert card["model"] == "bundled/shapes-sd → bundled/shapes-captioner"
+    assert card["model"] == "bundled/picture-sd → bundled/picture-captioner"
     assert card["revision"].count("sha256:") == 2 and card["timings"]["seconds"] > 0
     settings, missing = run_log.replay_settings(card)
     assert not missing and set(settings) == endpoint_parameters(client, "chain_draw_describe")

@@ -174,9 +174,9 @@ def _captioned(run) -> str:
 
 
 def _check(wrapper, shared) -> str:
-    from playground.shapes.world import Attributes, render
+    from playground.world import Picture, render
 
-    text = wrapper.caption(render(Attributes("large", "red", "circle", "blue")), wrapper.Options.parse(), seed=0).text
+    text = wrapper.caption(render(Picture("cat", "on the beach")), wrapper.Options.parse(), seed=0).text
     return f"caption {text.strip()!r}"
 
 
@@ -187,6 +187,12 @@ SPEC = TaskSpec(
     aliases=("caption",),
     backends=tuple(BACKENDS),
     models=(
+        ModelSpec(
+            "bundled/picture-captioner",
+            f"Picture captioner (bundled, offline): {bundled.PICTURES_NOTE}",
+            lambda: bundled.asset_model("picture-captioner"),
+            note=bundled.PICTURES_NOTE,
+        ),
         ModelSpec(
             "bundled/shapes-captioner",
             f"Shapes captioner (bundled, offline): {bundled.SHAPES_NOTE}",

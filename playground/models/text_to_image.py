@@ -261,7 +261,7 @@ def _drawn(run) -> str:
 
 
 def _check(wrapper, shared) -> str:
-    image = wrapper.generate("a large red circle on a blue background", "", wrapper.Options.parse(steps=2), seed=0)
+    image = wrapper.generate("a cat on the beach", "", wrapper.Options.parse(steps=2), seed=0)
     return f"a {image.width}×{image.height} image in {image.steps_done} steps"
 
 
@@ -272,6 +272,12 @@ SPEC = TaskSpec(
     aliases=("t2i", "image"),
     backends=tuple(BACKENDS),
     models=(
+        ModelSpec(
+            "bundled/picture-sd",
+            f"Pictures (bundled, offline): {bundled.PICTURES_NOTE}",
+            lambda: bundled.asset_model("picture-sd"),
+            note=bundled.PICTURES_NOTE,
+        ),
         ModelSpec(
             "bundled/shapes-sd",
             f"Shapes (bundled, offline): {bundled.SHAPES_NOTE}",
