@@ -285,6 +285,7 @@ class TranscriptCell:
     elapsed: float = 0.0
     wer: float | None = None
     done: bool = False
+    words: list = field(default_factory=list)  # dicts: word, start, end, probability
 
     @property
     def label(self) -> str:
@@ -310,7 +311,8 @@ def run_transcript_cell(wrapper, audio, cell: TranscriptCell, reference: str = "
     import time
 
     start = time.perf_counter()
-    cell.text = wrapper.transcribe(audio, cell.options).text
+    transcript = wrapper.transcribe(audio, cell.options)
+    cell.text, cell.words = transcript.text, [w.as_dict() for w in transcript.words]
     cell.elapsed = time.perf_counter() - start
     cell.wer = word_error_rate(reference, cell.text) if reference.strip() else None
     cell.done = True

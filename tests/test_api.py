@@ -28,9 +28,9 @@ def test_chat_random_seed_is_reported(client):
 
 
 def test_synthesize_then_transcribe(client):
-    wav, _, status = client.predict(text="Good morning, everyone.", api_name="/synthesize")
+    wav, _, status, _ = client.predict(text="Good morning, everyone.", api_name="/synthesize")
     assert wav.endswith(".wav") and "real-time factor" in status
-    transcript, _ = client.predict(audio=handle_file(wav), api_name="/transcribe")
+    transcript, _, heard, _ = client.predict(audio=handle_file(wav), api_name="/transcribe")
     assert words(transcript) == ["good", "morning", "everyone"]
 
 
@@ -68,7 +68,7 @@ def test_non_audio_and_non_image_uploads(client, tmp_path):
 def test_server_keeps_serving_after_errors(client):
     with pytest.raises(Exception, match="is empty: type something first"):
         client.predict(text="", api_name="/synthesize")
-    wav, _, _ = client.predict(text="Still here.", api_name="/synthesize")
+    wav, _, _, _ = client.predict(text="Still here.", api_name="/synthesize")
     assert wav.endswith(".wav")
 
 

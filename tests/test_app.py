@@ -10,6 +10,7 @@ EXPECTED = {
     "/text_to_image": ["prompt", "guidance_scale", "steps", "seed"],
     "/caption": ["image"],
     "/transcribe": ["audio"],
+    "/subtitles": ["audio", "format"],
     "/synthesize": ["text"],
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from playground import bundled
@@ -17,12 +17,27 @@ SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: below any microphone's noise floor
 
 
 @dataclass
+class Word:
+    """One heard word: when it starts and ends in the audio (seconds) and how sure the model was (None: unknown)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+    def as_dict(self) -> dict:
+        probability = None if self.probability is None else round(float(self.probability), 4)
+        return {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3), "probability": probability}
+
+
+@dataclass
 class Transcript:
-    """A transcript, with timed segments where the backend gives them."""
+    """A transcript, with timed segments and words where the backend gives them."""
 
     text: str
     segments: list[tuple[float, float, str]]
     language: str | None = None
+    words: list[Word] = field(default_factory=list)
 
 
 class TranscribeOptions(Options):
@@ -40,6 +55,11 @@ class TranscribeOptions(Options):
         title="Decoding temperature",
         description="0 decodes deterministically; higher values sample.",
         json_schema_extra={"step": 0.05},
+    )
+    word_timestamps: bool = Field(
+        True,
+        title="Word timings",
+        description="When each word is spoken and how sure the model was (a little slower).",
     )
 
 
@@ -99,12 +119,16 @@ class FasterWhisperSTT(ModelWrapper):
                 language="en" if is_english_only else None,
                 condition_on_previous_text=False,
                 vad_filter=False,
+                word_timestamps=options.word_timestamps,
             )
-            parts = []
+            parts, words = [], []
             for s in segments:  # decoded lazily, 30 s of audio at a time
                 parts.append((s.start, s.end, s.text.strip()))
+                words.extend(
+                    Word(w.word.strip(), w.start, w.end, w.probability) for w in s.words or () if w.word.strip()
+                )
                 raise_if_stopped(f"Stopped after {s.end:.0f} s of the audio.")
-        return Transcript(" ".join(p[2] for p in parts).strip(), parts, info.language)
+        return Transcript(" ".join(p[2] for p in parts).strip(), parts, info.language, words)
 
 
 class TransformersASR(ModelWrapper):
@@ -144,10 +168,17 @@ class TransformersASR(ModelWrapper):
                     gen.update(do_sample=True, temperature=options.temperature)
                 kwargs["generate_kwargs"] = gen
                 kwargs["return_timestamps"] = len(audio) > 30 * SAMPLE_RATE
+            if options.word_timestamps:
+                kwargs["return_timestamps"] = "word"  # whisper by cross-attention, CTC models by their frames
             result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
         chunks = [
             (c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])
         ]
+        if options.word_timestamps:  # the chunks are words; the pipeline gives no probabilities
+            words = [Word(text, start, max(start, end)) for start, end, text in chunks if text]
+            return Transcript(
+                result["text"].strip(), [(0.0, chunks[-1][1], result["text"].strip())] if chunks else [], None, words
+            )
         return Transcript(result["text"].strip(), chunks)
 
 

@@ -1,13 +1,16 @@
-"""The Speech to Text tab: record or upload audio, see the picture of the sound and read the transcript; and the
-same audio transcribed at several beam sizes and temperatures side by side, scored against a reference text."""
+"""The Speech to Text tab: record or upload audio, see the picture of the sound and read the transcript with each
+word's timing and confidence (karaoke, and SRT/WebVTT/JSON subtitles); and the same audio transcribed at several
+beam sizes and temperatures side by side, scored against a reference text."""
 
 from __future__ import annotations
 
 import html
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 
-from playground import compare
+from playground import compare, subtitles
 from playground import run as runs
 from playground.bundled import ASSETS
 from playground.media import load_audio
@@ -27,6 +30,7 @@ from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, in_job, stop_button
 from playground.ui.sweeps import card, card_grid, sweep_updates
 from playground.views import audio_views
+from playground.views.words import karaoke_html, legend, word_spans
 
 TASK = "speech_to_text"
 
@@ -42,9 +46,21 @@ def transcript_cards(cells) -> str:
     for c in cells:
         score = f" · word error rate {100 * c.wer:.0f}%" if c.wer is not None else ""
         foot = f"{len(c.text.split())} words in {c.elapsed:.2f} s{score}" if c.done else "waiting"
-        text = html.escape(c.text) if c.done and c.text else ("(no speech was recognised)" if c.done else "…")
+        if c.done and c.words:  # each setting's own timings: hover a word for when it was heard
+            text = word_spans(c.words)
+        else:
+            text = html.escape(c.text) if c.done and c.text else ("(no speech was recognised)" if c.done else "…")
         cards.append(card(c.label, text, foot))
-    return card_grid(cards)
+    return (legend() if any(c.done and c.words for c in cells) else "") + card_grid(cards)
+
+
+def subtitle_file(transcript, fmt: str, audio: str | None) -> str:
+    """The transcript written as an ``fmt`` file named after the audio, in a folder of its own (Gradio serves it)."""
+    text = subtitles.render(transcript, fmt)
+    stem = Path(audio).stem if audio else "transcript"
+    path = Path(tempfile.mkdtemp(prefix="playground-subtitles-")) / f"{stem}.{subtitles.check_format(fmt)}"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def build(registry, run_log, *, presenter: bool = False) -> dict:
@@ -61,11 +77,24 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 transcript = gr.Textbox(label="Transcript", lines=6, interactive=False, elem_id="stt-transcript")
                 status = gr.Markdown(elem_id="stt-status")
+                karaoke = gr.HTML(label="Each word, when it is spoken", elem_id="stt-karaoke")
+                with gr.Row():
+                    subtitle_format = gr.Dropdown(  # a custom value reaches the check, which names the formats
+                        [("SRT", "srt"), ("WebVTT", "vtt"), ("JSON", "json")],
+                        value="srt",
+                        label="Subtitles",
+                        allow_custom_value=True,
+                        elem_id="stt-subtitle-format",
+                    )
+                    subtitle_run = gr.Button("Make subtitles", size="sm", elem_id="stt-subtitles-run")
+                subtitle = gr.File(label="Subtitle file", interactive=False, elem_id="stt-subtitle-file")
+                with gr.Accordion("Every word as data", open=False):
+                    words = gr.JSON(label="Words: start and end in seconds, probability", elem_id="stt-words")
                 picture = gr.Plot(label=f"{audio_views.TITLE}, as the model hears it", elem_id="stt-picture")
                 gr.Markdown(audio_views.CAPTION, elem_classes=["explain-caption"])
         with gr.Accordion("Compare settings: one recording, several transcripts", open=False, elem_id="stt-compare"):
@@ -103,8 +132,17 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         run = runs.prepare(registry, TASK, {"audio": audio}, model=model, options=options)
         if not run.wrapper.loaded:
             progress(0, desc=runs.loading_message(run.wrapper))
-        yield from in_job(lambda: runs.execute(run, run_log=run_log), (gr.skip(), gr.skip()))
-        yield run.output, run.status
+        yield from in_job(lambda: runs.execute(run, run_log=run_log), (gr.skip(),) * 4)
+        heard = [w.as_dict() for w in run.result.words]
+        yield run.output, run.status, heard, karaoke_html(heard, run.inputs["samples"], SAMPLE_RATE)
+
+    def make_subtitles(audio, format, model, progress=gr.Progress(), **options):
+        fmt = subtitles.check_format(format)  # a bad format is refused before any work
+        run = runs.prepare(registry, TASK, {"audio": audio}, model=model, options=options)
+        if not run.wrapper.loaded:
+            progress(0, desc=runs.loading_message(run.wrapper))
+        yield from in_job(lambda: runs.execute(run, run_log=run_log), gr.skip())  # one output: a bare skip, not a tuple
+        yield subtitle_file(run.result, fmt, audio)
 
     def draw_input(audio):
         if not audio:
@@ -126,6 +164,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 "compare_transcribe",
                 wrapper,
                 base,
+                metrics=compare.transcript_summary(done),  # the word error rates shown
                 files={"audio": audio},
                 stopped=note,
                 settings={"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
@@ -175,8 +214,16 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         [run_button.click],
         api_function(transcribe, names),
         [audio, model, *controls.values()],
-        [transcript, status],
+        [transcript, status, words, karaoke],
         api_name="transcribe",
+        concurrency_limit=2,
+        concurrency_id="speech_to_text",
+    )
+    subtitle_run.click(
+        api_function(make_subtitles, ["audio", "format", "model", *controls]),
+        [audio, subtitle_format, model, *controls.values()],
+        [subtitle],
+        api_name="subtitles",
         concurrency_limit=2,
         concurrency_id="speech_to_text",
     )
@@ -210,4 +257,5 @@ def _transcript_record(cell) -> dict:
         "text": cell.text,
         "wer": cell.wer,
         "seconds": round(cell.elapsed, 3),
+        "words": cell.words,
     }
