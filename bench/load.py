@@ -59,7 +59,7 @@ def make_inputs(url: str, folder: Path) -> dict[str, str]:
     image = Image.new("RGB", (64, 64), (30, 60, 200))
     ImageDraw.Draw(image).ellipse((12, 12, 52, 52), fill=(220, 30, 30))
     image.save(folder / "red-circle.png")
-    wav, _, _ = Client(url, verbose=False).predict(text=SPOKEN, seed=1, api_name="/synthesize")
+    wav, _, _, _ = Client(url, verbose=False).predict(text=SPOKEN, seed=1, api_name="/synthesize")
     return {"image": str(folder / "red-circle.png"), "audio": wav}
 
 
@@ -88,10 +88,10 @@ def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: 
         caption, _, _, status = client.predict(image=handle_file(inputs["image"]), api_name="/caption")
         ok = isinstance(caption, str) and caption.strip() and "Captioned a 64×64 image" in status
     elif endpoint == "/transcribe":
-        transcript, status = client.predict(audio=handle_file(inputs["audio"]), beam_size=1, api_name="/transcribe")
+        transcript, status, *_ = client.predict(audio=handle_file(inputs["audio"]), beam_size=1, api_name="/transcribe")
         ok = words(transcript) == words(SPOKEN) and "real-time factor" in status
     else:
-        wav, _, status = client.predict(
+        wav, _, status, _ = client.predict(
             text=f"Session {session.index} says hello.", seed=session.index, api_name="/synthesize"
         )
         ok = Path(wav).is_file() and "real-time factor" in status

@@ -10,6 +10,7 @@ the earlier stages made. No gradio here.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,8 @@ from playground.seeds import MAX_SEED
 log = logging.getLogger("playground")
 
 MAX_ROUNDS = 8  # telephone-game rounds in Draw and describe
-ATTRIBUTES = ("size", "colour", "shape", "background")
+ATTRIBUTES = ("size", "colour", "shape", "background")  # the shapes world's
+PICTURE_ATTRIBUTES = ("object", "scene", "size", "position")  # the picture world's
 # words that carry no meaning of their own when counting the words a prompt and a caption share
 STOP_WORDS = frozenset("a an the of on in at with and or to is are there this that it its".split())
 
@@ -44,6 +46,7 @@ class Stage:
     load_seconds: float = 0.0  # the first use's loading time; 0 when the model was already loaded
     detail: str = ""  # what the stage made, e.g. "2.4 s of audio" or "31 tokens"
     error: str = ""  # the failure's plain sentence
+    time_to_first_audio_s: float | None = None  # a speaking stage: from the chain's start to its first audio
 
     @property
     def failed(self) -> bool:
@@ -161,12 +164,98 @@ def _model(registry, stage: Stage, model_id: str | None):
 
 @dataclass
 class TalkResult(ChainResult):
-    """One turn of a spoken conversation: what was heard, the reply, and the reply spoken."""
+    """One turn of a spoken conversation: what was heard, the reply, and the reply spoken sentence by sentence."""
 
     transcript: str = ""
     reply: str = ""
-    speech: object = None  # models.text_to_speech.Speech
+    speech: object = None  # models.text_to_speech.Speech: the whole spoken reply, once it is all spoken
+    speech_parts: list = field(default_factory=list)  # each sentence's Speech, as soon as it is spoken
+    spoken: list[str] = field(default_factory=list)  # the sentences those parts say
     history: list[dict] = field(default_factory=list)  # the conversation including this turn
+
+    @property
+    def time_to_first_audio_s(self) -> float | None:
+        return self.stages[2].time_to_first_audio_s if len(self.stages) > 2 else None
+
+
+_SPOKEN_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
+LONG_CLAUSE_WORDS = 20  # a sentence this long is spoken from its last comma, so the voice need not wait for its end
+
+
+class SentenceSplitter:
+    """A streamed reply cut into what can be spoken: each complete sentence (or line) as soon as its end arrives."""
+
+    def __init__(self):
+        self.pending = ""
+
+    def feed(self, text: str) -> list[str]:
+        self.pending += text
+        done = []
+        while True:
+            found = _SPOKEN_END.search(self.pending)
+            if found is None:
+                comma = self.pending.rfind(", ")
+                if comma > 0 and len(self.pending[:comma].split()) >= LONG_CLAUSE_WORDS:
+                    found_end = comma + 2
+                else:
+                    break
+            else:
+                found_end = found.end()
+            sentence, self.pending = self.pending[:found_end].strip(), self.pending[found_end:]
+            if words(sentence):
+                done.append(sentence)
+        return done
+
+    def rest(self) -> list[str]:
+        """What is left at the end of the reply (a last sentence without its full stop)."""
+        sentence, self.pending = self.pending.strip(), ""
+        return [sentence] if words(sentence) else []
+
+
+class _Speaker:
+    """The speaking stage of Talk to it: each sentence spoken when it is complete, timed into its stage."""
+
+    def __init__(self, registry, stage: Stage, model_id, options, started: float):
+        self.registry, self.stage, self.model_id, self.options, self.started = (
+            registry,
+            stage,
+            model_id,
+            options,
+            started,
+        )
+        self.wrapper = None
+
+    def say(self, result: TalkResult, sentence: str) -> bool:
+        """Speak one sentence into ``result.speech_parts``; False when the stage has failed (it says why)."""
+        if self.stage.failed:
+            return False
+        self.stage.state = "running"
+        try:
+            if self.wrapper is None:
+                self.wrapper = _model(self.registry, self.stage, self.model_id)
+            start = time.perf_counter()
+            speech = self.wrapper.synthesize(sentence, self.options or self.wrapper.Options())
+            self.stage.seconds += time.perf_counter() - start
+        except Exception as exc:  # the reply and the sentences spoken so far stay
+            self.stage.state, self.stage.error = "failed", _sentence(exc)
+            return False
+        if self.stage.time_to_first_audio_s is None:
+            self.stage.time_to_first_audio_s = round(time.perf_counter() - self.started, 3)
+        result.speech_parts.append(speech)
+        result.spoken.append(sentence)
+        self.stage.detail = (
+            f"{sum(p.seconds for p in result.speech_parts):.1f} s of speech, {len(result.speech_parts)} sentences"
+        )
+        return True
+
+    def finish(self, result: TalkResult) -> None:
+        import numpy as np
+
+        if self.stage.failed or not result.speech_parts:
+            return
+        first = result.speech_parts[0]
+        result.speech = type(first)(first.sample_rate, np.concatenate([p.samples for p in result.speech_parts]))
+        self.stage.state = "done"
 
 
 def talk(
@@ -183,13 +272,16 @@ def talk(
     chat_options=None,
     tts_options=None,
 ) -> Iterator[TalkResult]:
-    """Speech to Text → Chat (streamed, with the earlier turns) → Text to Speech.
+    """Speech to Text → Chat (streamed, with the earlier turns) → Text to Speech, sentence by sentence.
 
     ``samples`` are 16 kHz mono float32; ``history`` holds the earlier turns as role/content dicts.
-    Yields after each stage and after every reply token.
+    Yields after each stage, after every reply token and after each spoken sentence: the voice starts on the
+    reply's first sentence while the rest is still being written (``TalkResult.speech_parts``), and the speaking
+    stage records ``time_to_first_audio_s``, from the start of the chain to the first sentence's audio.
     """
     from playground.models.speech_to_text import SAMPLE_RATE
 
+    started = time.perf_counter()
     result = TalkResult(history=list(history))
     hear = _add_stage(registry, result, "speech_to_text")
     think = _add_stage(registry, result, "chat")
@@ -215,6 +307,8 @@ def talk(
         {"role": "assistant", "content": ""},
     ]
     asked = conversation(system_prompt, result.history[:-2], result.transcript)
+    speaker = _Speaker(registry, speak, tts_model, tts_options, started)
+    splitter = SentenceSplitter()
     with _running(think):
         wrapper = _model(registry, think, chat_model)
         yield result  # the transcript is in the conversation; the reply streams in next
@@ -224,17 +318,20 @@ def talk(
             result.reply += step.text
             result.history[-1]["content"] = result.reply
             think.detail = f"{tokens} tokens"
+            for sentence in splitter.feed(step.text):
+                if speaker.say(result, sentence):
+                    yield result  # a sentence to play
             yield result
         if not result.reply.strip():
             raise UserError("the model ended its reply without any text; try again or raise the temperature.")
+    think.seconds -= speak.seconds + speak.load_seconds  # the voice spoke inside the reply's time: not the chat's
     yield result
     if think.failed:
         return
-
-    with _running(speak):
-        wrapper = _model(registry, speak, tts_model)
-        result.speech = wrapper.synthesize(result.reply, tts_options or wrapper.Options())
-        speak.detail = f"{result.speech.seconds:.1f} s of speech"
+    for sentence in splitter.rest():
+        if speaker.say(result, sentence):
+            yield result
+    speaker.finish(result)
     yield result
 
 
@@ -243,7 +340,7 @@ def talk(
 
 @dataclass
 class Agreement:
-    """How well a caption matches a prompt: shapes-world attributes when both parse, else shared words."""
+    """How well a caption matches a prompt: a bundled world's attributes when both parse, else shared words."""
 
     score: float  # 0 to 1
     method: str  # "attributes" or "words"
@@ -258,15 +355,20 @@ class Agreement:
 
 
 def agreement(prompt: str, caption: str) -> Agreement:
-    """Attribute match on the shapes world when both texts name at least two attributes, else words shared."""
-    from playground.shapes.world import parse_caption
+    """Attribute match when both texts name at least two attributes of one bundled world (the picture world's
+    object, scene, size and side first, then the shapes world's), else the prompt's words found in the caption.
 
-    asked, told = parse_caption(prompt), parse_caption(caption)
-    if len(asked) >= 2 and len(told) >= 2:
-        keys = [k for k in ATTRIBUTES if k in asked]
-        matched = [f"{k}: {asked[k]}" for k in keys if told.get(k) == asked[k]]
-        differing = [f"{k}: {asked[k]} → {told.get(k, 'missing')}" for k in keys if told.get(k) != asked[k]]
-        return Agreement(len(matched) / len(keys), "attributes", matched, differing, len(keys))
+    Only the attributes the prompt names count: "a cat on the beach" is matched on object and scene."""
+    from playground import world
+    from playground.shapes import world as shapes
+
+    for parse, keys in ((world.parse_caption, PICTURE_ATTRIBUTES), (shapes.parse_caption, ATTRIBUTES)):
+        asked, told = parse(prompt), parse(caption)
+        if len(asked) >= 2 and len(told) >= 2:
+            named = [k for k in keys if k in asked]
+            matched = [f"{k}: {asked[k]}" for k in named if told.get(k) == asked[k]]
+            differing = [f"{k}: {asked[k]} → {told.get(k, 'missing')}" for k in named if told.get(k) != asked[k]]
+            return Agreement(len(matched) / len(named), "attributes", matched, differing, len(named))
     wanted = list(dict.fromkeys(w for w in words(prompt) if w not in STOP_WORDS))
     said = set(words(caption))
     matched = [w for w in wanted if w in said]
@@ -359,6 +461,7 @@ class SayBackResult(ChainResult):
     transcript: str = ""
     wer: float | None = None
     diff: list[tuple[str, str | None]] = field(default_factory=list)
+    heard_words: list[dict] = field(default_factory=list)  # word, start, end (in the spoken clip), probability
 
 
 def say_back(
@@ -388,9 +491,9 @@ def say_back(
 
     with _running(hear):
         wrapper = _model(registry, hear, stt_model)
-        result.transcript = wrapper.transcribe(
-            speech_as_input(result.speech, SAMPLE_RATE), stt_options or wrapper.Options()
-        ).text.strip()
+        heard = wrapper.transcribe(speech_as_input(result.speech, SAMPLE_RATE), stt_options or wrapper.Options())
+        result.transcript = heard.text.strip()
+        result.heard_words = [w.as_dict() for w in heard.words]  # where in the spoken clip each word was heard
         result.wer = word_error_rate(text, result.transcript)
         result.diff = word_diff(text, result.transcript)
         hear.detail = f"word error rate {result.wer:.0%}"

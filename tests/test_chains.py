@@ -23,12 +23,20 @@ def test_agreement_uses_attributes_when_both_parse_else_shared_words():
     off = agreement("a large red circle on a blue background", "a small red square on a blue background")
     assert off.method == "attributes" and off.score == 0.5
     assert off.differing == ["size: large → small", "shape: circle → square"]
-    words_only = agreement("a cat sitting on a mat", "a dog on a mat")
+    words_only = agreement("a person sitting on a mat", "a dog on a mat")
     assert words_only.method == "words" and words_only.matched == ["mat"] and words_only.total == 3
 
 
+def test_agreement_reads_the_picture_world_on_the_attributes_the_prompt_names():
+    short = agreement("a cat on the beach", "a big cat on the beach, on the left")
+    assert (short.method, short.score, short.total) == ("attributes", 1.0, 2)  # size and side were not asked for
+    full = agreement("a small boat at night, on the right", "a big boat at night, on the left")
+    assert full.method == "attributes" and full.score == 0.5
+    assert full.differing == ["size: small → big", "position: on the right → on the left"]
+
+
 def test_say_it_back(client):
-    speech, transcript, score, diff, pipeline, wer, stages, status = client.predict(
+    speech, transcript, score, diff, pipeline, wer, stages, status, heard = client.predict(
         text="Good morning, everyone.", api_name="/chain_say_back"
     )
     assert speech.endswith(".wav")
@@ -40,7 +48,9 @@ def test_say_it_back(client):
 
 
 def test_say_it_back_highlights_the_words_that_differ(client):
-    *_, diff, _, wer, _, _ = client.predict(text="She sells sea shells by the sea shore.", api_name="/chain_say_back")
+    *_, diff, _, wer, _, _, _ = client.predict(
+        text="She sells sea shells by the sea shore.", api_name="/chain_say_back"
+    )
     tagged = {(d["token"], d["class_or_confidence"]) for d in diff}
     assert 0 < wer < 1
     assert ("she", None) in tagged and any(tag == "typed, not heard" for _, tag in tagged)
@@ -48,14 +58,14 @@ def test_say_it_back_highlights_the_words_that_differ(client):
 
 def test_draw_and_describe_plays_the_telephone_game(client):
     cards, pipeline, gallery, records, status = client.predict(
-        prompt="a large red circle on a blue background", rounds=2, seed=1, api_name="/chain_draw_describe"
+        prompt="a big cat on the beach, on the left", rounds=2, seed=1, api_name="/chain_draw_describe"
     )
     rounds = records["rounds"]
     assert [r["round"] for r in rounds] == [1, 2] and [r["seed"] for r in rounds] == [1, 2]
     assert rounds[1]["prompt"] == rounds[0]["caption"]  # each caption is drawn again
     for r in rounds:
         assert r["caption"] and 0.0 <= r["agreement"]["score"] <= 1.0
-    assert rounds[0]["agreement"]["method"] == "attributes"  # the bundled captioner speaks the shapes grammar
+    assert rounds[0]["agreement"]["method"] == "attributes"  # the bundled captioner speaks the picture world's grammar
     assert len(gallery) == 2 and len(records["stages"]) == 4
     assert "agreement" in cards and "data:image/png;base64," in cards
     assert status.startswith("2 rounds: Text to Image") and "Image Captioning" in status
@@ -63,7 +73,7 @@ def test_draw_and_describe_plays_the_telephone_game(client):
 
 def test_talk_to_it_keeps_the_conversation(client, speech_wav):
     path, sentence = speech_wav
-    history, transcript, reply, pipeline, stages, status = client.predict(
+    history, transcript, reply, pipeline, stages, status, live = client.predict(
         audio=handle_file(str(path)), seed=1, chat_max_new_tokens=16, api_name="/chain_talk"
     )
     assert words(transcript) == words(sentence)
@@ -78,7 +88,7 @@ def test_talk_to_it_keeps_the_conversation(client, speech_wav):
 
 
 def test_a_failing_stage_is_named_and_the_earlier_results_are_kept(client, speech_wav):
-    history, transcript, reply, pipeline, stages, status = client.predict(
+    history, transcript, reply, pipeline, stages, status, live = client.predict(
         audio=handle_file(str(speech_wav[0])), chat_model=UNCACHED_CHAT, api_name="/chain_talk"
     )
     assert status.startswith("The Chat stage failed: Model 'HuggingFaceTB/SmolLM2-360M-Instruct' is not downloaded")
@@ -87,13 +97,13 @@ def test_a_failing_stage_is_named_and_the_earlier_results_are_kept(client, speec
     assert [s["state"] for s in stages] == ["done", "failed", "waiting"]
     assert "Traceback" not in status and "failed" in pipeline
 
-    speech, transcript, *_, stages, status = client.predict(
+    speech, transcript, *_, stages, status, _ = client.predict(
         text="Hello there.", stt_model=UNCACHED_STT, api_name="/chain_say_back"
     )
     assert status.startswith("The Speech to Text stage failed:") and speech.endswith(".wav") and transcript == ""
 
     cards, _, gallery, records, status = client.predict(
-        prompt="a small white square on a black background",
+        prompt="a small boat at night, on the right",
         caption_model=UNCACHED_CAPTIONER,
         api_name="/chain_draw_describe",
     )
@@ -151,7 +161,7 @@ def test_talk_to_it_in_the_browser(page):
 
 def test_draw_and_describe_in_the_browser(page):
     page.get_by_role("tab", name="Draw and describe").click()
-    page.get_by_text("a medium white square on a green background, 4 rounds").click()
+    page.get_by_text("a small boat at night, on the right, 4 rounds").click()
     # the example fills the slider a moment later (seconds on a busy machine): run only once it shows 4 rounds
     expect(page.locator("#chain-draw-rounds input[type=number]")).to_have_value("4", timeout=30_000)
     page.locator("#chain-draw-run").click()

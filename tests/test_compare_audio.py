@@ -13,9 +13,9 @@ def samples(path):
 
 
 def test_same_seed_gives_byte_identical_speech(client):
-    first, seed, status = client.predict(text=SHORT, seed=11, expressiveness=1.0, api_name="/synthesize")
-    again, _, _ = client.predict(text=SHORT, seed=11, expressiveness=1.0, api_name="/synthesize")
-    other, _, _ = client.predict(text=SHORT, seed=12, expressiveness=1.0, api_name="/synthesize")
+    first, seed, status, _ = client.predict(text=SHORT, seed=11, expressiveness=1.0, api_name="/synthesize")
+    again, _, _, _ = client.predict(text=SHORT, seed=11, expressiveness=1.0, api_name="/synthesize")
+    other, _, _, _ = client.predict(text=SHORT, seed=12, expressiveness=1.0, api_name="/synthesize")
     assert seed == 11 and "seed 11" in status
     with open(first, "rb") as a, open(again, "rb") as b, open(other, "rb") as c:
         one, two, three = a.read(), b.read(), c.read()
@@ -24,9 +24,9 @@ def test_same_seed_gives_byte_identical_speech(client):
 
 
 def test_random_speech_seed_is_reported_and_replays(client):
-    wav, seed, status = client.predict(text=SHORT, seed=-1, api_name="/synthesize")
+    wav, seed, status, _ = client.predict(text=SHORT, seed=-1, api_name="/synthesize")
     assert 0 <= seed < 2**32 and f"seed {seed}" in status
-    replay, _, _ = client.predict(text=SHORT, seed=seed, api_name="/synthesize")
+    replay, _, _, _ = client.predict(text=SHORT, seed=seed, api_name="/synthesize")
     assert (samples(wav)[1] == samples(replay)[1]).all()
 
 
@@ -40,7 +40,7 @@ def test_compare_speech_sweeps_expressiveness_and_rate(client):
     fast, slow = data[2]["seconds"], data[0]["seconds"]
     assert fast < slow  # rate 1.6 speaks faster than rate 1
     # a clip is the same audio a single run with its settings and seed gives
-    single, _, _ = client.predict(text=SHORT, seed=4, expressiveness=1.2, rate=1.0, api_name="/synthesize")
+    single, _, _, _ = client.predict(text=SHORT, seed=4, expressiveness=1.2, rate=1.0, api_name="/synthesize")
     assert (samples(files[1])[1] == samples(single)[1]).all()
 
 

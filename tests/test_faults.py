@@ -40,7 +40,7 @@ def test_corrupt_model_is_named_other_tabs_work_and_the_next_attempt_retries(cli
     Image.new("RGB", (32, 32), "red").save(picture)
     with pytest.raises(Exception, match=r"could not be loaded: a weights file is damaged or incomplete"):
         client.predict(image=handle_file(str(picture)), model=str(broken_blip), api_name="/caption")
-    wav, _, _ = client.predict(text="Still working.", api_name="/synthesize")
+    wav, _, _, _ = client.predict(text="Still working.", api_name="/synthesize")
     assert wav.endswith(".wav")
     shutil.copy(tiny_blip / "model.safetensors", broken_blip / "model.safetensors")  # repaired: try again
     caption, _, _, status = client.predict(image=handle_file(str(picture)), model=str(broken_blip), api_name="/caption")

@@ -456,7 +456,7 @@ def test_a_path_model_over_the_api_is_refused_alike_without_reading_it(client):
         )
         assert time.perf_counter() - started < 10, path  # walking /usr took 13 s and held up the next request
     assert texts[0] == texts[1] and "is not in a folder this app loads models from" in texts[0]
-    wav, _, _ = client.predict(text="Next user.", api_name="/synthesize")
+    wav, _, _, _ = client.predict(text="Next user.", api_name="/synthesize")
     assert wav.endswith(".wav")
 
 

@@ -46,7 +46,7 @@ def test_login_protects_the_page_and_the_api(data_dir, tmp_path, monkeypatch):
         for path in ("gradio_api/call/synthesize", "gradio_api/queue/join", "gradio_api/upload"):
             assert status_of(url + path, data=json.dumps({"data": ["hi"]}).encode()) == 401
         for login in (("alice", "s3cret"), ("bob", "hunter2")):  # from --auth and from the file
-            wav, _, status = Client(url, auth=login, verbose=False).predict(text="Hello.", api_name="/synthesize")
+            wav, _, status, _ = Client(url, auth=login, verbose=False).predict(text="Hello.", api_name="/synthesize")
             assert wav.endswith(".wav") and "real-time factor" in status
     finally:
         next(app, None)
@@ -163,5 +163,5 @@ def test_server_serves_no_arbitrary_files_and_caps_uploads(server):
 
 
 def test_output_file_names_never_come_from_user_input(client):
-    wav, _, _ = client.predict(text="../../etc/evil name", api_name="/synthesize")
+    wav, _, _, _ = client.predict(text="../../etc/evil name", api_name="/synthesize")
     assert "evil" not in wav and ".." not in wav

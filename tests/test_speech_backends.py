@@ -157,7 +157,7 @@ def test_wav2vec2_ctc_transcripts_use_only_its_vocabulary(registry, tiny_wav2vec
 def test_synthesize_endpoint_passes_a_reference_clip_to_the_voice(client, speech_wav):
     from gradio_client import handle_file
 
-    wav, seed, status = client.predict(text="Hello there.", seed=3, reference_audio=None, api_name="/synthesize")
+    wav, seed, status, _ = client.predict(text="Hello there.", seed=3, reference_audio=None, api_name="/synthesize")
     assert seed == 3 and wav
     with pytest.raises(Exception, match="cannot clone a voice; remove the reference clip"):
         client.predict(

@@ -293,8 +293,9 @@ class RemoteTextToSpeech(RemoteModel):
         model, at, voice = self.model_name.rpartition("@")
         return (model, voice) if at and model and voice else (self.model_name, DEFAULT_VOICE)
 
-    def synthesize(self, text: str, options, seed: int = 0, reference_audio: str | None = None):
-        """Speak ``text`` (the seed and Piper's noise settings have no counterpart in the protocol)."""
+    def synthesize(self, text: str, options, seed: int = 0, reference_audio: str | None = None, on_sentence=None):
+        """Speak ``text`` (the seed and Piper's noise settings have no counterpart in the protocol); the server sends
+        the whole clip, so ``on_sentence`` gets it at once."""
         import numpy as np
         import soundfile as sf
 
@@ -325,7 +326,10 @@ class RemoteTextToSpeech(RemoteModel):
         mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
         if mono.size == 0:
             raise UserError(f"The server at {self.remote_id.base_url} sent an empty clip.")
-        return Speech(int(rate), mono)
+        speech = Speech(int(rate), mono)
+        if on_sentence is not None:
+            on_sentence(speech)
+        return speech
 
 
 # ---------------------------------------------------------------- text to image

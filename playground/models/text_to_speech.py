@@ -18,6 +18,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from playground import bundled
 from playground.errors import UserError
@@ -109,9 +110,17 @@ class PiperTTS(ModelWrapper):
         self.voice = None
 
     def synthesize(
-        self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None
+        self,
+        text: str,
+        options: SpeechOptions,
+        seed: int = 0,
+        reference_audio: str | None = None,
+        on_sentence: Callable[[Speech], None] | None = None,
     ) -> Speech:
-        """Speak ``text``; sentences are synthesized one by one and joined. The same seed gives the same audio."""
+        """Speak ``text``; sentences are synthesized one by one and joined. The same seed gives the same audio.
+
+        ``on_sentence`` gets each sentence's audio as soon as it exists, so a page can play it while the rest is made.
+        """
         import dataclasses
 
         import numpy as np
@@ -129,6 +138,8 @@ class PiperTTS(ModelWrapper):
             for chunk in voice.synthesize(text, syn_config=config):  # a sentence at a time
                 raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
                 chunks.append(chunk.audio_int16_array)
+                if on_sentence is not None and chunks[-1].size:
+                    on_sentence(Speech(self.voice.config.sample_rate, chunks[-1]))
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")
         return Speech(self.voice.config.sample_rate, np.concatenate(chunks))
@@ -183,7 +194,12 @@ class TransformersTTS(ModelWrapper):
         return int(self.model.config.sampling_rate)
 
     def synthesize(
-        self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None
+        self,
+        text: str,
+        options: SpeechOptions,
+        seed: int = 0,
+        reference_audio: str | None = None,
+        on_sentence: Callable[[Speech], None] | None = None,
     ) -> Speech:
         """Speak ``text`` sentence by sentence; the seed drives all of the model's noise, so it repeats exactly."""
         import numpy as np
@@ -196,6 +212,8 @@ class TransformersTTS(ModelWrapper):
                 for sentence in split_sentences(text):
                     raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
                     chunks.append(speak(sentence, options))
+                    if on_sentence is not None and chunks[-1] is not None and chunks[-1].size:
+                        on_sentence(Speech(self.sample_rate, to_int16(chunks[-1])))
             chunks = [c for c in chunks if c is not None and c.size]
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")
@@ -292,9 +310,16 @@ class CoquiTTS(ModelWrapper):
         return "xtts" in str(self.api.synthesizer.tts_config.get("model", "")).lower()
 
     def synthesize(
-        self, text: str, options: SpeechOptions, seed: int = 0, reference_audio: str | None = None
+        self,
+        text: str,
+        options: SpeechOptions,
+        seed: int = 0,
+        reference_audio: str | None = None,
+        on_sentence: Callable[[Speech], None] | None = None,
     ) -> Speech:
-        """Speak ``text``; a reference clip gives XTTS or YourTTS the voice to clone. The same seed, the same audio."""
+        """Speak ``text``; a reference clip gives XTTS or YourTTS the voice to clone. The same seed, the same audio.
+
+        Coqui speaks the whole text in one call: ``on_sentence`` gets it all at once."""
         import numpy as np
 
         with self.in_use():
@@ -322,7 +347,10 @@ class CoquiTTS(ModelWrapper):
         samples = np.asarray(wav, dtype=np.float32)
         if samples.size == 0:
             raise UserError("The text has nothing that can be spoken; type some words.")
-        return Speech(sample_rate, to_int16(samples))
+        speech = Speech(sample_rate, to_int16(samples))
+        if on_sentence is not None:
+            on_sentence(speech)
+        return speech
 
     def _voice(self, reference_audio: str | None) -> dict:
         """The speaker and language arguments this model needs: a reference clip, its first speaker, English."""
@@ -572,7 +600,8 @@ CHECK_SENTENCE = "Ready for the demo."
 def _synthesize(wrapper, inputs, options, seed, job):
     # only voice-cloning backends take a reference clip (the others refuse one with a sentence)
     clip = {"reference_audio": inputs["reference_audio"]} if inputs.get("reference_audio") else {}
-    return wrapper.synthesize(inputs["text"], options, seed, **clip)
+    # each sentence is reported as it is made (a tab or the API plays it at once); the result is the whole clip
+    return wrapper.synthesize(inputs["text"], options, seed, on_sentence=job.report, **clip)
 
 
 def _kept(inputs, result) -> Kept:

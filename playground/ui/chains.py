@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import logging
+import secrets
 
 import gradio as gr
 
@@ -29,6 +30,8 @@ from playground.ui.controls import (
     seed_box,
 )
 from playground.ui.stopping import StopNotes, stop_button
+from playground.views import audio_views
+from playground.views.words import karaoke_html
 
 log = logging.getLogger("playground")
 
@@ -42,9 +45,9 @@ QUESTIONS = {  # assets/examples/audio/<name>.wav, spoken by the bundled voice (
     "fun-fact-about-the-moon": "Tell me a fun fact about the moon.",
 }
 DRAW_PROMPTS = [
-    "a large red circle on a blue background",
-    "a small yellow triangle on a black background",
-    "a medium white square on a green background",
+    "a cat on the beach",
+    "a big rocket in space, on the left",
+    "a small boat at night, on the right",
 ]
 SAY_TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -92,6 +95,8 @@ def stage_box(stage: chains.Stage, label: str) -> str:
     """One stage: its name, its time (or its state), and what it made or why it failed."""
     timing = f"{stage.seconds:.2f} s" if stage.state in ("done", "failed") else STATE_TEXT[stage.state]
     notes = [stage.error if stage.failed else stage.detail]
+    if stage.time_to_first_audio_s is not None:
+        notes.append(f"first audio after {stage.time_to_first_audio_s:.2f} s")
     if stage.load_seconds >= 0.05:
         notes.append(f"first use: {stage.load_seconds:.1f} s loading")
     detail = " · ".join(html.escape(n) for n in notes if n)
@@ -332,12 +337,12 @@ def build_talk(registry, run_log=None) -> dict:
                     placeholder="The transcript and the reply appear here.",
                 )
                 transcript = gr.Textbox(label="What it heard", interactive=False, elem_id="chain-talk-transcript")
+                live = gr.HTML(elem_id="chain-talk-live", elem_classes=["live-line"])  # spoken as it is written
                 reply = gr.Audio(
-                    label="The reply, spoken",
+                    label="The whole reply (WAV)",
                     type="numpy",
                     format="wav",
                     interactive=False,
-                    autoplay=True,
                     elem_id="chain-talk-reply",
                 )
                 status = gr.Markdown(elem_id="chain-talk-status")
@@ -353,8 +358,9 @@ def build_talk(registry, run_log=None) -> dict:
             "tts_options": stage_options(registry, "text_to_speech", "tts_", options),
         }
         earlier = plain_history(history)
-        reply = None  # cleared at the start; the spoken reply is sent once, at the end, so it plays once
+        reply = None  # cleared at the start; the whole spoken reply is sent once, at the end
         models = {}
+        played, live_run = 0, secrets.token_hex(4)  # the sentences sent to the page's live player so far
 
         def keep(result, speech, note=None):
             models.update(
@@ -403,6 +409,9 @@ def build_talk(registry, run_log=None) -> dict:
                 **run_options,
             ):
                 run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, None, note))
+                fresh = len(result.speech_parts) > played  # the chain yields after each spoken sentence
+                played = len(result.speech_parts)
+                parts = [(p.sample_rate, p.samples) for p in result.speech_parts]
                 yield (
                     result.history,
                     result.transcript,
@@ -410,6 +419,7 @@ def build_talk(registry, run_log=None) -> dict:
                     pipeline_html(result.stages),
                     result.stage_records(),
                     status_line(result, f"seed {seed}"),
+                    audio_views.live_html(parts, live_run, result.spoken) if fresh else gr.skip(),
                 )
                 reply = gr.skip()
             if result.failed:
@@ -423,6 +433,7 @@ def build_talk(registry, run_log=None) -> dict:
                 pipeline_html(result.stages),
                 result.stage_records(),
                 status_line(result, f"seed {seed}"),
+                gr.skip(),
             )
 
     names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
@@ -441,7 +452,7 @@ def build_talk(registry, run_log=None) -> dict:
     event = run.click(
         api_function(chain_talk, names),
         inputs,
-        [chatbot, transcript, reply, pipeline, stages, status],
+        [chatbot, transcript, reply, pipeline, stages, status, live],
         api_name="chain_talk",
         concurrency_limit=1,
         concurrency_id="chains",
@@ -605,6 +616,7 @@ def build_say_back(registry, run_log=None) -> dict:
                     elem_id="chain-say-audio",
                 )
                 transcript = gr.Textbox(label="What was heard", interactive=False, elem_id="chain-say-transcript")
+                heard_words = gr.HTML(elem_id="chain-say-words")
                 score = gr.HTML(elem_id="chain-say-score")
                 diff = gr.HighlightedText(
                     label="Words that differ",
@@ -639,6 +651,9 @@ def build_say_back(registry, run_log=None) -> dict:
                 result.wer,
                 result.stage_records(),
                 status_line(result),
+                karaoke_html(result.heard_words, result.speech.samples, result.speech.sample_rate)
+                if result.heard_words
+                else "",
             )
 
         sent = False  # the speech is sent once, as soon as it exists, so it plays once
@@ -680,7 +695,7 @@ def build_say_back(registry, run_log=None) -> dict:
         [run.click],
         api_function(chain_say_back, names),
         inputs,
-        [speech, transcript, score, diff, pipeline, wer, stages, status],
+        [speech, transcript, score, diff, pipeline, wer, stages, status, heard_words],
         api_name="chain_say_back",
         concurrency_limit=1,
         concurrency_id="chains",

@@ -94,20 +94,25 @@ def stop_button(button: gr.Button, notes: StopNotes, event: str, run_event, stat
     button.click(stopped_status, None, [status], queue=False, api_visibility="private", show_progress="hidden")
 
 
-def in_job(call: Callable[[], object], idle_update: tuple):
+def in_job(call: Callable[..., object], idle_update: tuple, shown: Callable[[object], tuple] | None = None):
     """Run ``call()`` on a job thread and return its result (``result = yield from in_job(...)``).
 
     Until it ends, the handler yields ``idle_update`` (``gr.skip()`` for each output) every heartbeat: Gradio can
     close a handler only while it is paused at a yield, so a long transcription or clip stays stoppable, and a
     closed page or a cancel stops the work inside it (``raise_if_stopped`` between segments and sentences).
+    With ``shown``, ``call(report)`` gets a ``report`` callback, and the handler yields ``shown(value)`` for each
+    value reported (each sentence of a clip, say), in order.
     """
     # Gradio keeps a generator to close only once its first step has returned: a cancel during that step (a
     # model loading, say) left the work running to its end. So the first step returns at once.
     yield idle_update
+    work = (lambda report, stop: call(report)) if shown else (lambda report, stop: call())
     # closed explicitly: a for loop leaves the job to garbage collection when this generator is closed
-    with contextlib.closing(iterate_job(lambda report, stop: call(), heartbeat=HEARTBEAT)) as job:
+    with contextlib.closing(iterate_job(work, heartbeat=HEARTBEAT)) as job:
         for kind, value in job:
             if kind == "tick":
                 yield idle_update
+            elif kind == "progress" and shown is not None:
+                yield shown(value)
             elif kind == "done":
                 return value

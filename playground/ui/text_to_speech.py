@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
                     seed, seed_used = seed_row()
                     # a few seconds of someone speaking, for voice-cloning models such as Coqui XTTS-v2
                     with gr.Accordion(
@@ -89,7 +90,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                         )
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
-                speech = gr.Audio(label="Speech", type="numpy", format="wav", interactive=False, elem_id="tts-audio")
+                live = gr.HTML(elem_id="tts-live", elem_classes=["live-line"])  # each sentence plays as it is made
+                speech = gr.Audio(
+                    label="The whole clip (WAV)", type="numpy", format="wav", interactive=False, elem_id="tts-audio"
+                )
                 status = gr.Markdown(elem_id="tts-status")
                 picture = gr.Plot(label=audio_views.TITLE, elem_id="tts-picture")
                 gr.Markdown(audio_views.CAPTION, elem_classes=["explain-caption"])
@@ -115,12 +119,21 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             compare_data = data_view("Every clip's settings as data")
 
     def synthesize(text, model, seed, reference_audio=None, progress=gr.Progress(), **options):
+        """Each sentence goes to the live player as soon as it is spoken; the whole clip (the WAV) comes last."""
         inputs = {"text": text, "reference_audio": reference_audio}
         run = runs.prepare(registry, TASK, inputs, model=model, options=options, seed=seed)
         if not run.wrapper.loaded:
             progress(0, desc=runs.loading_message(run.wrapper))
-        yield from in_job(lambda: runs.execute(run, run_log=run_log), (gr.skip(),) * 3)
-        yield run.output, run.seed, run.status
+        parts, live_run = [], secrets.token_hex(4)
+
+        def playing(speech):
+            parts.append((speech.sample_rate, speech.samples))
+            line = f"Speaking: sentence {len(parts)} is playing while the rest is made…"
+            return gr.skip(), gr.skip(), line, audio_views.live_html(parts, live_run)
+
+        work = lambda report: runs.execute(run, run_log=run_log, report=report)  # noqa: E731
+        yield from in_job(work, (gr.skip(),) * 4, shown=playing)
+        yield run.output, run.seed, run.status, gr.skip()
 
     def draw_speech(audio):
         if audio is None:
@@ -144,6 +157,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 wrapper,
                 base,
                 seed=seed,
+                metrics=[_clip_record(c) for c in made],  # each clip's settings, length and time
                 seconds=sum(c.elapsed for c in made),
                 settings={"text": text, "expressiveness_values": expressiveness_values, "rate_values": rate_values},
                 stopped=note,
@@ -189,7 +203,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         [run_button.click],
         api_function(synthesize, names),
         [text, model, seed, *controls.values(), reference],
-        [speech, seed_used, status],
+        [speech, seed_used, status, live],
         api_name="synthesize",
         concurrency_limit=2,
         concurrency_id="text_to_speech",

@@ -100,3 +100,30 @@ def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+LIVE_KEEP = 3  # each update repeats the last few sentences: a page that skipped an update still plays them all
+
+
+def live_html(parts, run: str, texts=None) -> str:
+    """Sentences of speech for the page to play one after another as they arrive (``playground/ui/page.js``).
+
+    ``parts`` are all the ``(sample_rate, samples)`` pairs so far, in order (``texts`` what each says); the last
+    ``LIVE_KEEP`` become inline WAVs in ``.live-chunk`` elements numbered within ``run`` (a fresh id per
+    request), so the page plays each one once, in order, even when it renders only some of the updates.
+    """
+    import base64
+    import html
+
+    from playground.media import wav_bytes
+
+    chunks = []
+    for index in range(max(0, len(parts) - LIVE_KEEP), len(parts)):
+        sample_rate, samples = parts[index]
+        src = "data:audio/wav;base64," + base64.b64encode(wav_bytes(samples, sample_rate)).decode()
+        said = html.escape(texts[index]) if texts and index < len(texts) else f"sentence {index + 1}"
+        chunks.append(
+            f'<div class="live-chunk" data-run="{html.escape(run)}" data-seq="{index}" data-src="{src}">'
+            f"🔊 {said} <span class='live-length'>({len(samples) / sample_rate:.1f} s)</span></div>"
+        )
+    return f'<div class="live-audio" data-run="{html.escape(run)}">{"".join(chunks)}</div>'

@@ -1,0 +1,95 @@
+"""Live voice: Talk to it speaks the reply's first sentence while the rest is still being written, and Text to
+Speech streams a long text sentence by sentence; both through the API (``submit``) with the bundled models."""
+
+import base64
+import io
+import re
+import time
+
+import soundfile as sf
+from gradio_client import handle_file
+
+from playground.chains import SentenceSplitter
+
+FIVE_SENTENCES = (
+    "The sun rose over the hills. Birds began to sing. A farmer walked to the field. "
+    "The cows waited by the gate. It was a quiet morning."
+)
+
+
+def test_a_streamed_reply_is_cut_into_sentences_as_they_end():
+    splitter = SentenceSplitter()
+    spoken = [s for piece in ["Hello", " there.", " It is 3.5 km", " wide!", "\n", "Bye"] for s in splitter.feed(piece)]
+    assert spoken == ["Hello there.", "It is 3.5 km wide!"] and splitter.rest() == ["Bye"]
+
+
+LIVE_SRC = re.compile(r'data-seq="(\d+)" data-src="data:audio/wav;base64,([^"]+)"')
+
+
+def live_clips(html) -> dict[int, tuple]:
+    """The sentences in a live-audio update: number -> (samples, sample rate), decoded from the inline WAVs."""
+    text = html if isinstance(html, str) else ""  # an update that left the output as it was is a dict
+    return {int(seq): sf.read(io.BytesIO(base64.b64decode(data))) for seq, data in LIVE_SRC.findall(text)}
+
+
+def updates(job, timeout: float = 180):
+    """Every update of a submitted job, as it arrives, with the time it arrived."""
+    seen, count, deadline = [], 0, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outputs = job.outputs()
+        for output in outputs[count:]:
+            seen.append((time.monotonic(), output))
+        count = len(outputs)
+        if job.done():
+            for output in job.outputs()[count:]:
+                seen.append((time.monotonic(), output))
+            return seen
+        time.sleep(0.02)
+    raise AssertionError("the job did not end in time")
+
+
+def test_talk_to_it_speaks_before_the_reply_is_written(client, speech_wav):
+    start = time.monotonic()
+    job = client.submit(
+        audio=handle_file(str(speech_wav[0])),
+        system_prompt="Answer in three short sentences.",
+        seed=1,
+        chat_max_new_tokens=80,
+        api_name="/chain_talk",
+    )
+    seen = updates(job)
+    with_audio = [(t, out) for t, out in seen if live_clips(out[6])]
+    assert with_audio, "no reply audio was streamed"
+    first_time, first = with_audio[0]
+    samples, rate = live_clips(first[6])[0]
+    assert rate > 8000 and len(samples) / rate > 0.3  # a real spoken sentence
+    stages = first[4]
+    # when the first sentence is heard the chat is still writing, and the job is far from over
+    assert stages[1]["state"] == "running", stages
+    assert first_time < seen[-1][0]
+    final = job.result()
+    history, transcript, reply, pipeline, stages, status, live = final
+    assert reply.endswith(".wav") and sf.info(reply).duration > 0.5
+    speak = stages[2]
+    assert speak["state"] == "done" and speak["time_to_first_audio_s"] is not None
+    total = sum(s["seconds"] + s["load_seconds"] for s in stages)
+    assert 0 < speak["time_to_first_audio_s"] < total
+    assert "first audio after" in pipeline
+    print(
+        f"time to first audio {speak['time_to_first_audio_s']:.2f} s, whole turn {total:.2f} s, "
+        f"first streamed update after {first_time - start:.2f} s"
+    )
+
+
+def test_text_to_speech_streams_a_long_text_and_ends_with_the_whole_clip(client):
+    job = client.submit(text=FIVE_SENTENCES, seed=2, api_name="/synthesize")
+    seen = updates(job)
+    streamed = {seq for _, out in seen for seq in live_clips(out[3])}
+    assert streamed == {0, 1, 2, 3, 4}, f"sentences streamed: {sorted(streamed)}"  # all five, one by one
+    assert any("Speaking: sentence 1" in (out[2] or "") for _, out in seen)
+    wav, seed, status, live = job.result()
+    assert seed == 2 and wav.endswith(".wav") and "real-time factor" in status
+    whole = sf.info(wav).duration
+    assert whole > 5  # five sentences
+    again, *_ = client.predict(text=FIVE_SENTENCES, seed=2, api_name="/synthesize")
+    assert sf.read(again)[0].shape == sf.read(wav)[0].shape  # the same seed, the same whole clip
