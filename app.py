@@ -325,7 +325,7 @@ def main(argv=None) -> None:
         sys.exit(report(registry, tasks))
 
     from playground.ui import login_throttle, upload_quota
-    from playground.ui.app import build_app, page_css
+    from playground.ui.app import build_app, page_css, page_js
     from playground.ui.presenter import theme
 
     names = task_names()
@@ -351,6 +351,7 @@ def main(argv=None) -> None:
         server_port=args.port,
         share=args.share,
         css=page_css(),
+        js=page_js(),
         theme=theme() if args.presenter else None,
         max_file_size="200mb",
         footer_links=[] if args.presenter else ["api"],

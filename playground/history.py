@@ -143,6 +143,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX arena_by_session ON arena_rounds(session, created)",
         "ALTER TABLE runs ADD COLUMN metrics TEXT NOT NULL DEFAULT '[]'",
     ),
+    # 6: named presets of a tab's settings (a presenter saves "crisp" and "dreamy" and applies them on stage).
+    6: (
+        """CREATE TABLE presets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tab TEXT NOT NULL,                    -- the endpoint whose settings these are, e.g. text_to_image
+            name TEXT NOT NULL,
+            username TEXT NOT NULL DEFAULT '',    -- the login that saved it ('' without --auth)
+            settings TEXT NOT NULL,               -- JSON: the settings, named as the endpoint names them
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            UNIQUE (tab, username, name)
+        )""",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 JSON_COLUMNS = ("settings", "input_files", "output_files", "timings", "versions", "metrics")
@@ -213,6 +226,18 @@ class NoHistory:
 
     def served_paths(self) -> list[str]:
         return []
+
+    def save_preset(self, tab: str, name: str, settings: dict, user: str = "") -> dict:
+        raise UserError(f"{self.note} Presets are kept in History, so none can be saved.")
+
+    def presets(self, tab: str, user: str = "") -> list[dict]:
+        return []
+
+    def preset(self, tab: str, name: str, user: str = "") -> dict:
+        raise UserError(f"{self.note} Presets are kept in History, so there are none.")
+
+    def delete_preset(self, tab: str, name: str, user: str = "") -> bool:
+        return False
 
 
 class RunLog:
@@ -555,6 +580,51 @@ class RunLog:
     def models(self, user: str | None = None) -> list[str]:
         where, params = self._filter(None, None, None, user)
         return [row[0] for row in self._read(f"SELECT DISTINCT model FROM runs{where} ORDER BY model", params)]
+
+    # ---------------------------------------------------------------- presets
+
+    def save_preset(self, tab: str, name: str, settings: dict, user: str = "") -> dict:
+        """Keep ``settings`` under ``name`` for ``tab`` (the same name again replaces them). Returns the preset."""
+        name = _preset_name(name)
+        now = _now().isoformat()
+        text = json.dumps(_plain(settings), ensure_ascii=False, sort_keys=True)
+        self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO presets (tab, name, username, settings, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tab, username, name) DO UPDATE SET settings = excluded.settings, updated = excluded.updated",
+                (tab, name, user or "", text, now, now),
+            )
+        )
+        return self.preset(tab, name, user)
+
+    def presets(self, tab: str, user: str = "") -> list[dict]:
+        """The login's presets for ``tab``, by name."""
+        rows = self._read(
+            "SELECT name, settings, updated FROM presets WHERE tab = ? AND username = ? ORDER BY name COLLATE NOCASE",
+            [tab, user or ""],
+        )
+        return [{"name": r["name"], "settings": json.loads(r["settings"]), "updated": r["updated"]} for r in rows]
+
+    def preset(self, tab: str, name: str, user: str = "") -> dict:
+        """One preset; an unknown name is refused with a sentence that lists the saved ones."""
+        name = _preset_name(name)
+        found = [p for p in self.presets(tab, user) if p["name"] == name]
+        if not found:
+            saved = ", ".join(repr(p["name"]) for p in self.presets(tab, user)) or "none yet"
+            raise UserError(f"There is no preset named {name!r} for {tab} (saved: {saved}).")
+        return found[0]
+
+    def delete_preset(self, tab: str, name: str, user: str = "") -> bool:
+        """Forget a preset; True when there was one."""
+        name = _preset_name(name)
+        deleted = self._write(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM presets WHERE tab = ? AND username = ? AND name = ?", (tab, user or "", name)
+                ).rowcount
+            )
+        )
+        return bool(deleted)
 
     def find_output(self, digest: str, user: str | None = None) -> dict | None:
         """The run that made the output file with this sha256, if it is still in the log."""
@@ -956,6 +1026,19 @@ def _check_card(card, name: str) -> dict:
     ):
         raise UserError(f"'{name}' is not a run card made by this app.")
     return card
+
+
+MAX_PRESET_NAME = 80
+
+
+def _preset_name(name) -> str:
+    """A preset's name, trimmed; an empty or overlong one is refused with one sentence."""
+    text = str(name or "").strip()
+    if not text:
+        raise UserError("Give the preset a name.")
+    if len(text) > MAX_PRESET_NAME:
+        raise UserError(f"A preset's name is at most {MAX_PRESET_NAME} characters; this one has {len(text)}.")
+    return text
 
 
 def _json(text: str, name: str):

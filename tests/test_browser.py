@@ -41,7 +41,7 @@ def test_generate_an_image(page, tiny_sd):
     open_tab(page, "Text to Image")
     from playground.bundled import ASSETS
 
-    if not (ASSETS / "models" / "shapes-sd" / "model_index.json").exists():
+    if not (ASSETS / "models" / "picture-sd" / "model_index.json").exists():
         # Until the bundled model is trained, type a local model folder, as a user would.
         box = page.locator("#text_to_image-model input")
         box.fill(str(tiny_sd))
@@ -58,8 +58,14 @@ def test_grid_singles_stay_thumbnails_with_two_images(page, tiny_sd):
     page.locator("#t2i-compare").get_by_text("Compare settings").click()
     page.locator("#t2i-x-values textarea").fill("1, 3")
     page.locator("#t2i-y-values textarea").fill("1")
+    # a slow page may still be settling from the run before: the grid runs only once both boxes hold their values
+    expect(page.locator("#t2i-x-values textarea")).to_have_value("1, 3")
+    expect(page.locator("#t2i-y-values textarea")).to_have_value("1")
     page.locator("#t2i-grid-run").click()
-    wait_for_text(page, "#t2i-grid-status", "2 images in")
+    try:
+        wait_for_text(page, "#t2i-grid-status", "2 images in")
+    finally:
+        page.locator("#t2i-compare").screenshot(path=ARTIFACTS / "text_to_image_grid.png")
     thumbs = page.locator("#t2i-singles .thumbnail-item")
     expect(thumbs).to_have_count(2)
     widths = [thumbs.nth(i).bounding_box()["width"] for i in range(2)]
@@ -71,7 +77,7 @@ def test_upload_an_image_and_get_a_caption(page, tmp_path, tiny_blip):
     open_tab(page, "Image Captioning")
     from playground.bundled import ASSETS
 
-    if not (ASSETS / "models" / "shapes-captioner" / "config.json").exists():
+    if not (ASSETS / "models" / "picture-captioner" / "config.json").exists():
         box = page.locator("#captioning-model input")
         box.fill(str(tiny_blip))
         box.press("Enter")
@@ -124,7 +130,7 @@ def test_speech_compare_shows_a_player_and_a_picture_per_clip(page):
 
 def test_history_lists_opens_and_restores_a_run(page):
     open_tab(page, "Text to Image")
-    prompt = "a medium yellow triangle on a purple background"
+    prompt = "a big dog in the snow, on the left"
     page.locator("#t2i-prompt textarea").fill(prompt)
     before = page.locator("#t2i-status").inner_text()  # an earlier test may have left "… steps in …" there
     page.locator("#t2i-generate").click()

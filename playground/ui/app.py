@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import gradio as gr
 
 from playground.history import HistoryAccess
-from playground.ui import arena, chains, history, presenter, remote, task_tab, upload_quota
+from playground.ui import arena, chains, history, presenter, presets, remote, task_tab, upload_quota
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -31,7 +32,22 @@ CSS = """
 .clip-card audio, .clip-card img { width: 100%; display: block; margin-top: 4px; }
 .answer-text .token, .answer-legend .token { border-radius: 3px; padding: 0 3px; margin: 0 1px; color: #111; }
 .answer-legend { font-size: 0.85em; margin-bottom: 8px; }
+.karaoke-player { width: 100%; margin-bottom: 8px; }
+.karaoke-words { line-height: 2; }
+.karaoke .word { transition: outline-color 0.1s; outline: 2px solid transparent; }
+.karaoke .word.speaking { outline-color: var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft); }
+#theme-toggle { max-width: 9em; align-self: center; }
+.live-audio { display: flex; flex-direction: column; gap: 2px; font-size: 0.9em; }
+.live-chunk { opacity: 0.6; }
+.live-chunk.scheduled { opacity: 1; }
+.live-length { opacity: 0.7; }
 """
+PAGE_JS = Path(__file__).with_name("page.js")
+
+
+def page_js() -> str:
+    """The page's script (launch(js=...)): Ctrl+Enter and Esc, the dark/light toggle, karaoke words."""
+    return PAGE_JS.read_text(encoding="utf-8")
 
 
 def page_css() -> str:
@@ -64,14 +80,21 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
         with gr.Row():
             gr.Markdown("# Generative AI Playground\nChat, draw, caption, listen and speak with local models.")
             presenter.build_toggle(presenter_mode)
+            gr.Button("🌙 Dark", size="sm", elem_id="theme-toggle")  # page.js switches the look and keeps it
         device_line = gr.Markdown("Device: checking…", elem_id="device-line")
         if preloader is not None:
             presenter.build_ready_line(preloader)
         with gr.Tabs() as tabs:
-            built = {spec.name: build_tab(registry, recorder, spec, presenter_mode) for spec in registry.tasks.values()}
+            built = {}
+            for spec in registry.tasks.values():
+                built[spec.name] = build_tab(registry, recorder, spec, presenter_mode)
+                with tabs.children[-1]:  # the tab just built gets its Presets row at its foot
+                    presets.build(registry, run_log, spec.name, built[spec.name])
             built[chains.TASK] = chains.build(registry, recorder, presenter=presenter_mode)
             arena.build(registry, run_log, recorder, access or HistoryAccess(), presenter=presenter_mode)
-            history.build(registry, run_log, tabs, built, access or HistoryAccess())
+            shown = history.build(registry, run_log, tabs, built, access or HistoryAccess())
+        # ?run=<id> opens History on that run, ?report=<id> opens its report dialog too
+        demo.load(shown["deep_link"], None, shown["deep_link_outputs"], api_visibility="private")
         demo.load(
             lambda: (
                 f"Running on **{registry.device.resolve()}** · models load on first use and stay loaded."
@@ -82,6 +105,7 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
             api_visibility="private",
             queue=False,
         )
+        presets.build_api(registry, run_log)
         remote.forget_keys_on_unload(demo, registry)
         if presenter_mode:
             demo.load(None, None, None, js=presenter.LOOK_ON, api_visibility="private", queue=False)

@@ -16,6 +16,7 @@ from playground.ui.controls import (
     api_function,
     data_view,
     default_overrides,
+    diversity_table,
     loading_message,
     model_dropdown,
     option_controls,
@@ -78,7 +79,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     gr.Examples([[p] for p in example_images()], inputs=[image], label="Example images")
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
                     seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
@@ -111,12 +112,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 )
             compare_run, compare_stop, compare_status = run_stop_status("caption-compare")
             captions = gr.HTML(elem_id="caption-cards")
-            diversity = gr.Dataframe(
-                label="How different are the captions? distinct-n: share of word n-grams that "
-                "are new (1 = no repeats); similarity: 1 = identical captions",
-                interactive=False,
-                elem_id="caption-diversity",
-            )
+            diversity = diversity_table("captions", "caption-diversity")
             compare_data = data_view("Every caption as data")
 
     def caption_image(image, model, seed, progress=gr.Progress(), **options):
@@ -157,6 +153,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 registry.get(TASK, default),
                 base,
                 seed=seed,
+                metrics=compare.caption_summary(done),  # the diversity table shown
                 files={"image": image},
                 settings={"temperatures": temperatures, "models": models, "samples": samples},
                 outputs=[f"{c.label}: {c.text}" for c in done],

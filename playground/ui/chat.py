@@ -20,6 +20,7 @@ from playground.ui.controls import (
     api_function,
     data_view,
     default_overrides,
+    diversity_table,
     loading_message,
     model_dropdown,
     option_controls,
@@ -103,8 +104,12 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     with gr.Tab("Chat", id=TASK):
         with gr.Row():
             with gr.Column(scale=3):
+                # no LaTeX: the page would scan the whole growing reply for formulas on every streamed update
                 chatbot = gr.Chatbot(
-                    label="Conversation", height=440, placeholder="Say hello: the reply streams in token by token."
+                    label="Conversation",
+                    height=440,
+                    placeholder="Say hello: the reply streams in token by token.",
+                    latex_delimiters=[],
                 )
                 # one line that grows: Gradio sends a one-line box on Enter (Shift+Enter adds a line)
                 message = gr.Textbox(
@@ -124,7 +129,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
                     system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
                     seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
         pending = gr.Textbox(visible=False)  # the message being answered, once the box is cleared
@@ -172,12 +177,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 )
             compare_run, compare_stop, compare_status = run_stop_status("chat-compare")
             answers = gr.HTML(elem_id="chat-answers")
-            diversity = gr.Dataframe(
-                label="How different are the answers? distinct-n: share of word n-grams that "
-                "are new (1 = no repeats); similarity: 1 = identical answers",
-                interactive=False,
-                elem_id="chat-diversity",
-            )
+            diversity = diversity_table("answers", "chat-diversity")
             compare_data = data_view("Every answer as data")
 
     def respond(message, history, system_prompt, model, seed, progress=gr.Progress(), request=None, **options):
@@ -226,16 +226,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             cut = reply_limit_note(count, options.max_new_tokens)
             if not reply.strip():
                 shown[-1]["content"] = "(the model ended its reply without any text)"
-            run_log.record(
-                "chat",
-                wrapper,
-                options,
-                seed=seed,
-                outputs=[reply],
-                seconds=elapsed,
-                settings=settings,
-                stopped=cut or None,
-            )
+            keep_partial(cut or None)  # the whole reply, or the limit that cut it
             yield (
                 shown,
                 seed,
@@ -298,6 +289,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 wrapper,
                 base,
                 seed=seed,
+                metrics=compare.chat_summary([c for c in cells if c.done]),  # the diversity table shown
                 seconds=sum(c.seconds for c in cells),
                 settings={
                     "message": message,

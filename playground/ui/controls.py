@@ -20,17 +20,25 @@ from playground.ui.components import OptionSlider, SeedNumber
 log = logging.getLogger("playground")
 
 
-def option_controls(options_cls: type[Options], overrides: dict | None = None) -> dict[str, gr.components.Component]:
+def option_controls(
+    options_cls: type[Options], overrides: dict | None = None, elem_prefix: str | None = None
+) -> dict[str, gr.components.Component]:
     """One slider (or checkbox) per declared option, with its bounds, default and description.
 
-    ``overrides`` holds the starting values a model recommends (see ``ModelSpec.recommended``).
+    ``overrides`` holds the starting values a model recommends (see ``ModelSpec.recommended``); with
+    ``elem_prefix``, each control's element id is ``<prefix>-<option>`` (a task tab's own sliders).
     """
     controls = {}
     for name, info in options_cls.model_fields.items():
         default = (overrides or {}).get(name, info.default)
         extra = info.json_schema_extra or {}
         if info.annotation is bool:
-            controls[name] = gr.Checkbox(value=default, label=label_of(options_cls, name), info=info.description)
+            controls[name] = gr.Checkbox(
+                value=default,
+                label=label_of(options_cls, name),
+                info=info.description,
+                elem_id=elem_prefix and f"{elem_prefix}-{name}",
+            )
             continue
         low, high = field_bounds(options_cls, name)
         step = extra.get("step", 1 if info.annotation is int else 0.01)
@@ -43,6 +51,7 @@ def option_controls(options_cls: type[Options], overrides: dict | None = None) -
             step=step,
             label=label_of(options_cls, name),
             info=info.description,
+            elem_id=elem_prefix and f"{elem_prefix}-{name}",
         )
     return controls
 
@@ -195,4 +204,14 @@ def wire_unload(button: gr.Button, registry, task: str, status) -> None:
         None,
         status,
         api_visibility="private",
+    )
+
+
+def diversity_table(plural: str, elem_id: str) -> gr.Dataframe:
+    """The compare panel's table of how different the texts are (distinct-n and similarity)."""
+    return gr.Dataframe(
+        label=f"How different are the {plural}? distinct-n: share of word n-grams that "
+        f"are new (1 = no repeats); similarity: 1 = identical {plural}",
+        interactive=False,
+        elem_id=elem_id,
     )

@@ -62,7 +62,7 @@ def build(registry, run_log, spec, *, presenter: bool = False) -> dict:
                 run_button = gr.Button(spec.title, variant="primary", elem_id=f"{task}-run")
                 with advanced(presenter):
                     model = model_dropdown(registry, task)
-                    controls = option_controls(options_cls, default_overrides(registry, task))
+                    controls = option_controls(options_cls, default_overrides(registry, task), elem_prefix=task)
                     seed, seed_used = seed_row() if spec.seeded else (None, None)
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):

@@ -32,11 +32,11 @@ from playground.ui.sweeps import sweep_updates
 from playground.views.grid import image_grid
 
 TASK = "text_to_image"
-EXAMPLE_PROMPTS = [
-    "a large red circle on a blue background",
-    "a medium yellow triangle on a purple background",
-    "a small white square on a black background",
-    "a large green triangle on an orange background",
+EXAMPLE_PROMPTS = [  # the bundled picture world (playground/world.py): an object, a scene, maybe a size and a side
+    "a cat on the beach",
+    "a rocket in space",
+    "a small boat at night, on the right",
+    "a big dog in the snow, on the left",
 ]
 AXIS_CHOICES = [
     ("Guidance scale", "guidance_scale"),
@@ -49,8 +49,8 @@ AXIS_EXAMPLES = {
     "guidance_scale": "1, 3, 7.5",
     "steps": "5, 10, 20",
     "seed": "1, 2, 3",
-    "prompt": "a large red circle on a blue background | a large red square on a blue background",
-    "model": "bundled/shapes-sd",
+    "prompt": "a cat on the beach | a dog on the beach | a bird on the beach",
+    "model": "bundled/picture-sd",
 }
 
 
@@ -83,7 +83,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK))
+                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
                     seed, seed_used = seed_row()
                     show_steps = gr.Checkbox(
                         value=shows_steps_by_default(registry, registry.task(TASK).default),
@@ -211,6 +211,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     registry.get(TASK, model),
                     base,
                     seed=seed,
+                    metrics=[
+                        {"cell": c.label, "seed": c.seed, "steps": c.steps_done, "seconds": round(c.seconds, 2)}
+                        for c in made
+                    ],
                     outputs=[picture()],
                     seconds=sum(c.seconds for c in made),
                     stopped=note,
