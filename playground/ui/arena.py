@@ -252,7 +252,8 @@ def build(registry, run_log, recorder, access: HistoryAccess = HistoryAccess(), 
             api_task = gr.Textbox()
             api_board = gr.Dataframe(headers=list(arena.LEADERBOARD_COLUMNS))
             api_triggers = {name: gr.Button() for name in [*names, "vote", "leaderboard"]}
-    session = gr.State(None)  # ids and inputs only: the outputs are on disk under arena/<round id>/
+        # inside the tab: a component between two tabs made Gradio draw the next tab's button twice
+        session = gr.State(None)  # ids and inputs only: the outputs are on disk under arena/<round id>/
 
     def viewer(request) -> str | None:
         try:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground.errors import UserError
+from playground import reports
+from playground.errors import UserError, shown
 from playground.history import HistoryAccess, read_card
-from playground.ui.controls import plain_error
+from playground.ui.controls import api_function, plain_error
 
 log = logging.getLogger("playground")
 
@@ -197,10 +198,11 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     sub_tabs = {task: built["sub_tabs"] for task, built in targets.items() if "sub_tabs" in built}
 
     def title_of(card: dict) -> str:
-        """ "Text to Image", "Chat · compare", "Try it together · Draw and describe"."""
+        """ "Text to Image", "Chat · compare", "Chat · arena", "Try it together · Draw and describe"."""
         title = titles.get(card["task"], card["task"])
         run = run_titles.get((card["task"], card.get("api_name")))
-        return title + (f" · {run}" if run else " · compare" if card.get("kind") == "compare" else "")
+        kind = card.get("kind")
+        return title + (f" · {run}" if run else f" · {kind}" if kind in ("compare", "arena") else "")
 
     slots = restore_slots(targets)
     receivers = list(dict.fromkeys(slots.values()))
@@ -253,6 +255,20 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
                     export_one = gr.Button("Export this run", interactive=False, elem_id="history-export")
                     delete = gr.Button("Delete this run", variant="stop", interactive=False, elem_id="history-delete")
                 download = gr.File(label="Exported zip", visible=False, interactive=False, elem_id="history-zip")
+                with gr.Accordion(
+                    "Report: one offline HTML file, or CSV or JSON", open=False, elem_id="history-report"
+                ) as report_dialog:
+                    report_runs = gr.Textbox(
+                        label="Runs in the report",
+                        placeholder="Tick runs or open one; or type run ids, separated by commas",
+                        elem_id="history-report-runs",
+                    )
+                    with gr.Row():
+                        report_format = gr.Radio(
+                            list(reports.FORMATS), value="html", label="Format", elem_id="history-report-format"
+                        )
+                        report_button = gr.Button("Export report", elem_id="history-report-export")
+                    report_file = gr.File(label="Report", interactive=False, elem_id="history-report-file")
                 card_view = gr.JSON(label="Run card", open=True, elem_id="history-card", visible=False)
                 dropped = gr.File(
                     label="Restore settings from a file: drop a PNG or WAV made by the app, or its run-card JSON",
@@ -462,7 +478,38 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     def picked_runs(evt: gr.EventData):
         runs = list(evt.runs or [])
         label = f"{len(runs)} selected." if runs else "Tick runs to export several at once."
-        return runs, label, gr.update(interactive=bool(runs))
+        return runs, label, gr.update(interactive=bool(runs)), ", ".join(runs) if runs else gr.skip()
+
+    def report_of_opened(card, runs):
+        """An opened run is the report's, unless runs are ticked."""
+        return card["run_id"] if card and not runs else gr.skip()
+
+    def export_report(run_ids, format, request: gr.Request):
+        try:
+            return str(reports.write_report(registry, run_log, run_ids, format, user=viewer(request)))
+        except UserError as exc:
+            raise plain_error(exc, "export_report") from None
+
+    def deep_link(request: gr.Request):
+        """?run=<id> opens History on that run; ?report=<id> also opens the report dialog with it."""
+        params = dict(getattr(request, "query_params", None) or {})
+        run_id = str(params.get("report") or params.get("run") or "").strip()
+        if not run_id:
+            return tuple(gr.skip() for _ in deep_link_outputs)
+        user = viewer(request)
+        card = run_log.get(run_id, user) if run_log.enabled else None
+        if card is None:
+            gr.Warning(html.escape(f"Run {shown(run_id, 60)} is not in your history."))
+        listed = list_runs("", "", "", PAGE, user)
+        opening = "report" in params and card is not None
+        return (
+            gr.Tabs(selected="history"),
+            PAGE,
+            *listed,
+            *show(card, user),
+            gr.update(open=True) if opening else gr.skip(),
+            card["run_id"] if card else gr.skip(),
+        )
 
     listing = [note, cards, model, picked, picked_note, export_picked, more]
     detail = [opened, title, image, audio, output_text, use, export_one, delete, download, card_view]
@@ -476,8 +523,10 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         **private,
     )
     more.click(next_page, filters, [limit, *listing], **private)
-    cards.open_run(open_run, None, detail, **private)
-    cards.pick(picked_runs, None, [picked, picked_note, export_picked], **private)
+    cards.open_run(open_run, None, detail, **private).success(
+        report_of_opened, [opened, picked], report_runs, **private
+    )
+    cards.pick(picked_runs, None, [picked, picked_note, export_picked, report_runs], **private)
     dropped.upload(open_file, dropped, detail, **private)
     use.click(use_first, opened, [tabs, *sub_tabs.values(), *first_receivers], **private).success(
         use_rest, opened, receivers, **private
@@ -487,4 +536,19 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     delete.click(None, None, confirm, js=CONFIRM_DELETE, queue=False, **private).then(
         delete_run, [confirm, opened, *filters], [*detail, *listing], **private
     )
-    return {"cards": cards, "use": use, "card": card_view, "dropped": dropped}
+    report_button.click(
+        api_function(export_report, ["run_ids", "format"]),
+        [report_runs, report_format],
+        report_file,
+        api_name="export_report",
+    )
+    deep_link_outputs = [tabs, limit, *listing, *detail, report_dialog, report_runs]
+    return {
+        "cards": cards,
+        "use": use,
+        "card": card_view,
+        "dropped": dropped,
+        "report_runs": report_runs,
+        "deep_link": deep_link,
+        "deep_link_outputs": deep_link_outputs,
+    }
