@@ -98,6 +98,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="Private mode: keep no history (no run log, output files or upload copies are written).",
     )
     parser.add_argument(
+        "--deck",
+        metavar="FILE.yaml",
+        help="a demo deck: an ordered list of steps (tab, inputs, settings, one sentence each) that → or Space "
+        "runs one by one; e.g. assets/decks/tour.yaml",
+    )
+    parser.add_argument(
         "--presenter",
         action="store_true",
         help="Presenter mode: large type, essential controls first, every tab's model (or --preload's) "
@@ -344,7 +350,15 @@ def main(argv=None) -> None:
             sys.exit(f"Could not preload {name}: {exc}")
     run_log = open_history(data_dir, enabled=not args.no_history)
     access = HistoryAccess(per_login=bool(args.auth) and not args.shared_history, admins=frozenset(args.admin))
-    demo = build_app(registry, run_log, presenter_mode=args.presenter, preloader=preloader, access=access)
+    deck = None
+    if args.deck:
+        from playground.decks import load_deck
+
+        try:
+            deck = load_deck(args.deck, registry)
+        except UserError as exc:
+            sys.exit(str(exc))
+    demo = build_app(registry, run_log, presenter_mode=args.presenter, preloader=preloader, access=access, deck=deck)
     demo.queue(default_concurrency_limit=2)
     demo.launch(
         server_name=args.host,

@@ -9,6 +9,7 @@ import gradio as gr
 
 from playground.history import HistoryAccess
 from playground.ui import arena, chains, history, presenter, presets, remote, task_tab, upload_quota
+from playground.ui import deck as deck_bar
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -41,6 +42,13 @@ CSS = """
 .live-chunk { opacity: 0.6; }
 .live-chunk.scheduled { opacity: 1; }
 .live-length { opacity: 0.7; }
+.by-script-only { display: none !important; }
+#deck-bar { align-items: center; border-bottom: 1px solid var(--border-color-primary); padding-bottom: 4px; }
+#deck-line { font-size: var(--text-lg); }
+#deck-fallback .run { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; max-width: 280px; }
+#deck-fallback .pick { display: none; }
+#deck-fallback .media img { width: 100%; image-rendering: pixelated; }
+.deck-note { margin-bottom: 6px; }
 """
 PAGE_JS = Path(__file__).with_name("page.js")
 
@@ -62,13 +70,16 @@ def build_tab(registry, recorder, spec, presenter_mode: bool) -> dict:
     return importlib.import_module(spec.tab).build(registry, recorder, presenter=presenter_mode)
 
 
-def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=None, access=None) -> gr.Blocks:
+def build_app(
+    registry, run_log=None, presenter_mode: bool = False, preloader=None, access=None, deck=None
+) -> gr.Blocks:
     """The playground: a header with the device in use, one tab per task, Try it together, the Arena and History.
 
     ``run_log`` keeps every run (``playground.history.open_history``); None keeps nothing.
     ``presenter_mode`` tucks secondary controls under "Advanced" and starts in the presenter look;
     ``preloader`` (``playground.preload.Preloader``) adds a line saying which tabs are ready;
-    ``access`` (``playground.history.HistoryAccess``) says whose runs each login sees in History (default: all).
+    ``access`` (``playground.history.HistoryAccess``) says whose runs each login sees in History (default: all);
+    ``deck`` (``playground.decks.Deck``) adds the demo deck's bar above the tabs.
     """
     if run_log is None:
         from playground.history import NoHistory
@@ -84,6 +95,7 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
         device_line = gr.Markdown("Device: checking…", elem_id="device-line")
         if preloader is not None:
             presenter.build_ready_line(preloader)
+        bar = deck_bar.build_bar(deck) if deck is not None else None
         with gr.Tabs() as tabs:
             built = {}
             for spec in registry.tasks.values():
@@ -106,6 +118,8 @@ def build_app(registry, run_log=None, presenter_mode: bool = False, preloader=No
             queue=False,
         )
         presets.build_api(registry, run_log)
+        if deck is not None:
+            deck_bar.wire(bar, deck, registry, run_log, demo, tabs, built)
         remote.forget_keys_on_unload(demo, registry)
         if presenter_mode:
             demo.load(None, None, None, js=presenter.LOOK_ON, api_visibility="private", queue=False)

@@ -209,6 +209,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     stop_button(compare_stop, notes, "compare_caption", compared, compare_status)
     wire_unload(unload, registry, TASK, status)
     return {
+        "action": "caption-run",  # the main button (a demo deck presses it)
         "image": image,
         "caption": caption,
         "model": model,

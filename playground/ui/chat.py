@@ -406,6 +406,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     clear.click(lambda: ([], "", ""), None, [chatbot, status, steps], api_visibility="private", queue=False)
     wire_unload(unload, registry, TASK, status)
     return {
+        "action": "chat-send",  # the main button (a demo deck presses it)
         "chatbot": chatbot,
         "message": message,
         "model": model,

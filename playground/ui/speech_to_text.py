@@ -240,6 +240,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     stop_button(compare_stop, notes, "compare_transcribe", compared, compare_status)
     wire_unload(unload, registry, TASK, status)
     return {
+        "action": "stt-run",  # the main button (a demo deck presses it)
         "audio": audio,
         "transcript": transcript,
         "model": model,

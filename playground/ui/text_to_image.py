@@ -304,6 +304,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     )
     wire_unload(unload, registry, TASK, status)
     return {
+        "action": "t2i-generate",  # the main button (a demo deck presses it)
         "prompt": prompt,
         "negative_prompt": negative,
         "seed": seed,

@@ -221,6 +221,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     stop_button(compare_stop, notes, "compare_speech", compared, compare_status)
     wire_unload(unload, registry, TASK, status)
     return {
+        "action": "tts-run",  # the main button (a demo deck presses it)
         "text": text,
         "speech": speech,
         "model": model,
