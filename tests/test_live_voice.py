@@ -9,6 +9,7 @@ import time
 import soundfile as sf
 from gradio_client import handle_file
 
+from conftest import ARTIFACTS
 from playground.chains import SentenceSplitter
 
 FIVE_SENTENCES = (
@@ -93,3 +94,42 @@ def test_text_to_speech_streams_a_long_text_and_ends_with_the_whole_clip(client)
     assert whole > 5  # five sentences
     again, *_ = client.predict(text=FIVE_SENTENCES, seed=2, api_name="/synthesize")
     assert sf.read(again)[0].shape == sf.read(wav)[0].shape  # the same seed, the same whole clip
+
+
+def test_hands_free_talk_hears_the_pause_and_answers_aloud(tmp_path, server, speech_wav):
+    """Chromium's fake microphone plays a question, then silence: the listener finds the end of speech, the chain
+    answers, and the page schedules the reply's sentences for playing."""
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    samples, rate = sf.read(speech_wav[0], dtype="int16")
+    clip = tmp_path / "mic.wav"
+    # Chromium plays the file in a loop: a long pause after the question, so the answer ends before it is asked
+    # again (speaking again stops an answer, as it should)
+    pause = np.zeros(int(rate * 60), np.int16)
+    sf.write(clip, np.concatenate([pause[: rate // 2], samples, pause]), rate, subtype="PCM_16")
+    args = [
+        "--no-sandbox",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={clip}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        context = browser.new_context(permissions=["microphone"], viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(server)
+        page.wait_for_selector("text=Running on", timeout=60_000)
+        page.get_by_role("tab", name="Try it together").click()
+        page.get_by_role("tab", name="Talk to it").click()
+        page.get_by_text("Hands free: just talk").click()
+        page.locator("#chain-talk-mic").get_by_role("button", name="Record").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#chain-talk-status')?.innerText || '').includes('total')",
+            timeout=120_000,
+        )
+        assert "capital of france" in page.locator("#chain-talk-transcript textarea").input_value().lower()
+        page.wait_for_function("() => window.__liveAudio && window.__liveAudio.scheduled >= 1", timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "talk_hands_free.png", full_page=True)
+        browser.close()

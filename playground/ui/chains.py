@@ -8,12 +8,16 @@ import html
 import io
 import logging
 import secrets
+import tempfile
+import time
+from pathlib import Path
 
 import gradio as gr
 
 from playground import chains
 from playground.bundled import ASSETS
-from playground.media import load_audio
+from playground.listening import Utterance
+from playground.media import load_audio, wav_bytes
 from playground.metrics import words
 from playground.models.chat import plain_history
 from playground.models.speech_to_text import SAMPLE_RATE
@@ -38,7 +42,11 @@ log = logging.getLogger("playground")
 TASK = "chains"
 TITLE = "Try it together"
 TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence in English."
-TALK_MAX_NEW_TOKENS = 60  # a spoken reply should be short; the slider goes up to the chat tab's limit
+TALK_MAX_NEW_TOKENS = 60
+LISTEN_RATE = 16_000  # what the listener hands on (playground.listening)
+LISTEN_EVERY_S = 0.25  # the microphone's chunks
+LISTEN_LIMIT_S = 600  # one hands-free session, at most
+MAX_LISTENERS = 64  # browser sessions listened to at once  # a spoken reply should be short; the slider goes up to the chat tab's limit
 QUESTIONS = {  # assets/examples/audio/<name>.wav, spoken by the bundled voice (see assets/examples/make_examples.py)
     "capital-of-france": "What is the capital of France?",
     "why-is-the-sky-blue": "Why is the sky blue?",
@@ -320,6 +328,18 @@ def build_talk(registry, run_log=None) -> dict:
                 clips, labels = example_clips()
                 if clips:
                     gr.Examples(clips, inputs=[audio], example_labels=labels, label="Questions to try")
+                with gr.Accordion("Hands free: just talk, it answers when you pause", open=False):
+                    mic = gr.Audio(
+                        label="Live microphone",
+                        sources=["microphone"],
+                        streaming=True,
+                        type="numpy",
+                        elem_id="chain-talk-mic",
+                    )
+                    listening = gr.Markdown("Press record and speak; pause for a moment when you are done.")
+                    # set by the listener, never shown: the utterance it heard, and each start of speech
+                    utterance = gr.Audio(type="filepath", interactive=False, elem_classes=["by-script-only"])
+                    barge_in = gr.Number(value=0, interactive=False, elem_classes=["by-script-only"])
                 with gr.Accordion("Advanced", open=False):
                     system_prompt = gr.Textbox(label="System prompt", value=TALK_SYSTEM_PROMPT, lines=2)
                     seed = seed_box()
@@ -458,6 +478,16 @@ def build_talk(registry, run_log=None) -> dict:
         concurrency_id="chains",
     )
     stop_button(stop, notes, "chain_talk", event, status)
+    listen_and_answer(
+        mic,
+        listening,
+        utterance,
+        barge_in,
+        api_function(chain_talk, names),
+        inputs[1:],
+        [chatbot, transcript, reply, pipeline, stages, status, live],
+        event,
+    )
     clear.click(
         lambda: ([], "", None, "", None, ""),
         None,
@@ -469,8 +499,51 @@ def build_talk(registry, run_log=None) -> dict:
         "talk_audio": audio,
         "talk_chatbot": chatbot,
         "talk_status": status,
-        "run": {"title": "Talk to it", "tab": "chain-talk", "controls": dict(zip(names, inputs))},
+        "run": {
+            "title": "Talk to it",
+            "action": "chain-talk-run",
+            "tab": "chain-talk",
+            "controls": dict(zip(names, inputs)),
+        },
     }
+
+
+def listen_and_answer(mic, line, utterance, barge_in, talk, other_inputs, outputs, typed_event) -> None:
+    """Hands-free Talk to it: the microphone streams in, voice-activity detection finds the end of speech, and the
+    utterance goes through the same chain as the Talk button. Speaking again while it answers stops the answer."""
+    listeners: dict[str, Utterance] = {}  # per browser session: the speech gathered so far
+
+    def listen(chunk, request: gr.Request):
+        if chunk is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        key = getattr(request, "session_hash", None) or "default"
+        if key not in listeners and len(listeners) >= MAX_LISTENERS:
+            listeners.pop(next(iter(listeners)))
+        ear = listeners.setdefault(key, Utterance())
+        was_speaking = ear.speaking
+        heard = ear.add(*chunk)
+        started = heard.speaking and not was_speaking  # a new start of speech: any answer still going stops
+        onset = time.monotonic() if started else gr.skip()
+        if heard.speech is None:
+            text = "Listening… (speech)" if heard.speaking else "Listening…"
+            return gr.skip(), text, onset
+        path = Path(tempfile.mkdtemp(prefix="talk-")) / "utterance.wav"
+        path.write_bytes(wav_bytes(heard.speech, LISTEN_RATE))
+        return str(path), f"Heard {len(heard.speech) / LISTEN_RATE:.1f} s of speech: answering…", onset
+
+    mic.stream(
+        listen,
+        [mic],
+        [utterance, line, barge_in],
+        stream_every=LISTEN_EVERY_S,
+        time_limit=LISTEN_LIMIT_S,
+        api_visibility="private",
+        concurrency_limit=None,
+    )
+    answered = utterance.change(
+        talk, [utterance, *other_inputs], outputs, api_visibility="private", concurrency_id="chains"
+    )
+    barge_in.change(None, None, None, cancels=[answered, typed_event])
 
 
 def build_draw(registry, run_log=None) -> dict:
@@ -587,7 +660,12 @@ def build_draw(registry, run_log=None) -> dict:
         "draw_prompt": prompt,
         "draw_cards": cards,
         "draw_status": status,
-        "run": {"title": "Draw and describe", "tab": "chain-draw", "controls": dict(zip(names, inputs))},
+        "run": {
+            "title": "Draw and describe",
+            "action": "chain-draw-run",
+            "tab": "chain-draw",
+            "controls": dict(zip(names, inputs)),
+        },
     }
 
 
@@ -704,5 +782,10 @@ def build_say_back(registry, run_log=None) -> dict:
         "say_text": text,
         "say_transcript": transcript,
         "say_status": status,
-        "run": {"title": "Say it back", "tab": "chain-say", "controls": dict(zip(names, inputs))},
+        "run": {
+            "title": "Say it back",
+            "action": "chain-say-run",
+            "tab": "chain-say",
+            "controls": dict(zip(names, inputs)),
+        },
     }
