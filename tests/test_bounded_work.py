@@ -56,7 +56,8 @@ def test_a_picture_over_the_cpu_budget_is_refused(client):
 def test_a_small_picture_does_not_wait_for_the_largest_allowed_one(server):
     """While one user's largest allowed picture denoises, another user's 64 px picture is made and returned."""
     big_user, small_user = Client(server, verbose=False), Client(server, verbose=False)
-    small_user.predict(prompt="a small white square on a black background", seed=1, api_name="/text_to_image")
+    small = {"prompt": "a small white square on a black background", "model": "bundled/shapes-sd", "seed": 1}
+    small_user.predict(**small, api_name="/text_to_image")
     big = big_user.submit(
         prompt="a large red circle on a blue background",
         width=512,
@@ -67,9 +68,7 @@ def test_a_small_picture_does_not_wait_for_the_largest_allowed_one(server):
     )
     wait_until(lambda: "Denoising" in str((big.outputs() or [[None] * 3])[-1][2]), 120, "the large picture to start")
     started = time.perf_counter()
-    _, _, status, _ = small_user.predict(
-        prompt="a small white square on a black background", seed=1, api_name="/text_to_image"
-    )
+    _, _, status, _ = small_user.predict(**small, api_name="/text_to_image")
     print(f"64 px picture beside the 512 px one: {time.perf_counter() - started:.2f} s ({status})")
     assert "64×64" in status and not big.done(), "the small picture waited for the large one"
     assert_cores_freed_after_cancel(server, big, "512×512 picture at 50 steps")

@@ -53,7 +53,7 @@ def test_an_older_database_is_migrated_with_its_runs(tmp_path, wrappers):
             "'bundled/shapes-captioner', '{\"seed\": 3}', 3, 'a red circle')"
         )
     run_log = RunLog(tmp_path)
-    assert run_log.schema_version() == SCHEMA_VERSION == 5
+    assert run_log.schema_version() == SCHEMA_VERSION == 6
     old = run_log.get("20250101-000000-000000-abcd")
     assert (old["api_name"], old["kind"], old["output_text"], old["seed"]) == ("caption", "run", "a red circle", 3)
     assert old["username"] == ""  # made before logins were kept: an admin's (or, without --auth, everyone's)

@@ -120,7 +120,7 @@ def test_a_genuine_card_still_restores_its_input(log_with_a_caption, tmp_path):
     dropped = tmp_path / "card.json"
     dropped.write_text(json.dumps(card))
     settings, missing = run_log.replay_settings(read_card(dropped), file_settings={"image"})
-    assert settings["image"] == str(copy) and not missing and settings["model"] == "bundled/shapes-captioner"
+    assert settings["image"] == str(copy) and not missing and settings["model"] == "bundled/picture-captioner"
     assert run_log.replay_settings(card, user="alice")[0]["image"] == str(copy)
     assert "image" not in run_log.replay_settings(card, user="bob")[0]  # not one of bob's runs' files
 
@@ -217,7 +217,7 @@ def test_history_flags_are_checked(monkeypatch, capsys, flags, message):
 def restore(page, card: dict, path: Path) -> str:
     """Drop ``card`` as a run-card JSON on History → Restore, press Use these settings; the message shown."""
     path.write_text(json.dumps(card))
-    page.get_by_role("tab", name="History").click()
+    page.get_by_role("tab", name="History").first.click()  # Gradio also lists the tabs in its overflow menu
     clear = page.locator("#history-drop button[aria-label='Clear']")  # the file dropped before
     if clear.count():
         clear.click()
@@ -310,7 +310,7 @@ def log_in(browser, url: str, user: str):
 
 
 def listed(page) -> str:
-    page.get_by_role("tab", name="History").click()
+    page.get_by_role("tab", name="History").first.click()  # Gradio also lists the tabs in its overflow menu
     page.get_by_role("button", name="Refresh").click()
     page.wait_for_timeout(500)
     expect(page.locator("#history-note")).to_contain_text("run", timeout=30_000)

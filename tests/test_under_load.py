@@ -65,7 +65,7 @@ def seeded_answers(client) -> dict:
         return {"pixels": np.asarray(Image.open(path).convert("RGB")), "picture_status": status}
 
     def speech():
-        wav, _, status = client.predict(**SPEECH)
+        wav, _, status, _ = client.predict(**SPEECH)
         return {"samples": sf.read(wav, dtype="int16")[0], "speech_status": status}
 
     answers = {}

@@ -168,18 +168,36 @@ class TransformersASR(ModelWrapper):
                     gen.update(do_sample=True, temperature=options.temperature)
                 kwargs["generate_kwargs"] = gen
                 kwargs["return_timestamps"] = len(audio) > 30 * SAMPLE_RATE
-            if options.word_timestamps:
+            timed = options.word_timestamps and self._can_time_words()
+            if timed:
                 kwargs["return_timestamps"] = "word"  # whisper by cross-attention, CTC models by their frames
             result = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, **kwargs)
         chunks = [
             (c["timestamp"][0] or 0.0, c["timestamp"][1] or 0.0, c["text"].strip()) for c in result.get("chunks", [])
         ]
-        if options.word_timestamps:  # the chunks are words; the pipeline gives no probabilities
+        if timed:  # the chunks are words (the pipeline gives no probabilities); segments are their sentences
             words = [Word(text, start, max(start, end)) for start, end, text in chunks if text]
-            return Transcript(
-                result["text"].strip(), [(0.0, chunks[-1][1], result["text"].strip())] if chunks else [], None, words
-            )
+            return Transcript(result["text"].strip(), sentences_of(words), None, words)
         return Transcript(result["text"].strip(), chunks)
+
+    def _can_time_words(self) -> bool:
+        """Whisper times words from its alignment heads (a model without them cannot); CTC models always can."""
+        if getattr(self.pipe.model.config, "model_type", "") != "whisper":
+            return True
+        return bool(getattr(self.pipe.model.generation_config, "alignment_heads", None))
+
+
+def sentences_of(words: list[Word], pause_s: float = 1.0) -> list[tuple[float, float, str]]:
+    """Timed words as segments: a segment ends with a sentence or at a pause of ``pause_s``."""
+    segments, current = [], []
+    for word in words:
+        if current and (current[-1].word.endswith((".", "?", "!")) or word.start - current[-1].end >= pause_s):
+            segments.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
+            current = []
+        current.append(word)
+    if current:
+        segments.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
+    return segments
 
 
 def is_silent(audio) -> bool:
