@@ -419,10 +419,11 @@ def ratings(
     B 1, the strengths are 2.5 : 1.5, 400·log10(5/3) = 88.7 points apart.
 
     The interval is the 2.5th and 97.5th percentile of the ratings over ``draws`` bootstrap resamplings (a fixed
-    ``seed``). Each draw resamples, with replacement, the votes together with the virtual ties (as if each were one
-    more vote), then adds the virtual ties again: resampling the votes alone would give a 3-0 result, or a single
-    vote, an interval of zero width, every draw being the same. So few votes give wide intervals, and the intervals
-    narrow as votes come in. Contestants that never met, even through others, are on scales that cannot be compared.
+    ``seed``). Each draw resamples, with replacement, the votes together with two pseudo-votes per pair that met, one
+    win for each side (what the virtual tie stands for), then adds the virtual ties: resampling the votes alone
+    would give a single vote, a 3-0 sweep or ten ties an interval of zero width, every draw being the same. So few
+    votes give wide intervals, and they narrow as votes come in. Contestants that never met, even through others,
+    are on scales that cannot be compared.
     """
     names = sorted({n for a, b, _ in matches for n in (a, b)})
     if not names:
@@ -432,9 +433,9 @@ def ratings(
     shares = np.array([SCORES[parse_vote(v)] for _, _, v in matches])
     met = np.zeros((len(names), len(names)))
     met[pairs[:, 0], pairs[:, 1]] = met[pairs[:, 1], pairs[:, 0]] = 1.0
-    ties = np.argwhere(np.triu(met, 1))  # one virtual tie per pair that met
-    pool_pairs = np.vstack([pairs, ties])
-    pool_shares = np.concatenate([shares, np.full(len(ties), 0.5)])
+    met_pairs = np.argwhere(np.triu(met, 1))
+    pool_pairs = np.vstack([pairs, met_pairs, met_pairs])  # the votes, and a win for each side of every pair
+    pool_shares = np.concatenate([shares, np.ones(len(met_pairs)), np.zeros(len(met_pairs))])
 
     def fit(chosen_pairs: np.ndarray, chosen_shares: np.ndarray) -> np.ndarray:
         scores = 0.5 * met.sum(axis=1)  # the virtual ties

@@ -114,7 +114,7 @@ def report_data(registry, run_log, run_ids, user: str | None = None) -> dict:
         "rating_method": (
             "Bradley–Terry (MM algorithm), ties and 'both bad' as half a win each, one virtual tie per pair that met; "
             f"rating 1000 + 400·log10(strength), geometric mean 1000; 95% interval from {arena.BOOTSTRAP_DRAWS} "
-            "bootstrap resamplings of the votes"
+            "bootstrap resamplings of the votes with one pseudo-win for each side of every pair"
         ),
     }
 
@@ -299,7 +299,7 @@ def _run_html(run: dict, locate) -> str:
         if v not in ("", None)
     )
     inputs = _media(run["input_files"], locate, "input")
-    outputs = _media(run["output_files"], locate, "output")
+    outputs = _media(run["output_files"], locate, "output", names="AB" if run["kind"] == "arena" else "")
     texts = "".join(f"<div class='text'>{_esc(t)}</div>" for t in run["output_text"].split("\n\n") if t)
     metrics = (
         f"<h3>What the app showed</h3>{rows_table(run['metrics'])}"
@@ -320,11 +320,12 @@ def _run_html(run: dict, locate) -> str:
     )
 
 
-def _media(entries: list[dict], locate, what: str) -> str:
+def _media(entries: list[dict], locate, what: str, names: str = "") -> str:
+    """Files as inline pictures and players; ``names`` labels them in order (an arena round's A and B)."""
     parts = []
     for i, entry in enumerate(entries):
         path = locate(entry.get("path"))
-        label = entry.get("name") or f"{what} {i + 1}"
+        label = entry.get("name") or (names[i] if i < len(names) else f"{what} {i + 1}")
         if path is None:
             parts.append(
                 f"<figure><figcaption>{_esc(label)}: the file is no longer in the data folder</figcaption></figure>"

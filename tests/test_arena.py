@@ -72,9 +72,10 @@ def test_few_votes_give_wide_intervals_and_one_sided_votes_stay_finite():
         row = next(r for r in arena.ratings(matches) if r["contestant"] == "A")
         return row["high"] - row["low"]
 
-    # a single vote, or a clean sweep, must not read as certain: resampling the votes alone gives zero width
+    # a single vote, a clean sweep or all ties must not read as certain: resampling the votes alone gives zero width
     assert width([("A", "B", "a")]) > 50
     assert width([("A", "B", "a")] * 3) > 50
+    assert width([("A", "B", "tie")] * 10) > 20
     assert all(math.isfinite(r["rating"]) for r in arena.ratings([("A", "B", "a")] * 30))
     few, many = width([("A", "B", "a"), ("A", "B", "b")] * 2), width([("A", "B", "a"), ("A", "B", "b")] * 40)
     assert many < few / 2  # the interval narrows about as 1/sqrt(votes): 20 times the votes, under half the width

@@ -168,7 +168,7 @@ def test_compare_reports_open_offline_and_the_csv_gives_back_the_numbers_shown(c
         x_param="guidance_scale",
         x_values="1, 7.5",
         y_param="seed",
-        y_values="1, 2",
+        y_values="1",
         negative_prompt=f"blurry {tag}",
         steps=2,
         api_name="/compare_text_to_image",
@@ -176,7 +176,7 @@ def test_compare_reports_open_offline_and_the_csv_gives_back_the_numbers_shown(c
     grid = newest(run_log, "compare_text_to_image", "negative_prompt", f"blurry {tag}")
     message = f"Name a colour ({tag})."
     _, diversity, _, _ = client.predict(
-        message=message, temperatures="0.2, 1.2", samples=2, seed=7, max_new_tokens=8, api_name="/compare_chat"
+        message=message, temperatures="0.2, 1.2", samples=1, seed=7, max_new_tokens=8, api_name="/compare_chat"
     )
     chat = newest(run_log, "compare_chat", "message", message)
     said = f"Hello from report {tag}."
@@ -198,7 +198,7 @@ def test_compare_reports_open_offline_and_the_csv_gives_back_the_numbers_shown(c
         assert (len(seen["images"]), len(seen["audio"])) == expected[name], name
         assert all(seen["images"]) and all(seen["audio"]), name  # every picture decoded, every sound playable
         if name == "grid":
-            assert "guidance_scale=7.5, seed=2" in seen["text"]  # the cells' settings, as the grid's summary
+            assert "guidance_scale=7.5, seed=1" in seen["text"]  # the cells' settings, as the grid's summary
 
     rows = csv_of(Path(client.predict(run_ids=chat["run_id"], format="csv", api_name="/export_report")).read_text())
     shown = metric_rows(rows, chat["run_id"])

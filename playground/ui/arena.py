@@ -57,20 +57,20 @@ def example_files(kind: str) -> list[str]:
 
 
 def starting_json(registry, task: str, index: int) -> str:
-    return contestant_json(registry, task, registry.task(task).default, STARTING_OPTIONS.get(task, ({}, {}))[index])
+    """The JSON a new session starts a contestant with: the sliders' starting values."""
+    fields = registry.options_class(task).model_fields
+    spec = registry.spec(task, registry.task(task).default)
+    start = {**(spec.recommended if spec else {}), **STARTING_OPTIONS.get(task, ({}, {}))[index]}
+    values = {name: start.get(name, info.default) for name, info in fields.items()}
+    return contestant_json(registry, task, registry.task(task).default, values)
 
 
 def contestant_json(registry, task: str, model: str, values: dict) -> str:
-    """The contestant the sliders describe: the model and every option but those left at a value that is both the
-    declared default and what the model would get anyway (its recommended value, ``arena.parse_contestant``)."""
+    """The contestant the sliders describe: the model and every option, written out (nothing left implied)."""
     fields = registry.options_class(task).model_fields
     model = (model or "").strip() or registry.task(task).default
-    try:
-        filled = arena.parse_contestant(registry, task, {"model": model}).options
-    except UserError:
-        filled = {name: info.default for name, info in fields.items()}
-    kept = {k: v for k, v in values.items() if k in fields and (v != fields[k].default or v != filled.get(k))}
-    return json.dumps({"model": model, **kept})
+    options = {k: int(v) if fields[k].annotation is int else v for k, v in values.items() if k in fields}
+    return json.dumps({"model": model, **options})
 
 
 def session_inputs(spec, texts, files) -> list:
