@@ -119,6 +119,21 @@ def test_two_spellings_of_one_contestant_are_the_same_and_labels_tell_a_pair_apa
     ]
 
 
+def test_a_round_that_cannot_be_kept_or_run_is_one_sentence(registry, tmp_path):
+    from playground.history import NoHistory
+
+    picture = str(sorted((ASSETS / "examples" / "images").glob("*.png"))[0])
+    captioner = contestant("bundled/picture-captioner")
+    with pytest.raises(UserError, match="The arena keeps its rounds and votes in History, which is off here"):
+        arena.play_round(registry, NoHistory("History is off."), "captioning", picture, captioner, captioner)
+    run_log = RunLog(tmp_path)
+    uncached = contestant("no-such-org/no-such-captioner")  # a hub id: refused when it loads, offline
+    with pytest.raises(UserError) as caught:
+        arena.play_round(registry, run_log, "captioning", picture, captioner, uncached, seed=1)
+    assert str(caught.value).startswith("The round was not played: a contestant's run failed (")
+    assert "\n" not in str(caught.value) and run_log.arena_votes() == [] and not (tmp_path / "arena").exists()
+
+
 # ---------------------------------------------------------------- through the API
 
 
