@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 SAMPLE_RATE = 16_000
 SILENCE_S = 0.6  # the pause that ends a question
 MAX_S = 30.0  # a question longer than this is answered as it stands
-SPEECH_PAD_MS = 120
+MIN_SPEECH_S = 0.4  # less speech than this before a pause is a cough or a click, not a question
+SPEECH_PAD_MS = 400  # kept around the speech found: a microphone's noise suppression softens first and last words
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Utterance:
         self.speaking = not ended
         if not ended:
             return Heard(True, self.seconds)
+        if sum(span["end"] - span["start"] for span in spans) < MIN_SPEECH_S * SAMPLE_RATE:
+            self.chunks = []  # a noise, not speech: nothing to answer
+            return Heard(False, len(whole) / SAMPLE_RATE)
         pad = int(SPEECH_PAD_MS * SAMPLE_RATE / 1000)
         speech = whole[max(0, spans[0]["start"] - pad) : min(len(whole), spans[-1]["end"] + pad)]
         self.chunks = []

@@ -336,7 +336,9 @@ def build_talk(registry, run_log=None) -> dict:
                         type="numpy",
                         elem_id="chain-talk-mic",
                     )
-                    listening = gr.Markdown("Press record and speak; pause for a moment when you are done.")
+                    listening = gr.Markdown(
+                        "Press record and speak; pause for a moment when you are done.", elem_id="chain-talk-listening"
+                    )
                     # set by the listener, never shown: the utterance it heard, and each start of speech
                     utterance = gr.Audio(type="filepath", interactive=False, elem_classes=["by-script-only"])
                     barge_in = gr.Number(value=0, interactive=False, elem_classes=["by-script-only"])
