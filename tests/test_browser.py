@@ -164,3 +164,19 @@ def test_history_lists_opens_and_restores_a_run(page):
         "(p) => document.querySelector('#t2i-prompt textarea')?.value === p", arg=prompt, timeout=30_000
     )  # back on its tab, with its settings
     page.screenshot(path=ARTIFACTS / "history_restored.png", full_page=True)
+
+
+def test_a_phone_sized_page_stays_usable(browser, server):
+    """At 390×844 (a phone) nothing is wider than the screen: the tab names wrap and the columns stack."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(server)
+    page.wait_for_selector("text=Running on", timeout=60_000)
+    for name in ("Chat", "Text to Image", "Speech to Text", "Try it together", "History"):
+        page.get_by_role("tab", name=name).first.click()
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+    page.get_by_role("tab", name="Text to Image").first.click()
+    box = page.locator("#t2i-generate").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    page.screenshot(path=ARTIFACTS / "phone_text_to_image.png")
+    page.close()

@@ -49,6 +49,18 @@ CSS = """
 #deck-fallback .pick { display: none; }
 #deck-fallback .media img { width: 100%; image-rendering: pixelated; }
 .deck-note { margin-bottom: 6px; }
+/* a phone (390 px wide): one column, nothing wider than the screen */
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  .gradio-container .row { flex-wrap: wrap !important; }
+  .gradio-container .row > .column { min-width: 100% !important; }
+  .gradio-container h1 { font-size: 1.5rem; }
+  #theme-toggle { max-width: none; }
+  /* the tab names wrap onto a second line instead of widening the page */
+  .tabs .tab-wrapper { height: auto !important; overflow: visible !important; }
+  .tabs .tab-container { flex-wrap: wrap !important; height: auto !important; }
+  .tabs .tab-container.visually-hidden { display: none !important; }
+}
 """
 PAGE_JS = Path(__file__).with_name("page.js")
 

@@ -57,7 +57,7 @@ AXIS_EXAMPLES = {
 def noise_strip(result, total_steps: int):
     """The intermediate pictures and the result side by side, labelled by step."""
     frames = [image for _, image in result.previews] + [result.image]
-    labels = [f"step {step} of {total_steps}" for step, _ in result.previews] + [f"result ({result.steps_done} steps)"]
+    labels = [f"step {step} of {total_steps}" for step, _ in result.previews] + ["result"]  # its steps: the status
     return image_grid(frames, labels, cell=128)
 
 
