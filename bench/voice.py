@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout: the playground package sits beside bench/
-QUESTION = ROOT / "assets" / "examples" / "audio" / "capital-of-france.wav"
+QUESTION = ROOT / "assets" / "examples" / "audio" / "why-is-the-sky-blue.wav"  # a reply of several sentences
 FIVE_SENTENCES = (
     "The sun rose over the hills. Birds began to sing. A farmer walked to the field. "
     "The cows waited by the gate. It was a quiet morning."
@@ -89,7 +89,7 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory() as data, running_app(Path(data), Path(data) / "app.log") as url:
             rows = measure(Client(url, verbose=False), args.repeats)
-    labels = {"talk": "Talk to it (question clip → reply)", "tts": "Text to Speech, five sentences"}
+    labels = {"talk": "Talk to it, 'Why is the sky blue?'", "tts": "Text to Speech, five sentences"}
     print(f"\n{'path':38} {'first audio':>12} {'whole clip':>11} {'ratio':>7} {'target':>8}  met")
     for name, row in rows.items():
         ratio = row["first_audio_s"] / row["whole_clip_s"]

@@ -180,13 +180,17 @@ class TalkResult(ChainResult):
 
 _SPOKEN_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
 LONG_CLAUSE_WORDS = 20  # a sentence this long is spoken from its last comma, so the voice need not wait for its end
+FIRST_CLAUSE_WORDS = 5  # the first words are spoken from the first comma after this many: the room hears a voice sooner
+FIRST_WORDS = 8  # and without a comma, from this many words on (the room hears a voice within a second or two)
 
 
 class SentenceSplitter:
-    """A streamed reply cut into what can be spoken: each complete sentence (or line) as soon as its end arrives."""
+    """A streamed reply cut into what can be spoken: each complete sentence (or line) as soon as its end arrives,
+    and the reply's first clause as soon as its comma arrives."""
 
     def __init__(self):
         self.pending = ""
+        self.spoken = 0
 
     def feed(self, text: str) -> list[str]:
         self.pending += text
@@ -195,8 +199,12 @@ class SentenceSplitter:
             found = _SPOKEN_END.search(self.pending)
             if found is None:
                 comma = self.pending.rfind(", ")
-                if comma > 0 and len(self.pending[:comma].split()) >= LONG_CLAUSE_WORDS:
+                first = not self.spoken and not done
+                enough = FIRST_CLAUSE_WORDS if first else LONG_CLAUSE_WORDS
+                if comma > 0 and len(self.pending[:comma].split()) >= enough:
                     found_end = comma + 2
+                elif first and len(self.pending.split()) > FIRST_WORDS:
+                    found_end = self.pending.rstrip().rfind(" ") + 1  # the whole words so far; the last may grow
                 else:
                     break
             else:
@@ -204,6 +212,7 @@ class SentenceSplitter:
             sentence, self.pending = self.pending[:found_end].strip(), self.pending[found_end:]
             if words(sentence):
                 done.append(sentence)
+        self.spoken += len(done)
         return done
 
     def rest(self) -> list[str]:

@@ -43,6 +43,7 @@ TASK = "chains"
 TITLE = "Try it together"
 TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence in English."
 TALK_MAX_NEW_TOKENS = 60
+TALK_STT_DEFAULTS = {"beam_size": 1, "word_timestamps": False}
 LISTEN_RATE = 16_000  # what the listener hands on (playground.listening)
 LISTEN_EVERY_S = 0.25  # the microphone's chunks
 LISTEN_LIMIT_S = 600  # one hands-free session, at most
@@ -345,7 +346,10 @@ def build_talk(registry, run_log=None) -> dict:
                 with gr.Accordion("Advanced", open=False):
                     system_prompt = gr.Textbox(label="System prompt", value=TALK_SYSTEM_PROMPT, lines=2)
                     seed = seed_box()
-                    stt_model, stt = stage_settings(registry, "speech_to_text", "stt_", "Speech to Text")
+                    # a spoken question is short: greedy decoding and no word timings hear it sooner
+                    stt_model, stt = stage_settings(
+                        registry, "speech_to_text", "stt_", "Speech to Text", TALK_STT_DEFAULTS
+                    )
                     chat_model, chat = stage_settings(
                         registry, "chat", "chat_", "Chat", {"max_new_tokens": TALK_MAX_NEW_TOKENS}
                     )
