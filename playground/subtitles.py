@@ -13,29 +13,15 @@ FORMATS = ("srt", "vtt", "json")
 MAX_CUE_WORDS = 10
 MAX_CUE_CHARS = 42  # the usual line length of broadcast subtitles
 PAUSE_S = 0.8
-SENTENCE_ENDS = (".", "?", "!", "…")
 
 
 def cues(transcript) -> list[tuple[float, float, str]]:
     """``(start, end, text)`` per cue, in order."""
+    from playground.models.speech_to_text import group_words
+
     if not transcript.words:
         return [(start, end, text) for start, end, text in transcript.segments if text.strip()]
-    out, current = [], []
-    for word in transcript.words:
-        if current:
-            text = " ".join(w.word for w in current + [word])
-            if (
-                len(current) >= MAX_CUE_WORDS
-                or len(text) > MAX_CUE_CHARS
-                or word.start - current[-1].end >= PAUSE_S
-                or current[-1].word.endswith(SENTENCE_ENDS)
-            ):
-                out.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
-                current = []
-        current.append(word)
-    if current:
-        out.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
-    return out
+    return group_words(transcript.words, PAUSE_S, MAX_CUE_WORDS, MAX_CUE_CHARS)
 
 
 def timestamp(seconds: float, separator: str) -> str:

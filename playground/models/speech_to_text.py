@@ -177,7 +177,7 @@ class TransformersASR(ModelWrapper):
         ]
         if timed:  # the chunks are words (the pipeline gives no probabilities); segments are their sentences
             words = [Word(text, start, max(start, end)) for start, end, text in chunks if text]
-            return Transcript(result["text"].strip(), sentences_of(words), None, words)
+            return Transcript(result["text"].strip(), group_words(words), None, words)
         return Transcript(result["text"].strip(), chunks)
 
     def _can_time_words(self) -> bool:
@@ -187,17 +187,25 @@ class TransformersASR(ModelWrapper):
         return bool(getattr(self.pipe.model.generation_config, "alignment_heads", None))
 
 
-def sentences_of(words: list[Word], pause_s: float = 1.0) -> list[tuple[float, float, str]]:
-    """Timed words as segments: a segment ends with a sentence or at a pause of ``pause_s``."""
-    segments, current = [], []
+def group_words(
+    words: list[Word], pause_s: float = 1.0, max_words: int | None = None, max_chars: int | None = None
+) -> list[tuple[float, float, str]]:
+    """Timed words as ``(start, end, text)`` groups: a group ends with a sentence, at a pause of ``pause_s``, and
+    (for subtitles) before ``max_words`` words or a line longer than ``max_chars``."""
+    groups, current = [], []
     for word in words:
-        if current and (current[-1].word.endswith((".", "?", "!")) or word.start - current[-1].end >= pause_s):
-            segments.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
+        if current and (
+            current[-1].word.endswith((".", "?", "!", "…"))
+            or word.start - current[-1].end >= pause_s
+            or (max_words is not None and len(current) >= max_words)
+            or (max_chars is not None and len(" ".join(w.word for w in [*current, word])) > max_chars)
+        ):
+            groups.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
             current = []
         current.append(word)
     if current:
-        segments.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
-    return segments
+        groups.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
+    return groups
 
 
 def is_silent(audio) -> bool:
