@@ -13,6 +13,7 @@ from conftest import ARTIFACTS, ROOT, words
 from playground.chains import SentenceSplitter
 
 QUESTION = ROOT / "assets" / "examples" / "audio" / "capital-of-france.wav"
+WHY = ROOT / "assets" / "examples" / "audio" / "why-is-the-sky-blue.wav"  # its answers run to several sentences
 FIVE_SENTENCES = (
     "The sun rose over the hills. Birds began to sing. A farmer walked to the field. "
     "The cows waited by the gate. It was a quiet morning."
@@ -97,11 +98,10 @@ def test_text_to_speech_streams_a_long_text_and_ends_with_the_whole_clip(client)
     assert sf.read(again)[0].shape == sf.read(wav)[0].shape  # the same seed, the same whole clip
 
 
-def test_hands_free_talk_hears_the_pause_and_answers_aloud(tmp_path, server):
+def test_hands_free_talk_hears_the_pause_and_answers_aloud(tmp_path, server, browser):
     """Chromium's fake microphone plays a question, then silence: the listener finds the end of speech, the chain
     answers, and the page schedules the reply's sentences for playing."""
     import numpy as np
-    from playwright.sync_api import sync_playwright
 
     samples, rate = sf.read(QUESTION, dtype="int16")  # "What is the capital of France?"
     clip = tmp_path / "mic.wav"
@@ -117,9 +117,10 @@ def test_hands_free_talk_hears_the_pause_and_answers_aloud(tmp_path, server):
         f"--use-file-for-fake-audio-capture={clip}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        context = browser.new_context(permissions=["microphone"], viewport={"width": 1400, "height": 1000})
+    # a browser of its own (the same Playwright as the others): the fake microphone is a launch flag
+    fake_mic = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=args)
+    try:
+        context = fake_mic.new_context(permissions=["microphone"], viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.goto(server)
         page.wait_for_selector("text=Running on", timeout=60_000)
@@ -135,4 +136,38 @@ def test_hands_free_talk_hears_the_pause_and_answers_aloud(tmp_path, server):
         assert {"capital", "france"} <= set(heard), heard
         page.wait_for_function("() => window.__liveAudio && window.__liveAudio.scheduled >= 1", timeout=30_000)
         page.screenshot(path=ARTIFACTS / "talk_hands_free.png", full_page=True)
-        browser.close()
+    finally:
+        fake_mic.close()
+
+
+def test_stop_ends_every_stage_of_a_spoken_answer(server):
+    """Stop (a cancel) while the reply is still being written and spoken: the job ends, and the app is idle again
+    within about a second (its CPU time checked in quarter-second windows)."""
+    from gradio_client import Client
+    from test_under_load import server_process
+
+    client = Client(server, verbose=False)
+    job = client.submit(
+        audio=handle_file(str(WHY)),
+        system_prompt="Tell a very long story, at least twenty sentences.",
+        chat_max_new_tokens=600,
+        seed=3,
+        api_name="/chain_talk",
+    )
+    deadline = time.monotonic() + 120
+    while not any(live_clips(o[6]) for o in job.outputs()):  # speaking while it writes
+        assert time.monotonic() < deadline and not job.done(), "no sentence was spoken"
+        time.sleep(0.05)
+    latest = job.outputs()[-1][4]
+    assert not job.done() and latest[1]["state"] == "running", latest  # the reply is still being written
+    process = server_process(server)
+    job.cancel()
+    cancelled = time.perf_counter()
+    while True:
+        before = process.cpu_times()
+        time.sleep(0.25)
+        after = process.cpu_times()
+        if (after.user + after.system) - (before.user + before.system) < 0.03:
+            break
+        assert time.perf_counter() - cancelled < 1.5, "the spoken answer went on after the Stop"
+    print(f"idle {time.perf_counter() - cancelled:.2f} s after the Stop")
