@@ -10,6 +10,7 @@ import base64
 import html
 import io
 
+from playground.views.audio_views import mono_float
 from playground.views.token_choices import BAND_COLOURS, confidence_band
 
 UNKNOWN_COLOUR = "#e5e7eb"  # a backend that gives no probability (the transformers pipeline)
@@ -41,14 +42,10 @@ def word_spans(words) -> str:
 
 def audio_data_uri(samples, sample_rate: int) -> str:
     """The samples as an inline Ogg Vorbis clip (small), or WAV where libsndfile cannot write Vorbis."""
-    import numpy as np
     import soundfile as sf
 
     buffer = io.BytesIO()
-    samples = np.asarray(samples)
-    if samples.dtype.kind in "iu":  # int16 from a voice: as floats in [-1, 1]
-        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
-    samples = samples.astype(np.float32)
+    samples = mono_float(samples)  # int16 from a voice, or float: as float32 in [-1, 1]
     try:
         sf.write(buffer, samples, sample_rate, format="OGG", subtype="VORBIS")
         mime = "audio/ogg"
