@@ -179,8 +179,20 @@ def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(pic
         generator=torch.Generator().manual_seed(0),
     ).images[0]
     assert img.size == (128, 128)
-    # The export records where in its schedule it was taken.
+    # v-prediction on a zero-terminal-SNR schedule, sampled from t = 999: the noisiest latent the model
+    # trains on holds nothing of the picture, so where the object goes can only come from the prompt.
+    config = pipe.scheduler.config
+    assert (config.prediction_type, config.rescale_betas_zero_snr, config.timestep_spacing) == (
+        "v_prediction",
+        True,
+        "trailing",
+    )
+    assert text2image.make_noise_scheduler("pictures").alphas_cumprod[-1] == 0
+    pipe.scheduler.set_timesteps(20)
+    assert int(pipe.scheduler.timesteps[0]) == 999
+    # The export records where in its schedule it was taken, and what the model predicts.
     assert text2image.read_training_state(tmp_path / "sd")["step"] == 2
+    assert text2image.read_training_state(tmp_path / "sd")["prediction_type"] == "v_prediction"
     # On another machine: no checkpoint, only the folder; its VAE comes along, the run takes up the
     # schedule at the export's step 2 (so a 3-step schedule has one step left), and lr 0 keeps the weights.
     text2image.train(tmp_path / "sd2", steps=3, ckpt_dir=tmp_path / "b", init_from=tmp_path / "sd", lr=0.0, **common)

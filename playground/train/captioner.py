@@ -202,20 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     add_world_arguments(p)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    train(
-        a.out_dir,
-        a.steps,
-        a.batch_size,
-        a.dataset_size,
-        a.lr,
-        a.seed,
-        a.ckpt_dir,
-        export_only=a.export_only,
-        world=a.world,
-        init_from=a.init_from,
-        export_every=a.export_every,
-    )
+    train(**vars(p.parse_args(argv)))  # each option's name is train()'s keyword
 
 
 if __name__ == "__main__":

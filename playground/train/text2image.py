@@ -20,6 +20,8 @@ earlier attempt).  Conditioning tricks:
   digits, punctuation, emoji) inserted at random places, so prompts with
   unknown words still work: the model learns to ignore those tokens;
 * Min-SNR-5 loss weighting and an EMA copy of the weights (exported);
+* pictures only: v-prediction on a schedule rescaled to zero terminal SNR
+  (``World.noise_schedule``; see worlds.py for why);
 * pictures only: a quarter of the captions leave out the size, a quarter
   the position (an eighth both), so the model picks them when a prompt does.
 
@@ -97,26 +99,40 @@ def make_unet(world: str | World = "shapes"):
     )
 
 
-def make_noise_scheduler():
-    """The training-time noise schedule (Stable Diffusion's)."""
+def make_noise_scheduler(world: str | World = "shapes"):
+    """The training-time noise schedule: Stable Diffusion's betas, with the world's ``noise_schedule`` settings."""
     from diffusers import DDPMScheduler
 
+    settings = {"prediction_type": "epsilon", **get_world(world).noise_schedule}
     return DDPMScheduler(
         num_train_timesteps=1000,
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
-        prediction_type="epsilon",
         clip_sample=False,
         steps_offset=1,  # SD convention; avoids a diffusers deprecation warning
+        **settings,
     )
 
 
-def make_sampling_scheduler():
-    """Few-step sampler shipped with the pipeline (same betas as training)."""
+def make_sampling_scheduler(world: str | World = "shapes"):
+    """Few-step sampler shipped with the pipeline (the training schedule's betas and prediction type)."""
     from diffusers import DPMSolverMultistepScheduler
 
-    return DPMSolverMultistepScheduler.from_config(make_noise_scheduler().config)
+    return DPMSolverMultistepScheduler.from_config(make_noise_scheduler(world).config)
+
+
+def loss_weights(noise_sched, t: torch.Tensor) -> torch.Tensor:
+    """Min-SNR-5 weights for the schedule's prediction type.
+
+    Epsilon: min(snr, 5) / snr. v-prediction: min(snr + 1, 5) / (snr + 1), which keeps the weight of the noisiest
+    steps (where the layout is decided; snr is 0 at the last step of a zero-terminal-SNR schedule) at 1.
+    """
+    alphas = noise_sched.alphas_cumprod[t]
+    snr = alphas / (1 - alphas)
+    if noise_sched.config.prediction_type == "v_prediction":
+        return torch.clamp(snr + 1, max=5.0) / (snr + 1)
+    return torch.clamp(snr, max=5.0) / snr
 
 
 def _junk_word(rng: np.random.Generator) -> str:
@@ -195,7 +211,7 @@ class EMA:
         self.shadow.load_state_dict(state)
 
 
-def build_pipeline(vae_dir: Path, unet, text_encoder, tokenizer):
+def build_pipeline(vae_dir: Path, unet, text_encoder, tokenizer, world: str | World = "shapes"):
     """Assemble a StableDiffusionPipeline from trained parts."""
     from diffusers import AutoencoderKL, StableDiffusionPipeline
 
@@ -204,7 +220,7 @@ def build_pipeline(vae_dir: Path, unet, text_encoder, tokenizer):
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=make_sampling_scheduler(),
+        scheduler=make_sampling_scheduler(world),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -311,17 +327,24 @@ def train(
     print(f"text2image: unet {n_unet:.2f}M, text encoder {n_text:.2f}M params, start step {start}/{steps}", flush=True)
 
     def export():
-        pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer)
+        pipe = build_pipeline(vae_dir, ema_unet.shadow, ema_text.shadow, tokenizer, world)
         save_pipeline(pipe, out_dir, world.words)
-        write_training_state(out_dir, step=done["step"], steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+        write_training_state(
+            out_dir,
+            step=done["step"],
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            prediction_type=pipe.scheduler.config.prediction_type,
+        )
         print(f"pipeline saved to {out_dir} (step {done['step']})", flush=True)
         return pipe
 
     if not export_only:
         latents, items = cached_latents(vae_dir, dataset_size, ckpt_dir, world)
-        noise_sched = make_noise_scheduler()
-        alphas = noise_sched.alphas_cumprod
-        snr = alphas / (1 - alphas)
+        noise_sched = make_noise_scheduler(world)
+        v_prediction = noise_sched.config.prediction_type == "v_prediction"
         logger = Logger(log_every, steps)
         periodic = PeriodicExport(export_every, export)
         unet.train()
@@ -339,9 +362,8 @@ def train(
             xt = noise_sched.add_noise(x0, noise, t)
             cond = text_encoder(ids)[0]
             pred = unet(xt, t, encoder_hidden_states=cond).sample
-            # Min-SNR-5 weighting for epsilon prediction: min(snr, 5) / snr.
-            w = torch.clamp(snr[t], max=5.0) / snr[t]
-            loss = (w * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+            target = noise_sched.get_velocity(x0, noise, t) if v_prediction else noise
+            loss = (loss_weights(noise_sched, t) * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -374,22 +396,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-dir", default=None, help="default: --init-from's vae, else the world's trained VAE")
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
-    a = p.parse_args(argv)
-    train(
-        a.out_dir,
-        a.steps,
-        a.batch_size,
-        a.dataset_size,
-        a.lr,
-        a.seed,
-        a.vae_dir,
-        a.ckpt_dir,
-        export_only=a.export_only,
-        init_from=a.init_from,
-        stop_after=a.stop_after,
-        world=a.world,
-        export_every=a.export_every,
-    )
+    train(**vars(p.parse_args(argv)))  # each option's name is train()'s keyword
 
 
 if __name__ == "__main__":

@@ -135,19 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--kl-weight", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    train(
-        a.out_dir,
-        a.steps,
-        a.batch_size,
-        a.dataset_size,
-        a.lr,
-        a.kl_weight,
-        a.seed,
-        a.ckpt_dir,
-        world=a.world,
-        init_from=a.init_from,
-    )
+    train(**vars(p.parse_args(argv)))  # each option's name is train()'s keyword
 
 
 if __name__ == "__main__":
