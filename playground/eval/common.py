@@ -1,20 +1,24 @@
-"""What the evaluations of the bundled image models share: loading, generating, captioning, options."""
+"""What the evaluations of the bundled image models share: loading, running, scoring, timing, options."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+MODELS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
 
 
-def load_models(sd_dir: Path | None, captioner_dir: Path):
-    """Load both models exactly as an app would (CPU, fp32); no pipeline without ``sd_dir``."""
+def load_models(sd_dir: Path | None, captioner_dir: Path, threads: int):
+    """Load both models as an app would (CPU, fp32, torch on ``threads`` threads); no pipeline without ``sd_dir``."""
     import torch
     from diffusers import AutoPipelineForText2Image
     from transformers import AutoProcessor, BlipForConditionalGeneration
 
+    torch.set_num_threads(threads)
     pipe = None
     if sd_dir is not None:
         pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
@@ -46,6 +50,22 @@ def caption_images(processor, model, images, batch: int = 64) -> list[str]:
             ids = model.generate(**inputs, max_new_tokens=20)
             out += processor.batch_decode(ids, skip_special_tokens=True)
     return out
+
+
+def share(truths: Sequence, reads: list[dict], keys: tuple[str, ...]) -> float:
+    """Fraction of ``reads`` that get every one of ``keys`` of their truth right."""
+    import numpy as np
+
+    return float(np.mean([all(r.get(k) == getattr(t, k) for k in keys) for t, r in zip(truths, reads)]))
+
+
+def seconds_per_call(call: Callable[[int], object], repeats: int) -> float:
+    """Mean seconds of ``call(i)`` for i in ``range(repeats)``, after a warm-up ``call(0)``."""
+    call(0)
+    t0 = time.perf_counter()
+    for i in range(repeats):
+        call(i)
+    return (time.perf_counter() - t0) / repeats
 
 
 def eval_arguments(doc: str, n: int, sd_dir: Path, captioner_dir: Path) -> argparse.ArgumentParser:

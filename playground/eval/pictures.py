@@ -20,7 +20,6 @@ from ``EVAL_SEED``:
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +27,19 @@ import numpy as np
 from playground.eval.common import (
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
+    MODELS_DIR,
     caption_images,
     eval_arguments,
     generate,
     load_models,
+    seconds_per_call,
+    share,
 )
 from playground.eval.picture_reader import read_image
 from playground.world import EVAL_SEED, Picture, caption, parse_caption, render, sample_picture
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SD_DIR = REPO_ROOT / "assets" / "models" / "picture-sd"
-CAPTIONER_DIR = REPO_ROOT / "assets" / "models" / "picture-captioner"
+SD_DIR = MODELS_DIR / "picture-sd"
+CAPTIONER_DIR = MODELS_DIR / "picture-captioner"
 KEYS = ("object", "scene", "size", "position")
 
 # figure -> (bar, True when higher is better); issue 18's targets.
@@ -58,11 +59,6 @@ def eval_pictures(n: int, split: str = "heldout", seed: int = EVAL_SEED) -> list
     """``n`` fresh pictures from ``split`` (held-out pairs by default)."""
     rng = np.random.default_rng(seed)
     return [sample_picture(rng, split) for _ in range(n)]
-
-
-def share(pictures: list[Picture], reads: list[dict], keys: tuple[str, ...]) -> float:
-    """Fraction of ``reads`` that get every one of ``keys`` of their picture right."""
-    return float(np.mean([all(r.get(k) == getattr(p, k) for k in keys) for p, r in zip(pictures, reads)]))
 
 
 def folder_mb(folder: Path) -> float:
@@ -93,11 +89,7 @@ def text_to_image_figures(pipe, n: int, steps: int, guidance: float) -> tuple[di
     reads_seen = [read_image(im) for im in generate(pipe, [caption(p) for p in seen], guidance, steps, EVAL_SEED)]
     res["t2i_seen_pairs"] = share(seen, reads_seen, ("object", "scene"))
     # Latency, batch of one, after a warm-up call.
-    generate(pipe, prompts[:1], guidance, steps, 0)
-    t0 = time.perf_counter()
-    for i in range(3):
-        generate(pipe, prompts[:1], guidance, steps, i)
-    res["sec_per_picture"] = (time.perf_counter() - t0) / 3
+    res["sec_per_picture"] = seconds_per_call(lambda i: generate(pipe, prompts[:1], guidance, steps, i), 3)
     return res, pictures, images
 
 
@@ -110,10 +102,7 @@ def run(
     threads: int = 2,
 ) -> dict[str, float]:
     """Compute and print every figure (without ``sd_dir``: the captioner's only); return them as a dict."""
-    import torch
-
-    torch.set_num_threads(threads)
-    pipe, processor, cap_model = load_models(None if sd_dir is None else Path(sd_dir), Path(captioner_dir))
+    pipe, processor, cap_model = load_models(None if sd_dir is None else Path(sd_dir), Path(captioner_dir), threads)
     res: dict[str, float] = {}
     pictures, images = [], []
     if pipe is not None:
@@ -128,11 +117,7 @@ def run(
     caps = [parse_caption(c) for c in caption_images(processor, cap_model, renders)]
     res["captioner_object_scene"] = share(fresh, caps, ("object", "scene"))
     res["captioner_all"] = share(fresh, caps, KEYS)
-    caption_images(processor, cap_model, renders[:1])
-    t0 = time.perf_counter()
-    for _ in range(10):
-        caption_images(processor, cap_model, renders[:1])
-    res["sec_per_caption"] = (time.perf_counter() - t0) / 10
+    res["sec_per_caption"] = seconds_per_call(lambda _: caption_images(processor, cap_model, renders[:1]), 10)
     res["captioner_mb"] = folder_mb(captioner_dir)
     if "sd_mb" in res:
         res["folders_mb"] = res["sd_mb"] + res["captioner_mb"]

@@ -21,7 +21,6 @@ scenes drawn with ``EVAL_SEED`` (never used for training data):
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +28,13 @@ import numpy as np
 from playground.eval.common import (
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
+    MODELS_DIR,
     caption_images,
     eval_arguments,
     generate,
     load_models,
+    seconds_per_call,
+    share,
 )
 from playground.shapes.reader import read_image
 from playground.shapes.world import (
@@ -44,9 +46,8 @@ from playground.shapes.world import (
     sample_attributes,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SD_DIR = REPO_ROOT / "assets" / "models" / "shapes-sd"
-CAPTIONER_DIR = REPO_ROOT / "assets" / "models" / "shapes-captioner"
+SD_DIR = MODELS_DIR / "shapes-sd"
+CAPTIONER_DIR = MODELS_DIR / "shapes-captioner"
 KEYS = ("colour", "shape", "background")
 
 BARS = {
@@ -70,10 +71,6 @@ def eval_prompts(n: int, split: str, size: str | None = "large", seed: int = EVA
     return out
 
 
-def all_correct(read: dict, attrs: Attributes) -> bool:
-    return all(read.get(k) == getattr(attrs, k) for k in KEYS)
-
-
 def _junk(text: str, rng: np.random.Generator) -> str:
     extras = ["please", "zebra", "🐶", "photo", "4k", "very", "cute!!"]
     words = text.split()
@@ -91,14 +88,11 @@ def run(
     threads: int = 2,
 ) -> dict[str, float]:
     """Compute and print every figure; return them as a dict."""
-    import torch
-
-    torch.set_num_threads(threads)
-    pipe, processor, cap_model = load_models(Path(sd_dir), Path(captioner_dir))
+    pipe, processor, cap_model = load_models(Path(sd_dir), Path(captioner_dir), threads)
     res: dict[str, float] = {}
 
     def adherence(attrs, images):
-        return float(np.mean([all_correct(read_image(im), a) for a, im in zip(attrs, images)]))
+        return share(attrs, [read_image(im) for im in images], KEYS)
 
     seen = eval_prompts(n, "train")
     held = eval_prompts(max(8, n // 4), "heldout")
@@ -116,30 +110,18 @@ def run(
     cap_held = eval_prompts(n, "heldout", size=None, seed=EVAL_SEED + 2)
     for name, attrs in (("captioner", cap_seen), ("captioner_heldout", cap_held)):
         caps = caption_images(processor, cap_model, [render(a) for a in attrs])
-        res[name] = float(
-            np.mean([all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(attrs, caps)])
-        )
+        res[name] = share(attrs, [parse_caption(c) for c in caps], KEYS)
         if name == "captioner":
             res["captioner_exact"] = float(np.mean([c == caption(a) for a, c in zip(attrs, caps)]))
 
     # Round trip: prompt -> generated image -> caption.
     caps = caption_images(processor, cap_model, img_default)
-    res["round_trip"] = float(
-        np.mean([all(parse_caption(c).get(k) == getattr(a, k) for k in KEYS) for a, c in zip(seen, caps)])
-    )
+    res["round_trip"] = share(seen, [parse_caption(c) for c in caps], KEYS)
 
     # Latency, batch of one, after a warm-up call.
     prompt, img = seen_prompts[0], img_default[0]
-    generate(pipe, [prompt], guidance, steps, 0)
-    t0 = time.perf_counter()
-    for i in range(3):
-        generate(pipe, [prompt], guidance, steps, i)
-    res["sec_per_image"] = (time.perf_counter() - t0) / 3
-    caption_images(processor, cap_model, [img])
-    t0 = time.perf_counter()
-    for _ in range(10):
-        caption_images(processor, cap_model, [img])
-    res["sec_per_caption"] = (time.perf_counter() - t0) / 10
+    res["sec_per_image"] = seconds_per_call(lambda i: generate(pipe, [prompt], guidance, steps, i), 3)
+    res["sec_per_caption"] = seconds_per_call(lambda _: caption_images(processor, cap_model, [img]), 10)
 
     _print(res, n, steps, guidance)
     return res
