@@ -41,7 +41,7 @@ from playground.train.common import (
     setup_torch,
     step_generator,
 )
-from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
+from playground.train.worlds import World, add_world_arguments, get_world, run_settings
 
 MAX_CAPTION_TOKENS = 14  # [CLS] + 11 words (pictures: "a big dog on the beach , on the left") + [SEP], with slack
 
@@ -133,12 +133,11 @@ def train(
     ``out_dir``.  ``export_only`` writes the latest checkpoint without training;
     ``init_from`` starts a new run from an exported folder's weights;
     ``export_every`` (seconds) also writes the folder during the run."""
-    world = get_world(world)
-    d = apply_defaults(world, "captioner", steps=steps, batch_size=batch_size, dataset_size=dataset_size)
-    steps, batch_size, dataset_size = d["steps"], d["batch_size"], d["dataset_size"]
+    world, out_dir, ckpt_dir, steps, batch_size, dataset_size = run_settings(
+        "captioner", world, out_dir, ckpt_dir, steps, batch_size, dataset_size
+    )
     setup_torch(seed)
-    out_dir = Path(out_dir or world.out_dirs["captioner"])
-    ckpt_path = Path(ckpt_dir or world.cache / "captioner") / "ckpt.pt"
+    ckpt_path = ckpt_dir / "ckpt.pt"
     processor = make_processor(world)
     tok = processor.tokenizer
     model = make_model(tok, world)

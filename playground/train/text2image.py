@@ -57,7 +57,7 @@ from playground.train.common import (
     step_generator,
 )
 from playground.train.vae import vae_folder
-from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
+from playground.train.worlds import World, add_world_arguments, get_world, run_settings
 
 # Defaults the model card documents and the UI uses.
 DEFAULT_STEPS = 20
@@ -286,12 +286,10 @@ def train(
     Without ``vae_dir`` the VAE is ``init_from``'s, else the world's trained
     one.  ``export_every`` (seconds) also exports during the run.
     """
-    world = get_world(world)
-    d = apply_defaults(world, "text2image", steps=steps, batch_size=batch_size, dataset_size=dataset_size)
-    steps, batch_size, dataset_size = d["steps"], d["batch_size"], d["dataset_size"]
+    world, out_dir, ckpt_dir, steps, batch_size, dataset_size = run_settings(
+        "text2image", world, out_dir, ckpt_dir, steps, batch_size, dataset_size
+    )
     setup_torch(seed)
-    out_dir = Path(out_dir or world.out_dirs["text2image"])
-    ckpt_dir = Path(ckpt_dir or world.cache / "text2image")
     if vae_dir is None:
         vae_dir = vae_folder(init_from) if init_from is not None else world.out_dirs["vae"] / "vae"
     vae_dir = Path(vae_dir)

@@ -28,7 +28,7 @@ from playground.train.common import (
     setup_torch,
     step_generator,
 )
-from playground.train.worlds import World, add_world_arguments, apply_defaults, get_world
+from playground.train.worlds import World, add_world_arguments, get_world, run_settings
 
 
 def make_vae(world: str | World = "shapes"):
@@ -78,12 +78,11 @@ def train(
 ):
     """Train (resuming from ``ckpt_dir`` if a checkpoint is there) and save
     the VAE to ``<out_dir>/vae``.  Returns the trained model."""
-    world = get_world(world)
-    d = apply_defaults(world, "vae", steps=steps, batch_size=batch_size, dataset_size=dataset_size)
-    steps, batch_size, dataset_size = d["steps"], d["batch_size"], d["dataset_size"]
+    world, out_dir, ckpt_dir, steps, batch_size, dataset_size = run_settings(
+        "vae", world, out_dir, ckpt_dir, steps, batch_size, dataset_size
+    )
     setup_torch(seed)
-    out_dir = Path(out_dir or world.out_dirs["vae"])
-    ckpt_path = Path(ckpt_dir or world.cache / "vae") / "ckpt.pt"
+    ckpt_path = ckpt_dir / "ckpt.pt"
     # uint8 images, converted per batch: 128x128 floats for the whole set would be gigabytes.
     _, images = world.make_dataset(dataset_size, world.train_seed, "train")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -167,3 +167,29 @@ def apply_defaults(world: World, script: str, **given) -> dict:
     """``given`` with each ``None`` replaced by the world's default for ``script``."""
     defaults = world.defaults.get(script, {})
     return {k: defaults.get(k) if v is None else v for k, v in given.items()}
+
+
+class RunSettings(NamedTuple):
+    """What ``add_world_arguments``' options come to for one script's run."""
+
+    world: World
+    out_dir: Path
+    ckpt_dir: Path
+    steps: int
+    batch_size: int
+    dataset_size: int
+
+
+def run_settings(
+    script: str,
+    world: str | World,
+    out_dir: str | Path | None,
+    ckpt_dir: str | Path | None,
+    steps: int | None,
+    batch_size: int | None,
+    dataset_size: int | None,
+) -> RunSettings:
+    """The world and the run's folders and sizes, each ``None`` replaced by the world's default for ``script``."""
+    world = get_world(world)
+    sizes = apply_defaults(world, script, steps=steps, batch_size=batch_size, dataset_size=dataset_size)
+    return RunSettings(world, Path(out_dir or world.out_dirs[script]), Path(ckpt_dir or world.cache / script), **sizes)
