@@ -66,6 +66,14 @@ SAY_TEXTS = [
 DIFF_LABELS = {"-": "typed, not heard", "+": "heard instead"}
 DIFF_COLOURS = {"typed, not heard": "#f87171", "heard instead": "#60a5fa"}
 STATE_TEXT = {"waiting": "waiting", "loading": "loading the model…", "running": "working…"}
+# a stage's name -> its task; the name prefixes its controls (stt_beam_size) and its chain keywords (stt_model)
+STAGE_TASKS = {
+    "stt": "speech_to_text",
+    "chat": "chat",
+    "tts": "text_to_speech",
+    "image": "text_to_image",
+    "caption": "captioning",
+}
 
 CSS = """
 .chain-intro { font-size: var(--text-lg); }
@@ -237,8 +245,9 @@ def wer_html(result: chains.SayBackResult) -> str:
 # ---------------------------------------------------------------- building
 
 
-def stage_settings(registry, task: str, prefix: str, title: str, overrides: dict | None = None):
+def stage_settings(registry, stage: str, title: str, overrides: dict | None = None):
     """A stage's model picker and option sliders (the single tab's, from the same Options class)."""
+    task, prefix = STAGE_TASKS[stage], f"{stage}_"
     gr.Markdown(f"**{title}**")
     model = model_dropdown(registry, task, label=f"{title} model", elem_id=f"chain-{prefix}model")
     controls = option_controls(registry.options_class(task), {**default_overrides(registry, task), **(overrides or {})})
@@ -262,6 +271,27 @@ def replay_options(registry, task: str, prefix: str, values: dict) -> dict:
     """A stage's options as the endpoint names them (prefixed), with the values parsed and defaults filled in."""
     parsed = stage_options(registry, task, prefix, values).model_dump()
     return {k: parsed[k[len(prefix) :]] for k in values if k.startswith(prefix) and k[len(prefix) :] in parsed}
+
+
+def chain_stages(registry, models: dict, values: dict) -> dict:
+    """The chain's keywords for its stages, from each stage's model field and prefixed option values.
+
+    ``models`` maps a stage name (``STAGE_TASKS``) to its model field: ``{"stt": "tiny"}`` gives ``stt_model`` and
+    ``stt_options``, the options parsed (a bad value raises here, before any stage runs).
+    """
+    stages = {}
+    for name, model in models.items():
+        stages[f"{name}_model"] = model
+        stages[f"{name}_options"] = stage_options(registry, STAGE_TASKS[name], f"{name}_", values)
+    return stages
+
+
+def replay_stages(registry, result: chains.ChainResult, models: dict, values: dict) -> dict:
+    """Each stage's model as it ran, then each stage's options as the endpoint names them: what replays the run."""
+    replay = {f"{name}_model": used_model(registry, result, STAGE_TASKS[name], given) for name, given in models.items()}
+    for name in models:
+        replay.update(replay_options(registry, STAGE_TASKS[name], f"{name}_", values))
+    return replay
 
 
 def record_chain(run_log, registry, api: str, result: chains.ChainResult, outputs: list, **card) -> None:
@@ -347,13 +377,9 @@ def build_talk(registry, run_log=None) -> dict:
                     system_prompt = gr.Textbox(label="System prompt", value=TALK_SYSTEM_PROMPT, lines=2)
                     seed = seed_box()
                     # a spoken question is short: greedy decoding and no word timings hear it sooner
-                    stt_model, stt = stage_settings(
-                        registry, "speech_to_text", "stt_", "Speech to Text", TALK_STT_DEFAULTS
-                    )
-                    chat_model, chat = stage_settings(
-                        registry, "chat", "chat_", "Chat", {"max_new_tokens": TALK_MAX_NEW_TOKENS}
-                    )
-                    tts_model, tts = stage_settings(registry, "text_to_speech", "tts_", "Text to Speech")
+                    stt_model, stt = stage_settings(registry, "stt", "Speech to Text", TALK_STT_DEFAULTS)
+                    chat_model, chat = stage_settings(registry, "chat", "Chat", {"max_new_tokens": TALK_MAX_NEW_TOKENS})
+                    tts_model, tts = stage_settings(registry, "tts", "Text to Speech")
             with gr.Column(scale=3):
                 pipeline = gr.HTML(elem_id="chain-talk-stages")
                 chatbot = gr.Chatbot(
@@ -378,27 +404,13 @@ def build_talk(registry, run_log=None) -> dict:
     def chain_talk(audio, history, system_prompt, seed, stt_model, chat_model, tts_model, request=None, **options):
         samples = load_audio(audio, SAMPLE_RATE)
         seed = resolve_seed(seed)
-        run_options = {
-            "stt_options": stage_options(registry, "speech_to_text", "stt_", options),
-            "chat_options": stage_options(registry, "chat", "chat_", options),
-            "tts_options": stage_options(registry, "text_to_speech", "tts_", options),
-        }
+        models = {"stt": stt_model, "chat": chat_model, "tts": tts_model}
+        stage_args = chain_stages(registry, models, options)
         earlier = plain_history(history)
         reply = None  # cleared at the start; the whole spoken reply is sent once, at the end
-        models = {}
         played, live_run = 0, secrets.token_hex(4)  # the sentences sent to the page's live player so far
 
         def keep(result, speech, note=None):
-            models.update(
-                {
-                    f"{p}_model": used_model(registry, result, task, given)
-                    for p, task, given in (
-                        ("stt", "speech_to_text", stt_model),
-                        ("chat", "chat", chat_model),
-                        ("tts", "text_to_speech", tts_model),
-                    )
-                }
-            )
             record_chain(
                 run_log,
                 registry,
@@ -413,13 +425,7 @@ def build_talk(registry, run_log=None) -> dict:
                 files={"audio": audio},
                 settings={"history": earlier},  # the card shows what was heard
                 stopped=note,
-                options={
-                    "system_prompt": system_prompt or "",
-                    **models,
-                    **replay_options(registry, "speech_to_text", "stt_", options),
-                    **replay_options(registry, "chat", "chat_", options),
-                    **replay_options(registry, "text_to_speech", "tts_", options),
-                },
+                options={"system_prompt": system_prompt or "", **replay_stages(registry, result, models, options)},
             )
 
         with notes.run(request, "chain_talk") as run:
@@ -429,10 +435,7 @@ def build_talk(registry, run_log=None) -> dict:
                 earlier,
                 system_prompt=system_prompt,
                 seed=seed,
-                stt_model=stt_model,
-                chat_model=chat_model,
-                tts_model=tts_model,
-                **run_options,
+                **stage_args,
             ):
                 run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, None, note))
                 fresh = len(result.speech_parts) > played  # the chain yields after each spoken sentence
@@ -583,8 +586,8 @@ def build_draw(registry, run_log=None) -> dict:
                 with gr.Accordion("Advanced", open=False):
                     negative = gr.Textbox(label="Negative prompt", value="")
                     seed = seed_box()
-                    image_model, image = stage_settings(registry, "text_to_image", "image_", "Text to Image")
-                    caption_model, caption = stage_settings(registry, "captioning", "caption_", "Image Captioning")
+                    image_model, image = stage_settings(registry, "image", "Text to Image")
+                    caption_model, caption = stage_settings(registry, "caption", "Image Captioning")
             with gr.Column(scale=3):
                 pipeline = gr.HTML(elem_id="chain-draw-stages")
                 cards = gr.HTML(elem_id="chain-draw-rounds-view")
@@ -598,8 +601,8 @@ def build_draw(registry, run_log=None) -> dict:
         if negative_prompt:
             require_text(negative_prompt, "negative prompt", MAX_PROMPT_CHARS)
         seed = resolve_seed(seed)
-        image_options = stage_options(registry, "text_to_image", "image_", options)
-        caption_options = stage_options(registry, "captioning", "caption_", options)
+        models = {"image": image_model, "caption": caption_model}
+        stage_args = chain_stages(registry, models, options)
 
         def keep(result, note=None):
             several = len(result.rounds) > 1
@@ -615,12 +618,7 @@ def build_draw(registry, run_log=None) -> dict:
                 seed=seed,
                 settings={"prompt": prompt, "rounds": int(rounds), "negative_prompt": negative_prompt or ""},
                 stopped=note,
-                options={
-                    "image_model": used_model(registry, result, "text_to_image", image_model),
-                    "caption_model": used_model(registry, result, "captioning", caption_model),
-                    **replay_options(registry, "text_to_image", "image_", options),
-                    **replay_options(registry, "captioning", "caption_", options),
-                },
+                options=replay_stages(registry, result, models, options),
             )
 
         with notes.run(request, "chain_draw_describe") as run:
@@ -630,10 +628,7 @@ def build_draw(registry, run_log=None) -> dict:
                 seed=seed,
                 rounds=int(rounds),
                 negative_prompt=negative_prompt or "",
-                image_model=image_model,
-                caption_model=caption_model,
-                image_options=image_options,
-                caption_options=caption_options,
+                **stage_args,
             ):
                 run.if_stopped(stopped_sentence(result), lambda note, result=result: keep(result, note))
                 pictures = [
@@ -687,8 +682,8 @@ def build_say_back(registry, run_log=None) -> dict:
                 run = gr.Button("Say it back", variant="primary", elem_id="chain-say-run")
                 gr.Examples([[t] for t in SAY_TEXTS], inputs=[text], example_labels=SAY_TEXTS, label="Texts to try")
                 with gr.Accordion("Advanced", open=False):
-                    tts_model, tts = stage_settings(registry, "text_to_speech", "tts_", "Text to Speech")
-                    stt_model, stt = stage_settings(registry, "speech_to_text", "stt_", "Speech to Text")
+                    tts_model, tts = stage_settings(registry, "tts", "Text to Speech")
+                    stt_model, stt = stage_settings(registry, "stt", "Speech to Text")
             with gr.Column(scale=3):
                 pipeline = gr.HTML(elem_id="chain-say-stages")
                 speech = gr.Audio(
@@ -716,8 +711,8 @@ def build_say_back(registry, run_log=None) -> dict:
 
     def chain_say_back(text, tts_model, stt_model, **options):
         text = require_text(text, "text", MAX_TEXT_CHARS)
-        tts_options = stage_options(registry, "text_to_speech", "tts_", options)
-        stt_options = stage_options(registry, "speech_to_text", "stt_", options)
+        models = {"tts": tts_model, "stt": stt_model}
+        stage_args = chain_stages(registry, models, options)
 
         def shown(result):
             audio = (result.speech.sample_rate, result.speech.samples) if result.speech is not None else None
@@ -741,9 +736,7 @@ def build_say_back(registry, run_log=None) -> dict:
             )
 
         sent = False  # the speech is sent once, as soon as it exists, so it plays once
-        for result in chains.say_back(
-            registry, text, tts_model=tts_model, stt_model=stt_model, tts_options=tts_options, stt_options=stt_options
-        ):
+        for result in chains.say_back(registry, text, **stage_args):
             values = shown(result)
             yield (gr.skip() if sent else values[0], *values[1:])
             sent = result.speech is not None
@@ -764,12 +757,7 @@ def build_say_back(registry, run_log=None) -> dict:
                 speech,
             ],
             settings={"text": text},
-            options={
-                "tts_model": used_model(registry, result, "text_to_speech", tts_model),
-                "stt_model": used_model(registry, result, "speech_to_text", stt_model),
-                **replay_options(registry, "text_to_speech", "tts_", options),
-                **replay_options(registry, "speech_to_text", "stt_", options),
-            },
+            options=replay_stages(registry, result, models, options),
         )
         yield shown(result)  # the whole result once more, so an API caller's final value holds the speech too
 
