@@ -90,15 +90,16 @@ def test_a_failed_chain_keeps_what_was_made_and_skips_a_run_with_nothing(client,
 def test_history_sends_a_chain_run_back_to_its_own_controls(registry):
     import gradio as gr
 
-    from playground.ui import chains, history
+    from playground.ui import chains
+    from playground.ui.endpoints import endpoint_for, endpoints_of, restore_slots
 
     with gr.Blocks():
         built = chains.build(registry)
-    slots = history.restore_slots({"chains": built})
-    runs = built["runs"]
-    assert slots[("chains", "chain_draw_describe", "prompt")] is runs["chain_draw_describe"]["controls"]["prompt"]
+    slots = restore_slots({"chains": built})
+    runs = endpoints_of(built)
+    assert slots[("chains", "chain_draw_describe", "prompt")] is runs["chain_draw_describe"].controls["prompt"]
     assert slots[("chains", "chain_talk", "history")] is built["talk_chatbot"]
     assert slots[("chains", "chain_say_back", "stt_model")] is not slots[("chains", "chain_talk", "stt_model")]
     card = {"task": "chains", "api_name": "chain_say_back", "kind": "run"}
-    assert history.slot_kind(card, {"chains": built}) == "chain_say_back"
-    assert {r["tab"] for r in runs.values()} == {"chain-talk", "chain-draw", "chain-say"}
+    assert endpoint_for(card, {"chains": built}) is runs["chain_say_back"]
+    assert {r.tab for r in runs.values()} == {"chain-talk", "chain-draw", "chain-say"}

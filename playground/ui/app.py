@@ -10,6 +10,7 @@ import gradio as gr
 from playground.history import HistoryAccess
 from playground.ui import arena, chains, history, presenter, presets, remote, task_tab, upload_quota
 from playground.ui import deck as deck_bar
+from playground.ui.endpoints import main_endpoint
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -113,7 +114,7 @@ def build_app(
             for spec in registry.tasks.values():
                 built[spec.name] = build_tab(registry, recorder, spec, presenter_mode)
                 with tabs.children[-1]:  # the tab just built gets its Presets row at its foot
-                    presets.build(registry, run_log, spec.name, built[spec.name])
+                    presets.build(registry, run_log, spec.name, main_endpoint(built[spec.name]).controls)
             built[chains.TASK] = chains.build(registry, recorder, presenter=presenter_mode)
             arena.build(registry, run_log, recorder, access or HistoryAccess(), presenter=presenter_mode)
             shown = history.build(registry, run_log, tabs, built, access or HistoryAccess())

@@ -13,7 +13,6 @@ from playground.bundled import ASSETS
 from playground.media import load_image
 from playground.ui.components import ImageInput, OptionSlider
 from playground.ui.controls import (
-    api_function,
     data_view,
     default_overrides,
     diversity_table,
@@ -22,13 +21,13 @@ from playground.ui.controls import (
     option_controls,
     resolve_seed,
     rows_table,
-    run_stop_status,
     seed_row,
     wire_unload,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.presenter import advanced
-from playground.ui.stopping import StopNotes, stop_button
-from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.ui.stopping import StopNotes
+from playground.ui.sweeps import ComparePanel, card, card_grid
 from playground.views import token_choices
 
 TASK = "captioning"
@@ -110,7 +109,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 samples = OptionSlider(
                     minimum=1, maximum=compare.MAX_SAMPLES, value=2, step=1, label="Samples per setting"
                 )
-            compare_run, compare_stop, compare_status = run_stop_status("caption-compare")
+            panel = ComparePanel("caption-compare", notes, "caption")
             captions = gr.HTML(elem_id="caption-cards")
             diversity = diversity_table("captions", "caption-diversity")
             compare_data = data_view("Every caption as data")
@@ -173,51 +172,28 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 status,
             )
 
-        with notes.run(request, "compare_caption") as stopping:
-            yield from sweep_updates(
-                cells,
-                run_one,
-                stopping=stopping,
-                progress=progress,
-                noun="caption",
-                show=show,
-                record=record,
-                skip=(gr.skip(),) * 4,
-                seed=seed,
-                on_progress=lambda value, finished: (gr.skip(), gr.skip(), gr.skip(), value),
-            )
+        def reporting(value, finished):  # a model loading for one of the cells
+            return gr.skip(), gr.skip(), gr.skip(), value
 
-    names = ["image", "model", "seed", *controls]
-    gr.on(
+        yield from panel.stream(request, cells, run_one, progress, show, record, seed=seed, on_progress=reporting)
+
+    run = Endpoint("caption", dict(image=image, model=model, seed=seed, **controls), action="caption-run")
+    run.on(
         [run_button.click],
-        api_function(caption_image, names),
-        [image, model, seed, *controls.values()],
+        caption_image,
         [caption, confidence, seed_used, status],
-        api_name="caption",
         concurrency_limit=2,
         concurrency_id="captioning",
     )
-    compare_names = ["image", "temperatures", "models", "samples", "seed", "model", *controls]
-    compared = compare_run.click(
-        api_function(compare_caption, compare_names),
-        [image, temperatures, models, samples, seed, model, *controls.values()],
-        [captions, diversity, compare_data, compare_status],
-        api_name="compare_caption",
-        concurrency_limit=2,
-        concurrency_id="captioning",
+    compare_endpoint = Endpoint(
+        "compare_caption",
+        dict(
+            image=image, temperatures=temperatures, models=models, samples=samples, seed=seed, model=model, **controls
+        ),
     )
-    stop_button(compare_stop, notes, "compare_caption", compared, compare_status)
+    panel.wire(compare_endpoint, compare_caption, [captions, diversity, compare_data], "captioning")
     wire_unload(unload, registry, TASK, status)
-    return {
-        "action": "caption-run",  # the main button (a demo deck presses it)
-        "image": image,
-        "caption": caption,
-        "model": model,
-        "status": status,
-        "seed": seed,
-        **controls,
-        "compare": {"temperatures": temperatures, "models": models, "samples": samples},
-    }
+    return {"endpoints": [run, compare_endpoint]}
 
 
 def _percent(p: float) -> str:

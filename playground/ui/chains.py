@@ -33,6 +33,7 @@ from playground.ui.controls import (
     resolve_seed,
     seed_box,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.stopping import StopNotes, stop_button
 from playground.views import audio_views
 from playground.views.words import karaoke_html
@@ -332,12 +333,9 @@ def build(registry, run_log=None, *, presenter: bool = False) -> dict:
             talk = build_talk(registry, run_log)
             draw = build_draw(registry, run_log)
             say = build_say_back(registry, run_log)
-    runs = {
-        api: built.pop("run")
-        for api, built in (("chain_talk", talk), ("chain_draw_describe", draw), ("chain_say_back", say))
-    }
+    endpoints = [built.pop("endpoint") for built in (talk, draw, say)]
     # History's "Use these settings" reads these: the tab's title, the inner tabs, and per endpoint its controls
-    return {**talk, **draw, **say, "title": TITLE, "sub_tabs": sub_tabs, "runs": runs}
+    return {**talk, **draw, **say, "title": TITLE, "sub_tabs": sub_tabs, "endpoints": endpoints}
 
 
 def build_talk(registry, run_log=None) -> dict:
@@ -465,36 +463,35 @@ def build_talk(registry, run_log=None) -> dict:
                 gr.skip(),
             )
 
-    names = ["audio", "history", "system_prompt", "seed", "stt_model", "chat_model", "tts_model", *stt, *chat, *tts]
-    inputs = [
-        audio,
-        chatbot,
-        system_prompt,
-        seed,
-        stt_model,
-        chat_model,
-        tts_model,
-        *stt.values(),
-        *chat.values(),
-        *tts.values(),
-    ]
-    event = run.click(
-        api_function(chain_talk, names),
-        inputs,
-        [chatbot, transcript, reply, pipeline, stages, status, live],
-        api_name="chain_talk",
-        concurrency_limit=1,
-        concurrency_id="chains",
+    endpoint = Endpoint(
+        "chain_talk",
+        dict(
+            audio=audio,
+            history=chatbot,
+            system_prompt=system_prompt,
+            seed=seed,
+            stt_model=stt_model,
+            chat_model=chat_model,
+            tts_model=tts_model,
+            **stt,
+            **chat,
+            **tts,
+        ),
+        action="chain-talk-run",
+        tab="chain-talk",
+        title="Talk to it",
     )
+    outputs = [chatbot, transcript, reply, pipeline, stages, status, live]
+    event = endpoint.on([run.click], chain_talk, outputs, concurrency_limit=1, concurrency_id="chains")
     stop_button(stop, notes, "chain_talk", event, status)
     listen_and_answer(
         mic,
         listening,
         utterance,
         barge_in,
-        api_function(chain_talk, names),
-        inputs[1:],
-        [chatbot, transcript, reply, pipeline, stages, status, live],
+        api_function(chain_talk, endpoint.names),
+        list(endpoint.controls.values())[1:],  # all but the recorded question, which the microphone gives
+        outputs,
         event,
     )
     clear.click(
@@ -508,12 +505,7 @@ def build_talk(registry, run_log=None) -> dict:
         "talk_audio": audio,
         "talk_chatbot": chatbot,
         "talk_status": status,
-        "run": {
-            "title": "Talk to it",
-            "action": "chain-talk-run",
-            "tab": "chain-talk",
-            "controls": dict(zip(names, inputs)),
-        },
+        "endpoint": endpoint,
     }
 
 
@@ -645,14 +637,26 @@ def build_draw(registry, run_log=None) -> dict:
                 gr.Warning(html.escape(result.failure_sentence()))  # Gradio renders toasts as HTML
             keep(result)
 
-    names = ["prompt", "rounds", "negative_prompt", "seed", "image_model", "caption_model", *image, *caption]
-    inputs = [prompt, rounds, negative, seed, image_model, caption_model, *image.values(), *caption.values()]
-    event = gr.on(
+    endpoint = Endpoint(
+        "chain_draw_describe",
+        dict(
+            prompt=prompt,
+            rounds=rounds,
+            negative_prompt=negative,
+            seed=seed,
+            image_model=image_model,
+            caption_model=caption_model,
+            **image,
+            **caption,
+        ),
+        action="chain-draw-run",
+        tab="chain-draw",
+        title="Draw and describe",
+    )
+    event = endpoint.on(
         [run.click, prompt.submit],
-        api_function(chain_draw_describe, names),
-        inputs,
+        chain_draw_describe,
         [cards, pipeline, gallery, records, status],
-        api_name="chain_draw_describe",
         concurrency_limit=1,
         concurrency_id="chains",
     )
@@ -661,12 +665,7 @@ def build_draw(registry, run_log=None) -> dict:
         "draw_prompt": prompt,
         "draw_cards": cards,
         "draw_status": status,
-        "run": {
-            "title": "Draw and describe",
-            "action": "chain-draw-run",
-            "tab": "chain-draw",
-            "controls": dict(zip(names, inputs)),
-        },
+        "endpoint": endpoint,
     }
 
 
@@ -761,14 +760,17 @@ def build_say_back(registry, run_log=None) -> dict:
         )
         yield shown(result)  # the whole result once more, so an API caller's final value holds the speech too
 
-    names = ["text", "tts_model", "stt_model", *tts, *stt]
-    inputs = [text, tts_model, stt_model, *tts.values(), *stt.values()]
-    gr.on(
+    endpoint = Endpoint(
+        "chain_say_back",
+        dict(text=text, tts_model=tts_model, stt_model=stt_model, **tts, **stt),
+        action="chain-say-run",
+        tab="chain-say",
+        title="Say it back",
+    )
+    endpoint.on(
         [run.click],
-        api_function(chain_say_back, names),
-        inputs,
+        chain_say_back,
         [speech, transcript, score, diff, pipeline, wer, stages, status, heard_words],
-        api_name="chain_say_back",
         concurrency_limit=1,
         concurrency_id="chains",
     )
@@ -776,10 +778,5 @@ def build_say_back(registry, run_log=None) -> dict:
         "say_text": text,
         "say_transcript": transcript,
         "say_status": status,
-        "run": {
-            "title": "Say it back",
-            "action": "chain-say-run",
-            "tab": "chain-say",
-            "controls": dict(zip(names, inputs)),
-        },
+        "endpoint": endpoint,
     }

@@ -17,7 +17,6 @@ from playground import run as runs
 from playground.models.chat import MAX_NEW_TOKENS, conversation
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (
-    api_function,
     data_view,
     default_overrides,
     diversity_table,
@@ -25,14 +24,14 @@ from playground.ui.controls import (
     model_dropdown,
     option_controls,
     rows_table,
-    run_stop_status,
     seed_row,
     wire_unload,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
-from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.ui.sweeps import ComparePanel, card, card_grid
 from playground.views import token_choices
 
 TASK = "chat"
@@ -175,7 +174,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 compare_tokens = OptionSlider(
                     minimum=1, maximum=MAX_NEW_TOKENS, value=COMPARE_MAX_TOKENS, step=1, label="Max new tokens"
                 )
-            compare_run, compare_stop, compare_status = run_stop_status("chat-compare")
+            panel = ComparePanel("chat-compare", notes, "answer")
             answers = gr.HTML(elem_id="chat-answers")
             diversity = diversity_table("answers", "chat-diversity")
             compare_data = data_view("Every answer as data")
@@ -336,25 +335,29 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             cut = sum(c.tokens >= base.max_new_tokens for c in done)
             return f"{cut} of them cut off at the {base.max_new_tokens}-token limit. " if cut else ""
 
-        with notes.run(request, "compare_chat") as stopping:
-            if not wrapper.loaded:
-                yield gr.skip(), gr.skip(), gr.skip(), runs.loading_message(wrapper)
-                wrapper.ensure_loaded()
-            yield from sweep_updates(
-                cells,
-                lambda cell, report, stop: compare.run_chat_cell(wrapper, asked, base, cell, report, stop),
-                stopping=stopping,
-                progress=progress,
-                noun="answer",
-                show=show,
-                record=record,
-                skip=(gr.skip(),) * 4,
-                seed=seed,
-                on_progress=growing,
-                extra_note=at_limit,
-            )
+        def run_one(cell, report, stop):
+            return compare.run_chat_cell(wrapper, asked, base, cell, report, stop)
 
-    names = ["message", "history", "system_prompt", "model", "seed", *controls]
+        yield from panel.stream(
+            request,
+            cells,
+            run_one,
+            progress,
+            show,
+            record,
+            load=wrapper,
+            seed=seed,
+            on_progress=growing,
+            extra_note=at_limit,
+        )
+
+    # The message waits in ``pending`` while the box is cleared; History puts a restored message in the box.
+    run = Endpoint(
+        "chat",
+        dict(message=pending, history=chatbot, system_prompt=system_prompt, model=model, seed=seed, **controls),
+        action="chat-send",
+        shown={"message": message},
+    )
     take = gr.on(
         [message.submit, send.click],
         lambda text: ("", text),
@@ -364,10 +367,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         queue=False,
     )
     answer = take.then(
-        api_function(respond, names),
-        [pending, chatbot, system_prompt, model, seed, *controls.values()],
-        [chatbot, seed_used, status, steps],
-        api_name="chat",
+        **run.event(respond),
+        outputs=[chatbot, seed_used, status, steps],
         concurrency_limit=4,
         concurrency_id="chat",
         show_progress="hidden",
@@ -392,34 +393,24 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     highlighted.select(pick_token, None, [step_index], api_visibility="private", queue=False).then(
         explain_step, [steps, step_index, temperature, top_p], [choices_plot], api_visibility="private", queue=False
     )
-    compare_names = ["message", "temperatures", "samples", "seed", "top_ps", "system_prompt", "model", *controls]
-    compare_controls = {**controls, "max_new_tokens": compare_tokens}
-    compared = compare_run.click(
-        api_function(compare_chat, compare_names),
-        [compare_message, temperatures, samples, seed, top_ps, system_prompt, model, *compare_controls.values()],
-        [answers, diversity, compare_data, compare_status],
-        api_name="compare_chat",
-        concurrency_limit=2,
-        concurrency_id="chat",
+    compare_options = {
+        **controls,
+        "max_new_tokens": compare_tokens,
+    }  # the panel's own token slider, in the option's place
+    compare_endpoint = Endpoint(
+        "compare_chat",
+        dict(
+            message=compare_message,
+            temperatures=temperatures,
+            samples=samples,
+            seed=seed,
+            top_ps=top_ps,
+            system_prompt=system_prompt,
+            model=model,
+            **compare_options,
+        ),
     )
-    stop_button(compare_stop, notes, "compare_chat", compared, compare_status)
+    panel.wire(compare_endpoint, compare_chat, [answers, diversity, compare_data], "chat")
     clear.click(lambda: ([], "", ""), None, [chatbot, status, steps], api_visibility="private", queue=False)
     wire_unload(unload, registry, TASK, status)
-    return {
-        "action": "chat-send",  # the main button (a demo deck presses it)
-        "chatbot": chatbot,
-        "message": message,
-        "model": model,
-        "status": status,
-        "seed": seed,
-        "system_prompt": system_prompt,
-        "choices_plot": choices_plot,
-        **controls,
-        "compare": {
-            "message": compare_message,
-            "temperatures": temperatures,
-            "top_ps": top_ps,
-            "samples": samples,
-            "max_new_tokens": compare_tokens,
-        },
-    }
+    return {"endpoints": [run, compare_endpoint]}

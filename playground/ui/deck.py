@@ -16,7 +16,7 @@ import gradio as gr
 
 from playground.bundled import ASSETS
 from playground.decks import missing_model
-from playground.ui.history import restore_slots
+from playground.ui.endpoints import endpoints_of, main_endpoint, restore_slots
 
 ROOT = ASSETS.parent
 FILE_INPUTS = {"image", "audio", "reference_audio"}
@@ -74,11 +74,10 @@ def wire(bar, deck, registry, run_log, demo, tabs, targets: dict) -> None:
     step_box = gr.JSON(visible=False)  # what the page script presses, and when it gives up
     position = gr.State({"index": -1, "started": 0.0})
 
-    def action_of(step) -> str | None:
+    def endpoint_of(step):
+        """The endpoint a step runs: its tab's main run, or the chain endpoint it names."""
         built = targets.get(step.task) or {}
-        if step.kind == "run":
-            return built.get("action")
-        return (built.get("runs") or {}).get(step.kind, {}).get("action")
+        return main_endpoint(built) if step.kind == "run" else endpoints_of(built).get(step.kind)
 
     def last_result(step, reason: str) -> str:
         api = registry.task_spec(step.task).api_name if step.kind == "run" else step.kind
@@ -99,23 +98,24 @@ def wire(bar, deck, registry, run_log, demo, tabs, targets: dict) -> None:
         index = max(0, min(len(deck.steps) - 1, now["index"] + where))
         step = deck.steps[index]
         updates = {c: gr.skip() for c in receivers}
+        endpoint = endpoint_of(step)
         for name, value in step.values.items():
-            component = slots.get((step.task, step.kind, name))
+            component = endpoint.fields.get(name) if endpoint else None
             if component is None:
                 continue
             if name in FILE_INPUTS and isinstance(value, str):
                 value = str((ROOT / value).resolve()) if not Path(value).is_absolute() else value
             updates[component] = value
         tab_changes = {tabs: gr.Tabs(selected=step.task)}
-        if step.kind != "run" and step.task in sub_tabs:
-            tab_changes[sub_tabs[step.task]] = gr.Tabs(selected=targets[step.task]["runs"][step.kind]["tab"])
+        if endpoint and endpoint.tab and step.task in sub_tabs:
+            tab_changes[sub_tabs[step.task]] = gr.Tabs(selected=endpoint.tab)
         line = f"**Step {index + 1} of {len(deck.steps)}** · {html.escape(step.say)}"
         missing = missing_model(registry, step)
         if missing:
             press = {}
             fallback = last_result(step, f"This step's model is not here ({missing})")
         else:
-            press = {"action": action_of(step), "limit_s": step.limit_s}
+            press = {"action": endpoint.action if endpoint else None, "limit_s": step.limit_s}
             fallback = ""
         new_position = {"index": index, "started": time.time()}
         return {

@@ -15,11 +15,11 @@ from playground import reports
 from playground.errors import UserError, shown
 from playground.history import HistoryAccess, read_card
 from playground.ui.controls import api_function, plain_error
+from playground.ui.endpoints import endpoint_for, restore_slots
 
 log = logging.getLogger("playground")
 
 PAGE = 48  # cards shown at first; "Show more" adds as many again
-ALIASES = {"history": "chatbot"}  # API parameter name -> the tab's component key, where they differ
 FIRST = ("model", "x_param", "y_param")  # set before the rest: changing them moves other controls
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".webm"}
@@ -159,32 +159,6 @@ def card_html(card: dict, run_log, title_of) -> str:
     )
 
 
-def restore_slots(targets: dict) -> dict:
-    """(task, kind, setting name) -> the component that shows it, from each tab's build() dict.
-
-    A tab with several endpoints (Try it together) lists them under "runs"; their kind is the endpoint's name.
-    """
-    slots = {}
-    for task, components in targets.items():
-        for api, run in (components.get("runs") or {}).items():
-            for name, component in run["controls"].items():
-                slots[(task, api, name)] = component
-        single = {k: c for k, c in components.items() if isinstance(c, gr.components.Component)}
-        compare = {k: c for k, c in (components.get("compare") or {}).items() if isinstance(c, gr.components.Component)}
-        for name, component in single.items():
-            slots[(task, "run", name)] = component
-        for name, component in {**single, **compare}.items():
-            slots[(task, "compare", name)] = component
-    return slots
-
-
-def slot_kind(card: dict, targets: dict) -> str:
-    """Which of its tab's control sets a card's settings go back to: the endpoint's, "compare" or "run"."""
-    if card.get("api_name") in (targets.get(card.get("task")) or {}).get("runs", {}):
-        return card["api_name"]
-    return "compare" if card.get("kind") == "compare" else "run"
-
-
 def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess = HistoryAccess()) -> dict:
     """Build the History tab; ``targets`` maps each task to its tab's build() dict, for "Use these settings".
 
@@ -193,7 +167,7 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
     titles = {name: registry.task(name).title for name in registry.catalog}
     titles.update({task: built["title"] for task, built in targets.items() if "title" in built})
     run_titles = {
-        (task, api): run["title"] for task, built in targets.items() for api, run in (built.get("runs") or {}).items()
+        (task, e.api_name): e.title for task, built in targets.items() for e in built.get("endpoints", ()) if e.title
     }
     sub_tabs = {task: built["sub_tabs"] for task, built in targets.items() if "sub_tabs" in built}
 
@@ -397,30 +371,24 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
             raise plain_error(exc, "open_file") from None
         return show(card, user, preview=path, heading="### Settings read from the dropped file")
 
+    def fields_of(card) -> dict:
+        """Setting name -> the component that shows it, on the endpoint that made the card."""
+        endpoint = endpoint_for(card, targets)
+        return endpoint.fields if endpoint else {}
+
     def settings_of(card, user):
         """The card's settings as they may go back to its tab: no file but its own input copies."""
         if card is None:
             raise gr.Error("Open a run or drop a file first.", print_exception=False)
-        kind = slot_kind(card, targets)
-        aliases = ALIASES if kind in ("run", "compare") else {}
-        file_settings = {
-            n
-            for n in card.get("settings") or {}
-            if isinstance(slots.get((card["task"], kind, aliases.get(n, n))), FILE_COMPONENTS)
-        }
+        fields = fields_of(card)
+        file_settings = {n for n in card.get("settings") or {} if isinstance(fields.get(n), FILE_COMPONENTS)}
         return run_log.replay_settings(card, file_settings, user=user)
 
     def updates_for(card, names, user):
         """{component: value} for the card's settings whose names are in ``names`` (None: all)."""
         settings, _ = settings_of(card, user)
-        kind = slot_kind(card, targets)
-        aliases = ALIASES if kind in ("run", "compare") else {}  # an endpoint's own controls carry its names
-        changes = {}
-        for name, value in settings.items():
-            component = slots.get((card["task"], kind, aliases.get(name, name)))
-            if component is not None and (names is None or name in names):
-                changes[component] = value
-        return changes
+        fields = fields_of(card)
+        return {fields[n]: v for n, v in settings.items() if n in fields and (names is None or n in names)}
 
     def use_first(card, request: gr.Request):
         if card is None:
@@ -428,19 +396,18 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         if card["task"] not in targets:
             raise gr.Error(f"This app has no {card['task']} tab to send these settings to.", print_exception=False)
         changes = {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST, viewer(request))}
-        run = (targets[card["task"]].get("runs") or {}).get(card.get("api_name"))
-        if run and card["task"] in sub_tabs:  # and the inner tab of the endpoint that made the run
-            changes[sub_tabs[card["task"]]] = gr.Tabs(selected=run["tab"])
+        endpoint = endpoint_for(card, targets)
+        if endpoint and endpoint.tab and card["task"] in sub_tabs:  # and the inner tab of the endpoint
+            changes[sub_tabs[card["task"]]] = gr.Tabs(selected=endpoint.tab)
         return changes
 
     def use_rest(card, request: gr.Request):
         user = viewer(request)
         changes = updates_for(card, None, user)
         settings, missing = settings_of(card, user)
-        kind = slot_kind(card, targets)
-        aliases = ALIASES if kind in ("run", "compare") else {}
-        skipped = [n for n in settings if (card["task"], kind, aliases.get(n, n)) not in slots]
-        where = "open “Compare settings” and press its button" if kind == "compare" else "press the tab's button"
+        skipped = [n for n in settings if n not in fields_of(card)]
+        compared = card.get("kind") == "compare"
+        where = "open “Compare settings” and press its button" if compared else "press the tab's button"
         message = f"Restored {len(changes)} settings from run {card['run_id']}: {where} to run it again."
         if missing:
             message += f" The input {', '.join(missing)} is not in this app's data folder: add it again."

@@ -89,11 +89,11 @@ def build_api(registry, run_log) -> None:
         gr.api(plainly(fn), api_name=fn.__name__, queue=False)
 
 
-def build(registry, run_log, task: str, components: dict) -> None:
+def build(registry, run_log, task: str, controls: dict) -> None:
     """The tab's Presets row: type a name and Save, or pick one and Apply or Delete."""
     api = registry.task_spec(task).api_name
-    names = [n for n in setting_names(registry, task) if n in components]
-    targets = [components[n] for n in names]
+    names = [n for n in setting_names(registry, task) if n in controls]
+    targets = [controls[n] for n in names]
     with gr.Accordion("Presets: save these settings under a name", open=False, elem_id=f"{api}-presets"):
         with gr.Row():
             choice = gr.Dropdown(

@@ -22,13 +22,13 @@ from playground.ui.controls import (
     model_dropdown,
     option_controls,
     rows_table,
-    run_stop_status,
     wire_unload,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
-from playground.ui.stopping import StopNotes, in_job, stop_button
-from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.ui.stopping import StopNotes, in_job
+from playground.ui.sweeps import ComparePanel, card, card_grid
 from playground.views import audio_views
 from playground.views.words import karaoke_html, legend, word_spans
 
@@ -116,7 +116,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 reference = gr.Textbox(
                     label="What was really said (optional)", value="", scale=2, elem_id="stt-compare-reference"
                 )
-            compare_run, compare_stop, compare_status = run_stop_status("stt-compare")
+            panel = ComparePanel("stt-compare", notes, "transcript")
             transcripts = gr.HTML(elem_id="stt-transcripts")
             scores = gr.Dataframe(label="Transcripts compared", interactive=False, elem_id="stt-scores")
             differences = gr.HighlightedText(
@@ -193,62 +193,28 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             best = min(done, key=lambda c: c.wer)
             return f"{len(done)} transcripts · lowest word error rate {100 * best.wer:.0f}% ({best.label})"
 
-        with notes.run(request, "compare_transcribe") as stopping:
-            if not wrapper.loaded:
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), runs.loading_message(wrapper)
-                wrapper.ensure_loaded()
-            yield from sweep_updates(
-                cells,
-                run_one,
-                stopping=stopping,
-                progress=progress,
-                noun="transcript",
-                show=show,
-                record=record,
-                skip=(gr.skip(),) * 5,
-                summary=scored,
-            )
+        yield from panel.stream(request, cells, run_one, progress, show, record, load=wrapper, summary=scored)
 
-    names = ["audio", "model", *controls]
-    gr.on(
+    endpoint = Endpoint("transcribe", dict(audio=audio, model=model, **controls), action="stt-run")
+    endpoint.on(
         [run_button.click],
-        api_function(transcribe, names),
-        [audio, model, *controls.values()],
+        transcribe,
         [transcript, status, words, karaoke],
-        api_name="transcribe",
         concurrency_limit=2,
         concurrency_id="speech_to_text",
     )
-    subtitle_run.click(
-        api_function(make_subtitles, ["audio", "format", "model", *controls]),
-        [audio, subtitle_format, model, *controls.values()],
-        [subtitle],
-        api_name="subtitles",
-        concurrency_limit=2,
-        concurrency_id="speech_to_text",
-    )
+    subtitles = Endpoint("subtitles", dict(audio=audio, format=subtitle_format, model=model, **controls))
+    subtitles.on([subtitle_run.click], make_subtitles, [subtitle], concurrency_limit=2, concurrency_id="speech_to_text")
     audio.change(api_function(draw_input, ["audio"]), [audio], [picture], api_visibility="private")
-    compare_names = ["audio", "beam_sizes", "temperatures", "reference", "model", *controls]
-    compared = compare_run.click(
-        api_function(compare_transcribe, compare_names),
-        [audio, beam_sizes, temperatures, reference, model, *controls.values()],
-        [transcripts, scores, differences, compare_data, compare_status],
-        api_name="compare_transcribe",
-        concurrency_limit=2,
-        concurrency_id="speech_to_text",
+    compare_endpoint = Endpoint(
+        "compare_transcribe",
+        dict(
+            audio=audio, beam_sizes=beam_sizes, temperatures=temperatures, reference=reference, model=model, **controls
+        ),
     )
-    stop_button(compare_stop, notes, "compare_transcribe", compared, compare_status)
+    panel.wire(compare_endpoint, compare_transcribe, [transcripts, scores, differences, compare_data], "speech_to_text")
     wire_unload(unload, registry, TASK, status)
-    return {
-        "action": "stt-run",  # the main button (a demo deck presses it)
-        "audio": audio,
-        "transcript": transcript,
-        "model": model,
-        "status": status,
-        "picture": picture,
-        **controls,
-        "compare": {"beam_sizes": beam_sizes, "temperatures": temperatures, "reference": reference},
-    }
+    return {"endpoints": [endpoint, compare_endpoint, subtitles]}
 
 
 def _transcript_record(cell) -> dict:

@@ -12,7 +12,64 @@ import contextlib
 import html
 from typing import Any, Callable, Iterator
 
+import gradio as gr
+
+from playground.run import loading_message
 from playground.sweep import run_sweep
+from playground.ui.controls import run_stop_status
+from playground.ui.stopping import stop_button
+
+
+class ComparePanel:
+    """A tab's "Compare settings" panel: its run and Stop buttons and status line (made where it is created, ids
+    ``<prefix>-run``, ``-stop`` and ``-status``), the event that runs it, and the stream of its updates. What it
+    makes is a ``noun`` ("caption"); a stopped run says how many "were made" (``verb``), counting the cells that
+    ``made`` says hold a result."""
+
+    def __init__(
+        self,
+        prefix: str,
+        notes,
+        noun: str,
+        verb: str = "finished",
+        made: Callable[[Any], bool] = lambda cell: cell.done,
+        run_label: str = "Compare",
+    ):
+        self.run, self.stop, self.status = run_stop_status(prefix, run_label)
+        self.notes, self.noun, self.verb, self.made = notes, noun, verb, made
+        self.api_name, self.width = "", 0
+
+    def wire(self, endpoint, fn: Callable, outputs: list, concurrency_id: str):
+        """The run button calls ``fn`` as ``endpoint`` (two at a time per task, so one long compare leaves room),
+        with ``outputs`` and the status line last; Stop cancels it and the status line says what was done."""
+        self.api_name, self.width = endpoint.api_name, len(outputs) + 1
+        event = endpoint.on(
+            [self.run.click], fn, [*outputs, self.status], concurrency_limit=2, concurrency_id=concurrency_id
+        )
+        stop_button(self.stop, self.notes, endpoint.api_name, event, self.status)
+        return event
+
+    def stream(self, request, cells: list, run_one: Callable, progress, show, record, *, load=None, **sweep):
+        """The handler's updates: ``load`` (a wrapper) is loaded first if it is not yet, with a status line that
+        says so, then ``sweep_updates(cells, run_one, …)`` runs inside this panel's stop notes."""
+        skip = (gr.skip(),) * self.width
+        with self.notes.run(request, self.api_name) as stopping:
+            if load is not None and not load.loaded:
+                yield (*skip[1:], loading_message(load))
+                load.ensure_loaded()
+            yield from sweep_updates(
+                cells,
+                run_one,
+                stopping=stopping,
+                progress=progress,
+                noun=self.noun,
+                verb=self.verb,
+                made=self.made,
+                show=show,
+                record=record,
+                skip=skip,
+                **sweep,
+            )
 
 
 def sweep_updates(

@@ -15,13 +15,13 @@ from playground import run as runs
 from playground.jobs import iterate_job
 from playground.ui.components import ImageInput
 from playground.ui.controls import (
-    api_function,
     default_overrides,
     model_dropdown,
     option_controls,
     seed_row,
     wire_unload,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.presenter import advanced
 from playground.ui.stopping import HEARTBEAT
 
@@ -88,16 +88,17 @@ def build(registry, run_log, spec, *, presenter: bool = False) -> dict:
                 else:
                     yield idle
 
-    names = [*inputs, "model", *(["seed"] if spec.seeded else []), *controls]
-    components = [*inputs.values(), model, *([seed] if spec.seeded else []), *controls.values()]
-    gr.on(
+    endpoint = Endpoint(
+        spec.api_name,
+        dict(**inputs, model=model, **{"seed": seed} if spec.seeded else {}, **controls),
+        action=f"{task}-run",
+    )
+    endpoint.on(
         [run_button.click],
-        api_function(run_it, names),
-        components,
+        run_it,
         [output, *([seed_used] if spec.seeded else []), status],
-        api_name=spec.api_name,
         concurrency_limit=2,
         concurrency_id=task,
     )
     wire_unload(unload, registry, task, status)
-    return {**inputs, "model": model, **({"seed": seed} if spec.seeded else {}), **controls, "status": status}
+    return {"endpoints": [endpoint]}

@@ -13,7 +13,6 @@ from playground import run as runs
 from playground.jobs import HEARTBEAT, iterate_job
 from playground.models.text_to_image import MAX_PROMPT_CHARS
 from playground.ui.controls import (
-    api_function,
     data_view,
     default_overrides,
     model_dropdown,
@@ -21,14 +20,14 @@ from playground.ui.controls import (
     recommended_values,
     require_text,
     resolve_seed,
-    run_stop_status,
     seed_row,
     wire_unload,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
 from playground.ui.stopping import StopNotes, stop_button
-from playground.ui.sweeps import sweep_updates
+from playground.ui.sweeps import ComparePanel
 from playground.views.grid import image_grid
 
 TASK = "text_to_image"
@@ -124,7 +123,9 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 )
                 y_param = gr.Dropdown([("None", compare.NO_AXIS), *AXIS_CHOICES], value="seed", label="Y axis")
                 y_values = gr.Textbox(value=AXIS_EXAMPLES["seed"], label="Y values", elem_id="t2i-y-values")
-            grid_run, grid_stop, grid_status = run_stop_status("t2i-grid", "Make the grid")
+            panel = ComparePanel(
+                "t2i-grid", notes, "image", "were made", lambda cell: cell.image is not None, "Make the grid"
+            )
             grid = gr.Image(label="Grid", type="pil", format="png", interactive=False, elem_id="t2i-grid")
             singles = gr.Gallery(label="Single images", columns=8, height=220, format="png", elem_id="t2i-singles")
             grid_summary = data_view("Settings of every cell")
@@ -242,54 +243,38 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         def made_in(made) -> str:
             return f"{len(made)} images in {sum(c.seconds for c in made):.1f} s · seed {seed}"
 
-        with notes.run(request, "compare_text_to_image") as stopping:
-            yield from sweep_updates(
-                cells,
-                run_one,
-                stopping=stopping,
-                progress=progress,
-                noun="image",
-                verb="were made",
-                show=show,
-                record=record,
-                skip=(gr.skip(),) * 4,
-                seed=seed,
-                made=lambda cell: cell.image is not None,
-                on_progress=stepping,
-                summary=made_in,
-            )
+        yield from panel.stream(
+            request, cells, run_one, progress, show, record, seed=seed, on_progress=stepping, summary=made_in
+        )
 
-    names = ["prompt", "negative_prompt", "model", "seed", "show_noise_steps", *controls]
-    run = gr.on(
+    endpoint = Endpoint(
+        "text_to_image",
+        dict(prompt=prompt, negative_prompt=negative, model=model, seed=seed, show_noise_steps=show_steps, **controls),
+        action="t2i-generate",
+    )
+    run = endpoint.on(
         [generate.click, prompt.submit],
-        api_function(text_to_image, names),
-        [prompt, negative, model, seed, show_steps, *controls.values()],
+        text_to_image,
         [image, seed_used, status, strip],
-        api_name="text_to_image",
         concurrency_limit=2,
         concurrency_id="text_to_image",
     )
     stop_button(stop, notes, "text_to_image", run, status)
-    compare_names = [
-        "prompt",
-        "x_param",
-        "x_values",
-        "y_param",
-        "y_values",
-        "seed",
-        "negative_prompt",
-        "model",
-        *controls,
-    ]
-    grid_event = grid_run.click(
-        api_function(compare_text_to_image, compare_names),
-        [prompt, x_param, x_values, y_param, y_values, seed, negative, model, *controls.values()],
-        [grid, singles, grid_summary, grid_status],
-        api_name="compare_text_to_image",
-        concurrency_limit=2,
-        concurrency_id="text_to_image",
+    compare_endpoint = Endpoint(
+        "compare_text_to_image",
+        dict(
+            prompt=prompt,
+            x_param=x_param,
+            x_values=x_values,
+            y_param=y_param,
+            y_values=y_values,
+            seed=seed,
+            negative_prompt=negative,
+            model=model,
+            **controls,
+        ),
     )
-    stop_button(grid_stop, notes, "compare_text_to_image", grid_event, grid_status)
+    panel.wire(compare_endpoint, compare_text_to_image, [grid, singles, grid_summary], "text_to_image")
     for axis, values in ((x_param, x_values), (y_param, y_values)):
         axis.change(lambda name: AXIS_EXAMPLES.get(name, ""), [axis], [values], api_visibility="private", queue=False)
     model.change(
@@ -303,17 +288,4 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         lambda m: shows_steps_by_default(registry, m), [model], [show_steps], api_visibility="private", queue=False
     )
     wire_unload(unload, registry, TASK, status)
-    return {
-        "action": "t2i-generate",  # the main button (a demo deck presses it)
-        "prompt": prompt,
-        "negative_prompt": negative,
-        "seed": seed,
-        "image": image,
-        "model": model,
-        "status": status,
-        "strip": strip,
-        "grid": grid,
-        **controls,
-        "show_noise_steps": show_steps,
-        "compare": {"x_param": x_param, "x_values": x_values, "y_param": y_param, "y_values": y_values},
-    }
+    return {"endpoints": [endpoint, compare_endpoint]}

@@ -15,21 +15,20 @@ from playground import compare, media
 from playground import run as runs
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.ui.controls import (
-    api_function,
     data_view,
     default_overrides,
     model_dropdown,
     option_controls,
     require_text,
     resolve_seed,
-    run_stop_status,
     seed_row,
     wire_unload,
 )
+from playground.ui.endpoints import Endpoint
 from playground.ui.presenter import advanced
 from playground.ui.remote import remote_section
-from playground.ui.stopping import StopNotes, in_job, stop_button
-from playground.ui.sweeps import card, card_grid, sweep_updates
+from playground.ui.stopping import StopNotes, in_job
+from playground.ui.sweeps import ComparePanel, card, card_grid
 from playground.views import audio_views
 
 TASK = "text_to_speech"
@@ -113,7 +112,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 rate_values = gr.Textbox(
                     label="Rate values", value="", info="Empty: the slider's value", elem_id="tts-compare-rate"
                 )
-            compare_run, compare_stop, compare_status = run_stop_status("tts-compare")
+            panel = ComparePanel("tts-compare", notes, "clip", "were made", lambda cell: cell.samples is not None)
             clips = gr.HTML(elem_id="tts-clips")
             clip_files = gr.File(label="Download the clips", file_count="multiple", interactive=False)
             compare_data = data_view("Every clip's settings as data")
@@ -179,59 +178,40 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 return clip_cards(cells), gr.skip(), gr.skip(), status
             return clip_cards(made if final else cells), list(files), [_clip_record(c) for c in made], status
 
-        with notes.run(request, "compare_speech") as stopping:
-            if not wrapper.loaded:
-                yield gr.skip(), gr.skip(), gr.skip(), runs.loading_message(wrapper)
-                wrapper.ensure_loaded()
-            yield from sweep_updates(
-                cells,
-                lambda cell, report, stop: compare.run_speech_cell(wrapper, text, cell),
-                stopping=stopping,
-                progress=progress,
-                noun="clip",
-                verb="were made",
-                show=show,
-                record=record,
-                skip=(gr.skip(),) * 4,
-                seed=seed,
-                made=lambda cell: cell.samples is not None,
-                on_cell=keep_file,
-            )
+        def run_one(cell, report, stop):
+            return compare.run_speech_cell(wrapper, text, cell)
 
-    names = ["text", "model", "seed", *controls, "reference_audio"]
-    gr.on(
+        yield from panel.stream(
+            request, cells, run_one, progress, show, record, load=wrapper, seed=seed, on_cell=keep_file
+        )
+
+    endpoint = Endpoint(
+        "synthesize",
+        dict(text=text, model=model, seed=seed, **controls, reference_audio=reference),
+        action="tts-run",
+    )
+    endpoint.on(
         [run_button.click],
-        api_function(synthesize, names),
-        [text, model, seed, *controls.values(), reference],
+        synthesize,
         [speech, seed_used, status, live],
-        api_name="synthesize",
         concurrency_limit=2,
         concurrency_id="text_to_speech",
     )
     speech.change(draw_speech, [speech], [picture], api_visibility="private")
-    compare_names = ["text", "expressiveness_values", "rate_values", "seed", "model", *controls]
-    compared = compare_run.click(
-        api_function(compare_speech, compare_names),
-        [compare_text, expressiveness_values, rate_values, seed, model, *controls.values()],
-        [clips, clip_files, compare_data, compare_status],
-        api_name="compare_speech",
-        concurrency_limit=2,
-        concurrency_id="text_to_speech",
+    compare_endpoint = Endpoint(
+        "compare_speech",
+        dict(
+            text=compare_text,
+            expressiveness_values=expressiveness_values,
+            rate_values=rate_values,
+            seed=seed,
+            model=model,
+            **controls,
+        ),
     )
-    stop_button(compare_stop, notes, "compare_speech", compared, compare_status)
+    panel.wire(compare_endpoint, compare_speech, [clips, clip_files, compare_data], "text_to_speech")
     wire_unload(unload, registry, TASK, status)
-    return {
-        "action": "tts-run",  # the main button (a demo deck presses it)
-        "text": text,
-        "speech": speech,
-        "model": model,
-        "status": status,
-        "seed": seed,
-        "picture": picture,
-        "reference_audio": reference,
-        **controls,
-        "compare": {"text": compare_text, "expressiveness_values": expressiveness_values, "rate_values": rate_values},
-    }
+    return {"endpoints": [endpoint, compare_endpoint]}
 
 
 def _clip_record(cell) -> dict:
