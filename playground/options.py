@@ -13,13 +13,41 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from playground.errors import UserError
 
-__all__ = ["Field", "Options", "field_bounds"]
+__all__ = ["Field", "Options", "field_bounds", "option"]
+
+
+def option(
+    default: Any,
+    title: str,
+    *,
+    low: float | None = None,
+    above: float | None = None,
+    high: float | None = None,
+    step: float | None = None,
+) -> Any:
+    """One option of an ``Options`` class: its default, label, bounds (``low`` and ``high`` inclusive, ``above``
+    exclusive) and the slider's step (without one: 1 for whole numbers, 0.01 otherwise). The line under it, an
+    attribute docstring, is its description (the slider's help text and the API's)."""
+    return Field(
+        default,
+        ge=low,
+        gt=above,
+        le=high,
+        title=title,
+        json_schema_extra={"step": step} if step is not None else None,
+    )
 
 
 class Options(BaseModel):
-    """Base class for a model's options; rejects unknown names and non-finite numbers."""
+    """Base class for a model's options; rejects unknown names and non-finite numbers.
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    Declare each option with ``option(...)`` and describe it in the docstring under it::
+
+        temperature: float = option(0.7, "Temperature", low=0.0, high=2.0, step=0.05)
+        '''Higher is more surprising; 0 always picks the likeliest token.'''
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, use_attribute_docstrings=True)
 
     @classmethod
     def parse(cls, **values: Any) -> Options:

@@ -8,7 +8,7 @@ from playground import bundled
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
-from playground.options import Field, Options
+from playground.options import Options, option
 
 
 @dataclass
@@ -20,20 +20,12 @@ class Caption:
 
 
 class CaptionOptions(Options):
-    max_new_tokens: int = Field(
-        30, ge=1, le=200, title="Max caption tokens", description="The caption stops after this many tokens."
-    )
-    num_beams: int = Field(
-        3, ge=1, le=8, title="Beams", description="How many candidate captions are kept while decoding; 1 is greedy."
-    )
-    temperature: float = Field(
-        0.0,
-        ge=0.0,
-        le=2.0,
-        title="Temperature",
-        description="0 picks the likeliest caption; higher values sample more varied ones.",
-        json_schema_extra={"step": 0.05},
-    )
+    max_new_tokens: int = option(30, "Max caption tokens", low=1, high=200)
+    """The caption stops after this many tokens."""
+    num_beams: int = option(3, "Beams", low=1, high=8)
+    """How many candidate captions are kept while decoding; 1 is greedy."""
+    temperature: float = option(0.0, "Temperature", low=0.0, high=2.0, step=0.05)
+    """0 picks the likeliest caption; higher values sample more varied ones."""
 
 
 class TransformersCaptioner(ModelWrapper):

@@ -22,7 +22,7 @@ from playground.devices import Device, serial_torch_on_this_thread
 from playground.errors import UserError
 from playground.models.base import ModelWrapper, load_error
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
-from playground.options import Field, Options
+from playground.options import Options, option
 
 MAX_PROMPT_TOKENS = 8192
 MAX_NEW_TOKENS = 2048
@@ -50,33 +50,14 @@ class TokenStep:
 
 
 class ChatOptions(Options):
-    temperature: float = Field(
-        0.7,
-        ge=0.0,
-        le=2.0,
-        title="Temperature",
-        description="Higher is more surprising; 0 always picks the likeliest token.",
-        json_schema_extra={"step": 0.05},
-    )
-    top_p: float = Field(
-        0.9,
-        gt=0.0,
-        le=1.0,
-        title="Top-p",
-        description="Sample only from the smallest set of tokens whose probabilities add up to this.",
-        json_schema_extra={"step": 0.01},
-    )
-    max_new_tokens: int = Field(
-        256, ge=1, le=MAX_NEW_TOKENS, title="Max new tokens", description="The reply stops after this many tokens."
-    )
-    repetition_penalty: float = Field(
-        1.1,
-        ge=1.0,
-        le=2.0,
-        title="Repetition penalty",
-        description="Above 1 discourages repeating tokens already in the conversation.",
-        json_schema_extra={"step": 0.05},
-    )
+    temperature: float = option(0.7, "Temperature", low=0.0, high=2.0, step=0.05)
+    """Higher is more surprising; 0 always picks the likeliest token."""
+    top_p: float = option(0.9, "Top-p", above=0.0, high=1.0, step=0.01)
+    """Sample only from the smallest set of tokens whose probabilities add up to this."""
+    max_new_tokens: int = option(256, "Max new tokens", low=1, high=MAX_NEW_TOKENS)
+    """The reply stops after this many tokens."""
+    repetition_penalty: float = option(1.1, "Repetition penalty", low=1.0, high=2.0, step=0.05)
+    """Above 1 discourages repeating tokens already in the conversation."""
 
 
 def conversation(system_prompt: str | None, history: list[dict], message: str) -> list[dict]:

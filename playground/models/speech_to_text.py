@@ -10,7 +10,7 @@ from playground import bundled
 from playground.jobs import raise_if_stopped
 from playground.models.base import ModelWrapper, load_error
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
-from playground.options import Field, Options
+from playground.options import Options, option
 
 SAMPLE_RATE = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: below any microphone's noise floor
@@ -41,26 +41,12 @@ class Transcript:
 
 
 class TranscribeOptions(Options):
-    beam_size: int = Field(
-        5,
-        ge=1,
-        le=10,
-        title="Beam size",
-        description="How many hypotheses are kept while decoding; 1 is greedy and fastest.",
-    )
-    temperature: float = Field(
-        0.0,
-        ge=0.0,
-        le=1.0,
-        title="Decoding temperature",
-        description="0 decodes deterministically; higher values sample.",
-        json_schema_extra={"step": 0.05},
-    )
-    word_timestamps: bool = Field(
-        True,
-        title="Word timings",
-        description="When each word is spoken and how sure the model was (a little slower).",
-    )
+    beam_size: int = option(5, "Beam size", low=1, high=10)
+    """How many hypotheses are kept while decoding; 1 is greedy and fastest."""
+    temperature: float = option(0.0, "Decoding temperature", low=0.0, high=1.0, step=0.05)
+    """0 decodes deterministically; higher values sample."""
+    word_timestamps: bool = option(True, "Word timings")
+    """When each word is spoken and how sure the model was (a little slower)."""
 
 
 def ctranslate2_threads() -> int:

@@ -13,7 +13,7 @@ from playground.errors import UserError
 from playground.jobs import Stopped  # noqa: F401  (the remote wrapper and the tabs import it from here)
 from playground.models.base import ModelWrapper, load_error
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
-from playground.options import Field, Options
+from playground.options import Options, option
 
 # The most work one request may ask for, in output pixels × denoising steps, by device. On a CPU a 2048×2048
 # picture at 100 steps had not finished one step after a minute while every other user waited; 512×512 at 50
@@ -35,33 +35,14 @@ class ImageResult:
 
 
 class ImageOptions(Options):
-    guidance_scale: float = Field(
-        7.5,
-        ge=0.0,
-        le=20.0,
-        title="Guidance scale",
-        description="How strongly the picture follows the prompt; 1 ignores the guidance.",
-        json_schema_extra={"step": 0.5},
-    )
-    steps: int = Field(
-        20, ge=1, le=100, title="Steps", description="Denoising steps: more is slower and usually cleaner."
-    )
-    width: int = Field(
-        0,
-        ge=0,
-        le=2048,
-        title="Width",
-        description="Image width in pixels (a multiple of 8); 0 uses the model's native size.",
-        json_schema_extra={"step": 8},
-    )
-    height: int = Field(
-        0,
-        ge=0,
-        le=2048,
-        title="Height",
-        description="Image height in pixels (a multiple of 8); 0 uses the model's native size.",
-        json_schema_extra={"step": 8},
-    )
+    guidance_scale: float = option(7.5, "Guidance scale", low=0.0, high=20.0, step=0.5)
+    """How strongly the picture follows the prompt; 1 ignores the guidance."""
+    steps: int = option(20, "Steps", low=1, high=100)
+    """Denoising steps: more is slower and usually cleaner."""
+    width: int = option(0, "Width", low=0, high=2048, step=8)
+    """Image width in pixels (a multiple of 8); 0 uses the model's native size."""
+    height: int = option(0, "Height", low=0, high=2048, step=8)
+    """Image height in pixels (a multiple of 8); 0 uses the model's native size."""
 
 
 class DiffusersText2Image(ModelWrapper):

@@ -25,7 +25,7 @@ from playground.errors import UserError
 from playground.jobs import raise_if_stopped
 from playground.models.base import HUB_ID, ModelWrapper, load_error
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
-from playground.options import Field, Options
+from playground.options import Options, option
 
 MAX_TEXT_CHARS = 5_000
 NOISE_KEY = "noise_key"  # the graph input our seeded noise nodes read
@@ -49,32 +49,12 @@ class Speech:
 
 
 class SpeechOptions(Options):
-    rate: float = Field(
-        1.0,
-        ge=0.5,
-        le=2.0,
-        title="Speaking rate",
-        description="1 is the voice's natural pace; 2 is twice as fast.",
-        json_schema_extra={"step": 0.05},
-    )
-    expressiveness: float = Field(
-        0.667,
-        ge=0.0,
-        le=1.5,
-        title="Expressiveness",
-        description="How much the voice varies: a VITS voice's noise scale (Piper, MMS, "
-        "Coqui VITS), Bark's and XTTS's sampling temperature.",
-        json_schema_extra={"step": 0.01},
-    )
-    rhythm_variation: float = Field(
-        0.8,
-        ge=0.0,
-        le=1.5,
-        title="Rhythm variation",
-        description="How much the length of each sound varies: a VITS voice's duration "
-        "noise (Piper's noise width); Bark's coarse sampling temperature.",
-        json_schema_extra={"step": 0.01},
-    )
+    rate: float = option(1.0, "Speaking rate", low=0.5, high=2.0, step=0.05)
+    """1 is the voice's natural pace; 2 is twice as fast."""
+    expressiveness: float = option(0.667, "Expressiveness", low=0.0, high=1.5, step=0.01)
+    """How much the voice varies: a VITS voice's noise scale (Piper, MMS, Coqui VITS), Bark's and XTTS's sampling temperature."""
+    rhythm_variation: float = option(0.8, "Rhythm variation", low=0.0, high=1.5, step=0.01)
+    """How much the length of each sound varies: a VITS voice's duration noise (Piper's noise width); Bark's coarse sampling temperature."""
 
 
 class PiperTTS(ModelWrapper):
