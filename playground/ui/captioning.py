@@ -177,8 +177,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
 
         yield from panel.stream(request, cells, run_one, progress, show, record, seed=seed, on_progress=reporting)
 
-    run = Endpoint("caption", dict(image=image, model=model, seed=seed, **controls), action="caption-run")
-    run.on(
+    endpoint = Endpoint("caption", dict(image=image, model=model, seed=seed, **controls), action="caption-run")
+    endpoint.on(
         [run_button.click],
         caption_image,
         [caption, confidence, seed_used, status],
@@ -193,7 +193,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     )
     panel.wire(compare_endpoint, compare_caption, [captions, diversity, compare_data], "captioning")
     wire_unload(unload, registry, TASK, status)
-    return {"endpoints": [run, compare_endpoint]}
+    return {"endpoints": [endpoint, compare_endpoint]}
 
 
 def _percent(p: float) -> str:

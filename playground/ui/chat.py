@@ -352,7 +352,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         )
 
     # The message waits in ``pending`` while the box is cleared; History puts a restored message in the box.
-    run = Endpoint(
+    endpoint = Endpoint(
         "chat",
         dict(message=pending, history=chatbot, system_prompt=system_prompt, model=model, seed=seed, **controls),
         action="chat-send",
@@ -367,7 +367,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         queue=False,
     )
     answer = take.then(
-        **run.event(respond),
+        **endpoint.event(respond),
         outputs=[chatbot, seed_used, status, steps],
         concurrency_limit=4,
         concurrency_id="chat",
@@ -413,4 +413,4 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     panel.wire(compare_endpoint, compare_chat, [answers, diversity, compare_data], "chat")
     clear.click(lambda: ([], "", ""), None, [chatbot, status, steps], api_visibility="private", queue=False)
     wire_unload(unload, registry, TASK, status)
-    return {"endpoints": [run, compare_endpoint]}
+    return {"endpoints": [endpoint, compare_endpoint]}

@@ -203,8 +203,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
         concurrency_limit=2,
         concurrency_id="speech_to_text",
     )
-    subtitles = Endpoint("subtitles", dict(audio=audio, format=subtitle_format, model=model, **controls))
-    subtitles.on([subtitle_run.click], make_subtitles, [subtitle], concurrency_limit=2, concurrency_id="speech_to_text")
+    subtitle_endpoint = Endpoint("subtitles", dict(audio=audio, format=subtitle_format, model=model, **controls))
+    subtitle_endpoint.on(
+        [subtitle_run.click], make_subtitles, [subtitle], concurrency_limit=2, concurrency_id="speech_to_text"
+    )
     audio.change(api_function(draw_input, ["audio"]), [audio], [picture], api_visibility="private")
     compare_endpoint = Endpoint(
         "compare_transcribe",
@@ -214,7 +216,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     )
     panel.wire(compare_endpoint, compare_transcribe, [transcripts, scores, differences, compare_data], "speech_to_text")
     wire_unload(unload, registry, TASK, status)
-    return {"endpoints": [endpoint, compare_endpoint, subtitles]}
+    return {"endpoints": [endpoint, compare_endpoint, subtitle_endpoint]}
 
 
 def _transcript_record(cell) -> dict:
