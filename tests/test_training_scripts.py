@@ -195,7 +195,15 @@ def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(pic
     assert text2image.read_training_state(tmp_path / "sd")["prediction_type"] == "v_prediction"
     # On another machine: no checkpoint, only the folder; its VAE comes along, the run takes up the
     # schedule at the export's step 2 (so a 3-step schedule has one step left), and lr 0 keeps the weights.
-    text2image.train(tmp_path / "sd2", steps=3, ckpt_dir=tmp_path / "b", init_from=tmp_path / "sd", lr=0.0, **common)
+    text2image.train(
+        tmp_path / "sd2",
+        steps=3,
+        ckpt_dir=tmp_path / "b",
+        init_from=tmp_path / "sd",
+        lr=0.0,
+        high_noise_share=0.5,
+        **common,
+    )
     assert load_checkpoint(tmp_path / "b" / "ckpt.pt") == 3
     assert text2image.read_training_state(tmp_path / "sd2")["step"] == 3
     for part, name in (

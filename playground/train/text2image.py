@@ -268,6 +268,7 @@ def train(
     ema_decay: float = 0.999,
     p_drop: float = 0.1,
     p_junk: float = 0.15,
+    high_noise_share: float = 0.0,
     export_only: bool = False,
     init_from: str | Path | None = None,
     stop_after: int | None = None,
@@ -357,6 +358,9 @@ def train(
             x0 = latents[idx]
             noise = torch.randn(x0.shape, generator=g)
             t = torch.randint(0, noise_sched.config.num_train_timesteps, (batch_size,), generator=g)
+            if high_noise_share:  # that share of the batch at the noisiest fifth, where the layout is decided
+                high = torch.rand(batch_size, generator=g) < high_noise_share
+                t = torch.where(high, t % 200 + noise_sched.config.num_train_timesteps - 200, t)
             xt = noise_sched.add_noise(x0, noise, t)
             cond = text_encoder(ids)[0]
             pred = unet(xt, t, encoder_hidden_states=cond).sample
@@ -394,6 +398,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-dir", default=None, help="default: --init-from's vae, else the world's trained VAE")
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
+    p.add_argument(
+        "--high-noise-share",
+        type=float,
+        default=0.0,
+        help="share of each batch drawn from the noisiest 200 timesteps (where the layout is decided)",
+    )
     train(**vars(p.parse_args(argv)))  # each option's name is train()'s keyword
 
 
