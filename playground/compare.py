@@ -359,6 +359,7 @@ class CaptionCell:
     tokens: list = field(default_factory=list)
     elapsed: float = 0.0
     done: bool = False
+    cut: bool = False  # the caption ran into the token limit
 
     @property
     def label(self) -> str:
@@ -390,6 +391,7 @@ def run_caption_cell(wrapper, image, cell: CaptionCell) -> CaptionCell:
     start = time.perf_counter()
     result = wrapper.caption(image, cell.options, cell.seed)
     cell.text, cell.tokens, cell.elapsed, cell.done = result.text, result.tokens, time.perf_counter() - start, True
+    cell.cut = result.cut
     return cell
 
 

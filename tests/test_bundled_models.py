@@ -45,6 +45,19 @@ def test_bundled_captioner_names_the_object_and_scene_of_an_unseen_picture(regis
     assert sum(right) >= 4, f"captioned {told}"
 
 
+def test_a_caption_cut_by_the_token_limit_says_so(registry, tmp_path):
+    from playground.run import run_task
+
+    path = tmp_path / "cat.png"
+    world.render(PICTURES[0]).save(path)
+    whole = run_task(registry, "captioning", {"image": str(path)}, seed=0)
+    assert not whole.result.cut and "cut off" not in whole.status, whole.status
+    assert world.parse_caption(whole.output)["object"] == "cat"
+    short = run_task(registry, "captioning", {"image": str(path)}, options={"max_new_tokens": 3}, seed=0)
+    assert short.result.cut and len(short.output.split()) <= 3
+    assert "cut off at the 3-token limit" in short.status, short.status
+
+
 def test_shapes_text_to_image_draws_what_the_prompt_says(registry):
     t2i = registry.load("text_to_image", "bundled/shapes-sd")  # the second bundled choice
     assert type(t2i.pipe).__name__ == "StableDiffusionPipeline" and t2i.native_size == 64

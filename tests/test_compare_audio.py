@@ -80,6 +80,10 @@ def test_compare_caption_samples_reproducibly_with_confidences(client, tmp_path)
     assert all(0 < t["probability"] <= 1 for d in data for t in d["tokens"])
     assert cards.count('class="token"') >= sum(len(d["tokens"]) for d in data)
     assert table["data"][0][0] == "all captions"
+    # A caption the token limit cut says so on its card and in its data.
+    short = dict(kwargs, temperatures="0", samples=1, max_new_tokens=3)
+    cards, _, data, _ = client.predict(**short)
+    assert data[0]["cut_at_token_limit"] and "cut off at the 3-token limit" in cards
 
 
 @pytest.mark.parametrize(

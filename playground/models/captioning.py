@@ -17,6 +17,7 @@ class Caption:
 
     text: str
     tokens: list[tuple[str, float]]
+    cut: bool = False  # the caption ran into the token limit before the model ended it
 
 
 class CaptionOptions(Options):
@@ -95,7 +96,10 @@ class TransformersCaptioner(ModelWrapper):
                 if sampler
                 else self._token_probabilities(out, sequence)
             )
-            return Caption(text, tokens)
+            ends = self.model.generation_config.eos_token_id
+            ends = set(ends if isinstance(ends, (list, tuple)) else [ends])
+            cut = len(out.scores) >= options.max_new_tokens and int(sequence[-1]) not in ends
+            return Caption(text, tokens, cut)
 
     def _token_probabilities(self, out, sequence) -> list[tuple[str, float]]:
         import torch
@@ -159,8 +163,10 @@ def _with_picture(inputs: dict) -> dict:
 
 def _captioned(run) -> str:
     picture = run.inputs["picture"]
+    limit = run.options.max_new_tokens
+    cut = f"cut off at the {limit}-token limit (raise Max caption tokens to read on) · " if run.result.cut else ""
     return (
-        f"Captioned a {picture.width}×{picture.height} image in {run.seconds:.2f} s · "
+        f"Captioned a {picture.width}×{picture.height} image in {run.seconds:.2f} s · {cut}"
         f"{run.wrapper.model_id} on {run.wrapper.device}"
     )
 

@@ -55,6 +55,8 @@ def caption_cards(cells) -> str:
             )
         else:
             body, foot = html.escape(c.text) or "(the model produced no caption)", f"made in {c.elapsed:.2f} s"
+        if c.done and c.cut:
+            foot += f" · cut off at the {c.options.max_new_tokens}-token limit"
         cards.append(card(c.label, body, foot))
     legend = " ".join(
         f'<span class="token" style="background:{colour}">{html.escape(name)}</span>'
@@ -207,5 +209,6 @@ def _caption_record(cell) -> dict:
         "sample": cell.sample,
         "seed": cell.seed,
         "caption": cell.text,
+        "cut_at_token_limit": cell.cut,
         "tokens": [{"token": t, "probability": round(p, 4)} for t, p in cell.tokens],
     }
