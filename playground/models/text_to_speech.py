@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from playground import bundled
 from playground.errors import UserError
@@ -57,7 +57,48 @@ class SpeechOptions(Options):
     """How much the length of each sound varies: a VITS voice's duration noise (Piper's noise width); Bark's coarse sampling temperature."""
 
 
-class PiperTTS(ModelWrapper):
+class SentenceVoice(ModelWrapper):
+    """A voice that speaks a text one sentence at a time (Piper, transformers): ``_sentences`` makes each
+    sentence's samples in turn, and ``synthesize`` joins them, checks for a stop before each sentence and hands
+    each to ``on_sentence`` as soon as it exists, so a page can play it while the rest is made."""
+
+    sample_rate: int
+
+    def synthesize(
+        self,
+        text: str,
+        options: SpeechOptions,
+        seed: int = 0,
+        reference_audio: str | None = None,
+        on_sentence: Callable[[Speech], None] | None = None,
+    ) -> Speech:
+        """Speak ``text``. The same seed gives the same audio."""
+        import contextlib
+
+        import numpy as np
+
+        refuse_reference(self.model_id, reference_audio)
+        chunks = []
+        with self.in_use(), contextlib.closing(self._sentences(text, options, seed)) as sentences:
+            while True:
+                raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
+                samples = next(sentences, None)
+                if samples is None:
+                    break
+                chunks.append(samples)
+                if on_sentence is not None and samples.size:
+                    on_sentence(Speech(self.sample_rate, samples))
+        chunks = [c for c in chunks if c.size]
+        if not chunks:
+            raise UserError("The text has nothing that can be spoken; type some words.")
+        return Speech(self.sample_rate, np.concatenate(chunks))
+
+    def _sentences(self, text: str, options: SpeechOptions, seed: int) -> Iterator:
+        """Each sentence's 16-bit samples in turn (empty where it has nothing to say)."""
+        raise NotImplementedError
+
+
+class PiperTTS(SentenceVoice):
     """A Piper voice: an ``.onnx`` file with its ``.onnx.json`` config beside it."""
 
     task = "text_to_speech"
@@ -89,43 +130,26 @@ class PiperTTS(ModelWrapper):
     def _release(self) -> None:
         self.voice = None
 
-    def synthesize(
-        self,
-        text: str,
-        options: SpeechOptions,
-        seed: int = 0,
-        reference_audio: str | None = None,
-        on_sentence: Callable[[Speech], None] | None = None,
-    ) -> Speech:
-        """Speak ``text``; sentences are synthesized one by one and joined. The same seed gives the same audio.
+    @property
+    def sample_rate(self) -> int:
+        return int(self.voice.config.sample_rate)
 
-        ``on_sentence`` gets each sentence's audio as soon as it exists, so a page can play it while the rest is made.
-        """
+    def _sentences(self, text: str, options: SpeechOptions, seed: int) -> Iterator:
         import dataclasses
 
-        import numpy as np
         from piper import SynthesisConfig
 
-        refuse_reference(self.model_id, reference_audio)
-        with self.in_use():
-            config = SynthesisConfig(
-                length_scale=self.voice.config.length_scale / options.rate,
-                noise_scale=options.expressiveness,
-                noise_w_scale=options.rhythm_variation,
-            )
-            voice = dataclasses.replace(self.voice, session=SeededSession(self.voice.session, seed))
-            chunks = []
-            for chunk in voice.synthesize(text, syn_config=config):  # a sentence at a time
-                raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
-                chunks.append(chunk.audio_int16_array)
-                if on_sentence is not None and chunks[-1].size:
-                    on_sentence(Speech(self.voice.config.sample_rate, chunks[-1]))
-        if not chunks:
-            raise UserError("The text has nothing that can be spoken; type some words.")
-        return Speech(self.voice.config.sample_rate, np.concatenate(chunks))
+        config = SynthesisConfig(
+            length_scale=self.voice.config.length_scale / options.rate,
+            noise_scale=options.expressiveness,
+            noise_w_scale=options.rhythm_variation,
+        )
+        voice = dataclasses.replace(self.voice, session=SeededSession(self.voice.session, seed))
+        for chunk in voice.synthesize(text, syn_config=config):  # a sentence at a time
+            yield chunk.audio_int16_array
 
 
-class TransformersTTS(ModelWrapper):
+class TransformersTTS(SentenceVoice):
     """A transformers text-to-waveform model: VITS voices (``facebook/mms-tts-*``) and Bark (``suno/bark-small``)."""
 
     task = "text_to_speech"
@@ -173,31 +197,15 @@ class TransformersTTS(ModelWrapper):
             return int(self.model.generation_config.sample_rate)
         return int(self.model.config.sampling_rate)
 
-    def synthesize(
-        self,
-        text: str,
-        options: SpeechOptions,
-        seed: int = 0,
-        reference_audio: str | None = None,
-        on_sentence: Callable[[Speech], None] | None = None,
-    ) -> Speech:
-        """Speak ``text`` sentence by sentence; the seed drives all of the model's noise, so it repeats exactly."""
+    def _sentences(self, text: str, options: SpeechOptions, seed: int) -> Iterator:
+        """Sentence by sentence; the seed drives all of the model's noise, so it repeats exactly."""
         import numpy as np
 
-        refuse_reference(self.model_id, reference_audio)
-        with self.in_use():
-            speak = self._bark if self.model.config.model_type == "bark" else self._vits
-            with seeded_torch(seed, self.device.type):
-                chunks = []
-                for sentence in split_sentences(text):
-                    raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
-                    chunks.append(speak(sentence, options))
-                    if on_sentence is not None and chunks[-1] is not None and chunks[-1].size:
-                        on_sentence(Speech(self.sample_rate, to_int16(chunks[-1])))
-            chunks = [c for c in chunks if c is not None and c.size]
-        if not chunks:
-            raise UserError("The text has nothing that can be spoken; type some words.")
-        return Speech(self.sample_rate, to_int16(np.concatenate(chunks)))
+        speak = self._bark if self.model.config.model_type == "bark" else self._vits
+        with seeded_torch(seed, self.device.type):
+            for sentence in split_sentences(text):
+                samples = speak(sentence, options)
+                yield to_int16(samples) if samples is not None else np.zeros(0, np.int16)
 
     def _vits(self, sentence: str, options: SpeechOptions):
         import torch
