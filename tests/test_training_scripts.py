@@ -188,6 +188,20 @@ def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(pic
         "trailing",
     )
     assert text2image.make_noise_scheduler("pictures").alphas_cumprod[-1] == 0
+    # The latents carry two coordinate ramps beside the picture's 8 channels; the exported VAE's decoder
+    # ignores them exactly, and its encoder leaves them at 0.
+    from diffusers import AutoencoderKL
+
+    assert pipe.unet.config.in_channels == pipe.vae.config.latent_channels == 10
+    source = AutoencoderKL.from_pretrained(picture_vae_dir).eval()
+    with torch.no_grad():
+        z = torch.randn(1, 8, 16, 16, generator=torch.Generator().manual_seed(0))
+        ramps = text2image.coordinate_ramps(1, 16, 16)
+        assert torch.equal(source.decode(z).sample, pipe.vae.decode(torch.cat([z, 5 * ramps], 1)).sample)
+        picture = torch.rand(1, 3, 128, 128) * 2 - 1
+        mean = pipe.vae.encode(picture).latent_dist.mean
+        assert torch.equal(mean[:, :8], source.encode(picture).latent_dist.mean) and not mean[:, 8:].any()
+    assert ramps[0, 0, 0, 0] < 0 < ramps[0, 0, 0, -1] and ramps[0, 1, 0, 0] < 0 < ramps[0, 1, -1, 0]
     pipe.scheduler.set_timesteps(20)
     assert int(pipe.scheduler.timesteps[0]) == 999
     # The export records where in its schedule it was taken, and what the model predicts.

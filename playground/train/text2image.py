@@ -164,29 +164,75 @@ def encode_prompts(tokenizer, texts: list[str]) -> torch.Tensor:
     ).input_ids
 
 
+def coordinate_ramps(n: int, height: int, width: int) -> torch.Tensor:
+    """``n`` copies of a left-to-right and a top-to-bottom ramp, each of unit variance (the latents' scale)."""
+    x = torch.linspace(-1, 1, width).view(1, 1, 1, width).expand(n, 1, height, width)
+    y = torch.linspace(-1, 1, height).view(1, 1, height, 1).expand(n, 1, height, width)
+    return torch.cat([x, y], dim=1) * 3**0.5
+
+
+def with_coordinate_channels(vae, extra: int):
+    """The VAE with ``extra`` more latent channels that its encoder leaves at 0 and its decoder ignores (zero
+    weights), so a pipeline's latents can carry coordinate ramps beside the picture's own channels."""
+    from diffusers import AutoencoderKL
+
+    if extra == 0:
+        return vae
+    base = vae.config.latent_channels
+    wide = AutoencoderKL.from_config({**vae.config, "latent_channels": base + extra})
+    state = wide.state_dict()
+    for name, old in vae.state_dict().items():
+        new = torch.zeros_like(state[name])
+        if name.startswith(("encoder.conv_out", "quant_conv")):  # outputs: means, then log-variances
+            for half in range(2):
+                rows = slice(half * base, (half + 1) * base)
+                wide_rows = slice(half * (base + extra), half * (base + extra) + base)
+                if name.startswith("quant_conv") and old.dim() == 4:
+                    for col_half in range(2):
+                        cols = slice(col_half * base, (col_half + 1) * base)
+                        wide_cols = slice(col_half * (base + extra), col_half * (base + extra) + base)
+                        new[wide_rows, wide_cols] = old[rows, cols]
+                else:
+                    new[wide_rows] = old[rows]
+        elif name.startswith("post_quant_conv"):
+            new[tuple(slice(0, d) for d in old.shape)] = old
+        elif name.startswith("decoder.conv_in.weight"):
+            new[:, :base] = old
+        else:
+            new = old
+        state[name] = new
+    wide.load_state_dict(state)
+    return wide
+
+
 def cached_latents(
     vae_dir: Path, dataset_size: int, cache_dir: Path, world: str | World = "shapes"
 ) -> tuple[torch.Tensor, list]:
-    """Scaled VAE latents (posterior means) + items of the training set,
-    encoded once and cached keyed by the VAE weights and dataset size."""
+    """Scaled VAE latents (posterior means) + items of the training set, encoded once and cached keyed by the VAE
+    weights and dataset size; with the world's coordinate ramps appended as the last channels."""
     from diffusers import AutoencoderKL
 
     world = get_world(world)
+    picture_channels = world.unet["in_channels"] - world.coordinate_channels
     weights = next(vae_dir.glob("*.safetensors"))
     key = hashlib.sha1(weights.read_bytes()).hexdigest()[:12]
     path = cache_dir / f"latents-{key}-{dataset_size}.pt"
     items, images = world.make_dataset(dataset_size, world.train_seed, "train")
     if path.exists():
-        return torch.load(path), items
-    vae = AutoencoderKL.from_pretrained(vae_dir).eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(images), 64):
-            out.append(vae.encode(images_to_tensor(images[i : i + 64])).latent_dist.mean)
-    latents = torch.cat(out) * vae.config.scaling_factor
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(latents, path)
-    print(f"encoded {len(latents)} latents -> {path} (std {latents.std():.3f})", flush=True)
+        latents = torch.load(path)
+    else:
+        vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), 64):
+                out.append(vae.encode(images_to_tensor(images[i : i + 64])).latent_dist.mean)
+        latents = torch.cat(out)[:, :picture_channels] * vae.config.scaling_factor  # a widened VAE's zeros go
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(latents, path)
+        print(f"encoded {len(latents)} latents -> {path} (std {latents.std():.3f})", flush=True)
+    if world.coordinate_channels:
+        n, _, height, width = latents.shape
+        latents = torch.cat([latents[:, :picture_channels], coordinate_ramps(n, height, width)], dim=1)
     return latents, items
 
 
@@ -215,8 +261,11 @@ def build_pipeline(vae_dir: Path, unet, text_encoder, tokenizer, world: str | Wo
     """Assemble a StableDiffusionPipeline from trained parts."""
     from diffusers import AutoencoderKL, StableDiffusionPipeline
 
+    world = get_world(world)
+    vae = AutoencoderKL.from_pretrained(vae_dir)
+    extra = world.unet["in_channels"] - vae.config.latent_channels  # the coordinate channels, if not there yet
     return StableDiffusionPipeline(
-        vae=AutoencoderKL.from_pretrained(vae_dir),
+        vae=with_coordinate_channels(vae, extra),
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
