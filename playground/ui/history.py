@@ -384,9 +384,8 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
         file_settings = {n for n in card.get("settings") or {} if isinstance(fields.get(n), FILE_COMPONENTS)}
         return run_log.replay_settings(card, file_settings, user=user)
 
-    def updates_for(card, names, user):
-        """{component: value} for the card's settings whose names are in ``names`` (None: all)."""
-        settings, _ = settings_of(card, user)
+    def updates_for(card, settings, names=None):
+        """{component: value} for those of the card's ``settings`` whose names are in ``names`` (None: all)."""
         fields = fields_of(card)
         return {fields[n]: v for n, v in settings.items() if n in fields and (names is None or n in names)}
 
@@ -395,17 +394,18 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
             raise gr.Error("Open a run or drop a file first.", print_exception=False)
         if card["task"] not in targets:
             raise gr.Error(f"This app has no {card['task']} tab to send these settings to.", print_exception=False)
-        changes = {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, FIRST, viewer(request))}
+        settings, _ = settings_of(card, viewer(request))
+        changes = {tabs: gr.Tabs(selected=card["task"]), **updates_for(card, settings, FIRST)}
         endpoint = endpoint_for(card, targets)
         if endpoint and endpoint.tab and card["task"] in sub_tabs:  # and the inner tab of the endpoint
             changes[sub_tabs[card["task"]]] = gr.Tabs(selected=endpoint.tab)
         return changes
 
     def use_rest(card, request: gr.Request):
-        user = viewer(request)
-        changes = updates_for(card, None, user)
-        settings, missing = settings_of(card, user)
-        skipped = [n for n in settings if n not in fields_of(card)]
+        settings, missing = settings_of(card, viewer(request))  # read once: it checks the card's input files
+        changes = updates_for(card, settings)
+        fields = fields_of(card)
+        skipped = [n for n in settings if n not in fields]
         compared = card.get("kind") == "compare"
         where = "open “Compare settings” and press its button" if compared else "press the tab's button"
         message = f"Restored {len(changes)} settings from run {card['run_id']}: {where} to run it again."
