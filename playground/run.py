@@ -35,10 +35,9 @@ class Run:
     @property
     def status(self) -> str:
         """The line under the result: what was made, how fast, with which model, on which device."""
-        if self.spec.status is not None:
-            return self.spec.status(self)
+        made = self.spec.status(self) if self.spec.status is not None else f"Done in {self.seconds:.2f} s"
         seed = f" · seed {self.seed}" if self.seed is not None else ""
-        return f"Done in {self.seconds:.2f} s{seed} · {self.wrapper.model_id} on {self.wrapper.device}"
+        return f"{made}{seed} · {self.wrapper.model_id} on {self.wrapper.device}"
 
     @property
     def output(self) -> Any:

@@ -25,17 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from playground.eval.common import (
-    DEFAULT_GUIDANCE,
-    DEFAULT_STEPS,
-    MODELS_DIR,
-    caption_images,
-    eval_arguments,
-    generate,
-    load_models,
-    seconds_per_call,
-    share,
-)
+from playground.eval import common
 from playground.shapes.reader import read_image
 from playground.shapes.world import (
     EVAL_SEED,
@@ -46,8 +36,8 @@ from playground.shapes.world import (
     sample_attributes,
 )
 
-SD_DIR = MODELS_DIR / "shapes-sd"
-CAPTIONER_DIR = MODELS_DIR / "shapes-captioner"
+SD_DIR = common.MODELS_DIR / "shapes-sd"
+CAPTIONER_DIR = common.MODELS_DIR / "shapes-captioner"
 KEYS = ("colour", "shape", "background")
 
 BARS = {
@@ -83,45 +73,45 @@ def run(
     n: int = 64,
     sd_dir: Path = SD_DIR,
     captioner_dir: Path = CAPTIONER_DIR,
-    steps: int = DEFAULT_STEPS,
-    guidance: float = DEFAULT_GUIDANCE,
+    steps: int = common.DEFAULT_STEPS,
+    guidance: float = common.DEFAULT_GUIDANCE,
     threads: int = 2,
 ) -> dict[str, float]:
     """Compute and print every figure; return them as a dict."""
-    pipe, processor, cap_model = load_models(Path(sd_dir), Path(captioner_dir), threads)
+    pipe, processor, cap_model = common.load_models(Path(sd_dir), Path(captioner_dir), threads)
     res: dict[str, float] = {}
 
     def adherence(attrs, images):
-        return share(attrs, [read_image(im) for im in images], KEYS)
+        return common.share(attrs, [read_image(im) for im in images], KEYS)
 
     seen = eval_prompts(n, "train")
     held = eval_prompts(max(8, n // 4), "heldout")
     seen_prompts = [caption(a) for a in seen]
-    img_default = generate(pipe, seen_prompts, guidance, steps, EVAL_SEED)
+    img_default = common.generate(pipe, seen_prompts, guidance, steps, EVAL_SEED)
     res["t2i_default"] = adherence(seen, img_default)
-    res["t2i_guidance_1"] = adherence(seen, generate(pipe, seen_prompts, 1.0, steps, EVAL_SEED))
-    res["t2i_heldout"] = adherence(held, generate(pipe, [caption(a) for a in held], guidance, steps, EVAL_SEED))
+    res["t2i_guidance_1"] = adherence(seen, common.generate(pipe, seen_prompts, 1.0, steps, EVAL_SEED))
+    res["t2i_heldout"] = adherence(held, common.generate(pipe, [caption(a) for a in held], guidance, steps, EVAL_SEED))
     rng = np.random.default_rng(EVAL_SEED)
     junk_prompts = [_junk(p, rng) for p in seen_prompts[: max(8, n // 2)]]
-    res["t2i_unknown_words"] = adherence(seen, generate(pipe, junk_prompts, guidance, steps, EVAL_SEED))
+    res["t2i_unknown_words"] = adherence(seen, common.generate(pipe, junk_prompts, guidance, steps, EVAL_SEED))
 
     # Captioner on fresh renders (any size, new positions).
     cap_seen = eval_prompts(4 * n, "train", size=None, seed=EVAL_SEED + 1)
     cap_held = eval_prompts(n, "heldout", size=None, seed=EVAL_SEED + 2)
     for name, attrs in (("captioner", cap_seen), ("captioner_heldout", cap_held)):
-        caps = caption_images(processor, cap_model, [render(a) for a in attrs])
-        res[name] = share(attrs, [parse_caption(c) for c in caps], KEYS)
+        caps = common.caption_images(processor, cap_model, [render(a) for a in attrs])
+        res[name] = common.share(attrs, [parse_caption(c) for c in caps], KEYS)
         if name == "captioner":
             res["captioner_exact"] = float(np.mean([c == caption(a) for a, c in zip(attrs, caps)]))
 
     # Round trip: prompt -> generated image -> caption.
-    caps = caption_images(processor, cap_model, img_default)
-    res["round_trip"] = share(seen, [parse_caption(c) for c in caps], KEYS)
+    caps = common.caption_images(processor, cap_model, img_default)
+    res["round_trip"] = common.share(seen, [parse_caption(c) for c in caps], KEYS)
 
     # Latency, batch of one, after a warm-up call.
     prompt, img = seen_prompts[0], img_default[0]
-    res["sec_per_image"] = seconds_per_call(lambda i: generate(pipe, [prompt], guidance, steps, i), 3)
-    res["sec_per_caption"] = seconds_per_call(lambda _: caption_images(processor, cap_model, [img]), 10)
+    res["sec_per_image"] = common.seconds_per_call(lambda i: common.generate(pipe, [prompt], guidance, steps, i), 3)
+    res["sec_per_caption"] = common.seconds_per_call(lambda _: common.caption_images(processor, cap_model, [img]), 10)
 
     _print(res, n, steps, guidance)
     return res
@@ -150,7 +140,7 @@ def _print(res: dict[str, float], n: int, steps: int, guidance: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    a = eval_arguments(__doc__, 64, SD_DIR, CAPTIONER_DIR).parse_args(argv)
+    a = common.eval_arguments(__doc__, 64, SD_DIR, CAPTIONER_DIR).parse_args(argv)
     run(a.n, Path(a.sd), Path(a.captioner), a.steps, a.guidance, a.threads)
 
 

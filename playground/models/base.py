@@ -90,6 +90,27 @@ class ModelWrapper:
         """What to pass as ``use_safetensors``: True (refuse pickles) unless ``--allow-pickle`` was given."""
         return None if self.policy.allow_pickle else True
 
+    @property
+    def pretrained_kwargs(self) -> dict:
+        """What each ``from_pretrained`` of this model gets: its dtype, whether its own code may run, and
+        whether pickled weights are refused."""
+        return dict(
+            dtype=self.device.torch_dtype,
+            trust_remote_code=self.trust_remote_code,
+            use_safetensors=self.use_safetensors,
+        )
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Turn whatever a library raises while loading this model into one plain sentence naming it (a
+        ``UserError`` already is one)."""
+        try:
+            yield
+        except UserError:
+            raise
+        except Exception as exc:
+            raise load_error(exc, self.model_id) from exc
+
     @classmethod
     def claims(cls, source: str) -> bool:
         """Whether this backend can load ``source``; the first claiming backend wins."""

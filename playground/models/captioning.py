@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from playground import bundled
 from playground.errors import UserError
-from playground.models.base import ModelWrapper, load_error
+from playground.models.base import ModelWrapper
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Options, option
 
@@ -40,7 +40,7 @@ class TransformersCaptioner(ModelWrapper):
         import transformers
         from transformers import AutoConfig, AutoProcessor
 
-        try:
+        with self.loading():
             config = AutoConfig.from_pretrained(self.source, trust_remote_code=self.trust_remote_code)
             self.processor = AutoProcessor.from_pretrained(self.source, trust_remote_code=self.trust_remote_code)
             if config.model_type == "vision-encoder-decoder":
@@ -49,14 +49,7 @@ class TransformersCaptioner(ModelWrapper):
                 model_class = transformers.BlipForConditionalGeneration
             else:
                 model_class = transformers.AutoModelForImageTextToText
-            self.model = model_class.from_pretrained(
-                self.source,
-                dtype=self.device.torch_dtype,
-                trust_remote_code=self.trust_remote_code,
-                use_safetensors=self.use_safetensors,
-            )
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
+            self.model = model_class.from_pretrained(self.source, **self.pretrained_kwargs)
         self.model.to(self.device.type).eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
 
@@ -164,11 +157,8 @@ def _with_picture(inputs: dict) -> dict:
 def _captioned(run) -> str:
     picture = run.inputs["picture"]
     limit = run.options.max_new_tokens
-    cut = f"cut off at the {limit}-token limit (raise Max caption tokens to read on) · " if run.result.cut else ""
-    return (
-        f"Captioned a {picture.width}×{picture.height} image in {run.seconds:.2f} s · {cut}"
-        f"{run.wrapper.model_id} on {run.wrapper.device}"
-    )
+    cut = f" · cut off at the {limit}-token limit (raise Max caption tokens to read on)" if run.result.cut else ""
+    return f"Captioned a {picture.width}×{picture.height} image in {run.seconds:.2f} s{cut}"
 
 
 def _check(wrapper, shared) -> str:

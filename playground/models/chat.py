@@ -20,7 +20,7 @@ from typing import Iterator
 from playground import bundled
 from playground.devices import Device, serial_torch_on_this_thread
 from playground.errors import UserError
-from playground.models.base import ModelWrapper, load_error
+from playground.models.base import ModelWrapper
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Options, option
 
@@ -196,7 +196,7 @@ class LlamaCppChat(TokenLoopChat):
         self._pieces: dict[int, str] = {}
         threads = max(1, (os.cpu_count() or 1))
         n_ctx_seq = self.context_limit + MAX_NEW_TOKENS
-        try:
+        with self.loading():
             # this context only tokenizes and holds the model: replies decode on the batch decoder's context
             self._llm = Llama(
                 model_path=self.source,
@@ -213,8 +213,6 @@ class LlamaCppChat(TokenLoopChat):
                 n_ctx_seq,
                 threads=lambda: 1 if self.budget.others_computing_on_cpu(self) else threads,
             )
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
@@ -284,16 +282,9 @@ class TransformersChat(TokenLoopChat):
         source = self.source
         if source.endswith(".gguf"):
             source = str(self._converted_gguf(Path(source)))
-        try:
+        with self.loading():
             self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=self.trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                source,
-                dtype=self.device.torch_dtype,
-                trust_remote_code=self.trust_remote_code,
-                use_safetensors=self.use_safetensors,
-            )
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
+            self.model = AutoModelForCausalLM.from_pretrained(source, **self.pretrained_kwargs)
         if not getattr(self.tokenizer, "chat_template", None):
             raise UserError(f"Model '{self.model_id}' has no chat template, so it cannot be used for chat.")
         self.model.to(self.device.type).eval()
@@ -318,11 +309,9 @@ class TransformersChat(TokenLoopChat):
             return target
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        try:
+        with self.loading():
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
         # The weights are already de-quantized to fp32; the GGUF marker only blocks saving.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -471,10 +460,7 @@ def _reply(wrapper, inputs, options, seed, job) -> Reply:
 def _replied(run) -> str:
     tokens = len(run.result.steps)
     rate = tokens / run.seconds if run.seconds else 0.0
-    return (
-        f"{tokens} tokens in {run.seconds:.1f} s ({rate:.1f} tokens/s) · seed {run.seed} · "
-        f"{run.wrapper.model_id} on {run.wrapper.device}"
-    )
+    return f"{tokens} tokens in {run.seconds:.1f} s ({rate:.1f} tokens/s)"
 
 
 def _kept(inputs, result) -> Kept:

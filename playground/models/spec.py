@@ -108,9 +108,10 @@ class TaskSpec:
 
     ``run(wrapper, inputs, options, seed, job)`` is the task's model call, given checked inputs (``check_inputs``: the
     default checks each ``Input``; a task with cross-field rules passes its own). ``keep(inputs, result)`` says what
-    History keeps, ``status(run)`` is the line under the result, and ``output(result)`` the value the API and the
-    generic tab return. ``check(wrapper, shared)`` runs the tiny ``--check`` input and returns what it made;
-    ``check_after`` names tasks whose check must run first (their output lands in ``shared``).
+    History keeps, ``status(run)`` says what was made and how fast (the line under the result adds the seed, the
+    model and the device), and ``output(result)`` the value the API and the generic tab return.
+    ``check(wrapper, shared)`` runs the tiny ``--check`` input and returns what it made; ``check_after`` names
+    tasks whose check must run first (their output lands in ``shared``).
     """
 
     name: str

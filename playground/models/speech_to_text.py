@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playground import bundled
 from playground.jobs import raise_if_stopped
-from playground.models.base import ModelWrapper, load_error
+from playground.models.base import ModelWrapper
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Options, option
 
@@ -78,7 +78,7 @@ class FasterWhisperSTT(ModelWrapper):
 
         compute = "int8" if self.device.type == "cpu" else "float16"
         device = "cuda" if self.device.type == "cuda" else "cpu"
-        try:
+        with self.loading():
             self.model = WhisperModel(
                 self.source,
                 device=device,
@@ -86,8 +86,6 @@ class FasterWhisperSTT(ModelWrapper):
                 cpu_threads=ctranslate2_threads(),
                 local_files_only=not Path(self.source).exists() and _offline(),
             )
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
 
     def _release(self) -> None:
         self.model = None
@@ -127,7 +125,7 @@ class TransformersASR(ModelWrapper):
     def load(self) -> None:
         from transformers import pipeline
 
-        try:
+        with self.loading():
             self.pipe = pipeline(
                 "automatic-speech-recognition",
                 model=self.source,
@@ -136,8 +134,6 @@ class TransformersASR(ModelWrapper):
                 trust_remote_code=self.trust_remote_code,
                 model_kwargs={"use_safetensors": self.use_safetensors},
             )
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
 
     def _release(self) -> None:
         self.pipe = None
@@ -232,10 +228,7 @@ def _with_samples(inputs: dict) -> dict:
 
 def _transcribed(run) -> str:
     seconds = len(run.inputs["samples"]) / SAMPLE_RATE
-    return (
-        f"{seconds:.1f} s of audio in {run.seconds:.2f} s (real-time factor {run.seconds / seconds:.2f}) · "
-        f"{run.wrapper.model_id} on {run.wrapper.device}"
-    )
+    return f"{seconds:.1f} s of audio in {run.seconds:.2f} s (real-time factor {run.seconds / seconds:.2f})"
 
 
 def _check(wrapper, shared) -> str:

@@ -11,7 +11,7 @@ from typing import Callable
 from playground import bundled
 from playground.errors import UserError
 from playground.jobs import Stopped  # noqa: F401  (the remote wrapper and the tabs import it from here)
-from playground.models.base import ModelWrapper, load_error
+from playground.models.base import ModelWrapper
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Options, option
 
@@ -55,15 +55,8 @@ class DiffusersText2Image(ModelWrapper):
     def load(self) -> None:
         from diffusers import AutoPipelineForText2Image
 
-        try:
-            pipe = AutoPipelineForText2Image.from_pretrained(
-                self.source,
-                dtype=self.device.torch_dtype,
-                use_safetensors=self.use_safetensors,
-                trust_remote_code=self.trust_remote_code,
-            )
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
+        with self.loading():
+            pipe = AutoPipelineForText2Image.from_pretrained(self.source, **self.pretrained_kwargs)
         if hasattr(pipe, "safety_checker"):
             pipe.safety_checker = None  # local exploration tool; the user chooses the model
         pipe.set_progress_bar_config(disable=True)
@@ -235,10 +228,7 @@ def _kept(inputs, result) -> Kept:
 
 def _drawn(run) -> str:
     result = run.result
-    return (
-        f"{result.width}×{result.height}, {result.steps_done} steps in {run.seconds:.1f} s · "
-        f"seed {run.seed} · {run.wrapper.model_id} on {run.wrapper.device}"
-    )
+    return f"{result.width}×{result.height}, {result.steps_done} steps in {run.seconds:.1f} s"
 
 
 def _check(wrapper, shared) -> str:

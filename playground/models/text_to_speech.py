@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 from playground import bundled
 from playground.errors import UserError
 from playground.jobs import raise_if_stopped
-from playground.models.base import HUB_ID, ModelWrapper, load_error
+from playground.models.base import HUB_ID, ModelWrapper
 from playground.models.spec import Input, Kept, ModelSpec, TaskSpec, hub_models
 from playground.options import Options, option
 
@@ -117,15 +117,13 @@ class PiperTTS(SentenceVoice):
         config = model.with_name(model.name + ".json")
         if not model.is_file() or not config.is_file():
             raise UserError(f"A Piper voice needs both {model.name} and {config.name}; one is missing.")
-        try:
+        with self.loading():
             import onnxruntime
             from piper.config import PiperConfig
 
             providers = ["CUDAExecutionProvider"] if self.device.type == "cuda" else ["CPUExecutionProvider"]
             session = onnxruntime.InferenceSession(seeded_noise_graph(model), providers=providers)
             self.voice = PiperVoice(config=PiperConfig.from_dict(json.loads(config.read_text())), session=session)
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
 
     def _release(self) -> None:
         self.voice = None
@@ -163,28 +161,19 @@ class TransformersTTS(SentenceVoice):
     def load(self) -> None:
         from transformers import AutoConfig, AutoModelForTextToWaveform, AutoProcessor, AutoTokenizer
 
-        try:
+        with self.loading():
             config = AutoConfig.from_pretrained(self.source, trust_remote_code=self.trust_remote_code)
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
         if config.model_type not in ("vits", "bark"):
             raise UserError(
                 f"Model '{self.model_id}' is a {config.model_type} model; the transformers speech "
                 "backend speaks with VITS (MMS-TTS) and Bark models."
             )
-        try:
-            self.model = AutoModelForTextToWaveform.from_pretrained(
-                self.source,
-                dtype=self.device.torch_dtype,
-                trust_remote_code=self.trust_remote_code,
-                use_safetensors=self.use_safetensors,
-            )
+        with self.loading():
+            self.model = AutoModelForTextToWaveform.from_pretrained(self.source, **self.pretrained_kwargs)
             if config.model_type == "bark":
                 self.processor = AutoProcessor.from_pretrained(self.source)
             else:
                 self.processor = AutoTokenizer.from_pretrained(self.source)
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
         self.model.to(self.device.type).eval()
         self.natural_rate = float(getattr(config, "speaking_rate", 1.0))
 
@@ -271,17 +260,13 @@ class CoquiTTS(ModelWrapper):
                 f"Model '{self.model_id}' is a Coqui checkpoint, a pickle that can run code when loaded; "
                 "start the app with --allow-pickle if you trust it."
             )
-        try:
+        with self.loading():
             if self.source.startswith("tts_models/"):
                 api = TTS(self.source, progress_bar=False)
             else:
                 checkpoint, config = coqui_files(self.source)
                 api = TTS(model_path=str(checkpoint), config_path=str(config), progress_bar=False)
             api.to(self.device.type)
-        except UserError:
-            raise
-        except Exception as exc:
-            raise load_error(exc, self.model_id) from exc
         self.api = api
         model = api.synthesizer.tts_model
         self.natural_length = getattr(model, "length_scale", None)  # VITS voices; None for XTTS and the rest
@@ -600,8 +585,7 @@ def _kept(inputs, result) -> Kept:
 def _spoken(run) -> str:
     speech = run.result
     return (
-        f"{speech.seconds:.1f} s of speech in {run.seconds:.2f} s (real-time factor {run.seconds / speech.seconds:.2f}) · "
-        f"seed {run.seed} · {run.wrapper.model_id} on {run.wrapper.device}"
+        f"{speech.seconds:.1f} s of speech in {run.seconds:.2f} s (real-time factor {run.seconds / speech.seconds:.2f})"
     )
 
 

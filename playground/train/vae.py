@@ -19,15 +19,7 @@ from pathlib import Path
 
 import torch
 
-from playground.train.common import (
-    Logger,
-    batch_indices,
-    images_to_tensor,
-    load_checkpoint,
-    save_checkpoint,
-    setup_torch,
-    step_generator,
-)
+from playground.train import common
 from playground.train.worlds import World, add_world_arguments, get_world, run_settings
 
 
@@ -50,7 +42,7 @@ def latent_std(vae, images, batch_size: int = 64) -> float:
     """Std of posterior means over ``images`` (uint8 NHWC, for ``scaling_factor``)."""
     vae.eval()
     latents = [
-        vae.encode(images_to_tensor(images[i : i + batch_size])).latent_dist.mean
+        vae.encode(common.images_to_tensor(images[i : i + batch_size])).latent_dist.mean
         for i in range(0, len(images), batch_size)
     ]
     return float(torch.cat(latents).std())
@@ -81,7 +73,7 @@ def train(
     world, out_dir, ckpt_dir, steps, batch_size, dataset_size = run_settings(
         "vae", world, out_dir, ckpt_dir, steps, batch_size, dataset_size
     )
-    setup_torch(seed)
+    common.setup_torch(seed)
     ckpt_path = ckpt_dir / "ckpt.pt"
     # uint8 images, converted per batch: 128x128 floats for the whole set would be gigabytes.
     _, images = world.make_dataset(dataset_size, world.train_seed, "train")
@@ -96,18 +88,18 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * (0.1 + 0.9 * (1 - s / max(steps, 1)))
     )
-    start = load_checkpoint(ckpt_path, model=vae, opt=opt, sched=sched)
+    start = common.load_checkpoint(ckpt_path, model=vae, opt=opt, sched=sched)
     print(
         f"vae ({world.name}): {sum(p.numel() for p in vae.parameters()) / 1e6:.2f}M params, start step {start}/{steps}",
         flush=True,
     )
-    logger = Logger(log_every, steps)
+    logger = common.Logger(log_every, steps)
     vae.train()
     for step in range(start + 1, steps + 1):
-        x = images_to_tensor(images[batch_indices(len(images), batch_size, seed, step).numpy()])
+        x = common.images_to_tensor(images[common.batch_indices(len(images), batch_size, seed, step).numpy()])
         post = vae.encode(x).latent_dist
         # Reparameterised sample with a step-seeded generator (reproducible).
-        z = post.sample(generator=step_generator(seed, step))
+        z = post.sample(generator=common.step_generator(seed, step))
         recon = vae.decode(z).sample
         mse = torch.nn.functional.mse_loss(recon, x)
         kl = post.kl().mean() / z[0].numel()  # per latent element
@@ -119,7 +111,7 @@ def train(
         sched.step()
         logger.log(step, mse=mse.item(), kl=kl.item())
         if step % ckpt_every == 0 or step == steps:
-            save_checkpoint(ckpt_path, step, model=vae, opt=opt, sched=sched)
+            common.save_checkpoint(ckpt_path, step, model=vae, opt=opt, sched=sched)
 
     std = latent_std(vae, images[:2048])
     vae.register_to_config(scaling_factor=1.0 / std)
