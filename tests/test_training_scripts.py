@@ -3,6 +3,7 @@ and writes a folder that the standard diffusers / transformers loaders
 accept.  Keeps the scripts alive; says nothing about model quality."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from playground.shapes.world import Attributes, render  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +261,49 @@ def test_unknown_world_is_refused_by_name():
 
     with pytest.raises(ValueError, match="Unknown world: 'castles'"):
         get_world("castles")
+
+
+def test_picture_captioner_trains_on_what_the_bundled_model_draws(tmp_path):
+    """``--generated-from``: the bundled text-to-image folder draws training-split pictures; those the pixel reader
+    reads back as prompted are kept (cached), and a share of each batch comes from them."""
+    import dataclasses
+
+    from playground.eval.picture_reader import read_image
+    from playground.train import captioner
+    from playground.train.worlds import get_world
+    from playground.world import HELD_OUT_PAIRS
+
+    font_or_skip()
+    world = dataclasses.replace(get_world("pictures"), cache=tmp_path / "cache")
+    sd = ASSETS / "models" / "picture-sd"
+    items, images = captioner.generated_pictures(world, sd, 8, seed=0)
+    assert 4 <= len(items) == len(images) <= 8 and images.shape[1:] == (128, 128, 3)
+    for item, image in zip(items, images):
+        assert item.pair not in HELD_OUT_PAIRS
+        read = read_image(image)
+        assert [read[k] for k in ("object", "scene", "size", "position")] == [
+            item.object,
+            item.scene,
+            item.size,
+            item.position,
+        ]
+    (cache,) = (tmp_path / "cache").glob("captioner-generated-*.npz")
+    again_items, again = captioner.generated_pictures(world, sd, 8, seed=0)  # from the cache
+    assert again_items == items and (again == images).all()
+    captioner.train(
+        tmp_path / "cap",
+        steps=2,
+        batch_size=4,
+        dataset_size=8,
+        ckpt_dir=tmp_path / "ckpt",
+        world=world,
+        generated_from=sd,
+        generated_count=8,
+        generated_share=0.5,
+        log_every=1,
+    )
+    assert (tmp_path / "cap" / "model.safetensors").is_file()
+    with pytest.raises(ValueError, match="needs the pictures world"):
+        captioner.generated_pictures(get_world("shapes"), sd, 8, seed=0)
+    with pytest.raises(ValueError, match="--generated-share must be at least 0 and below 1, got 1.5"):
+        captioner.train(tmp_path / "x", steps=1, world=world, generated_from=sd, generated_share=1.5)

@@ -35,6 +35,7 @@ class World:
     captioner: dict  # width, vision_layers, text_layers, patch_size
     cache: Path  # checkpoints and cached latents of this world's runs
     blur: float = 0.0  # share of captioner training images blurred like a decoded latent
+    shift: int = 0  # captioner training images moved by up to this many pixels (a drawn object can sit off its row)
     # Extra settings of the diffusion noise schedule (both the training and the shipped sampling scheduler).
     noise_schedule: dict = field(default_factory=dict)
     # Latent channels that hold a fixed x and y ramp instead of picture content (the VAE's decoder ignores them).
@@ -120,6 +121,9 @@ def _pictures() -> World:
         captioner=dict(width=128, vision_layers=4, text_layers=2, patch_size=16),
         cache=CACHE_DIR / "pictures",
         blur=0.5,
+        # The text-to-image model draws some objects up to ~10 px above row 100 (and sways a little); a captioner
+        # that only saw them standing on row 100 named a drawn small car in the snow "a big boat".
+        shift=12,
         # v-prediction on a schedule rescaled to zero terminal SNR, sampled from t = 999 ("trailing"). With
         # Stable Diffusion's own schedule (epsilon, terminal SNR 0.0047) the noisiest training latents still carry
         # the picture's low frequencies, so the model learnt to read where the object sits from the starting noise
