@@ -223,7 +223,9 @@ def test_eval_table_marks_each_bar(capsys):
     out = capsys.readouterr().out
     assert out.count("PASS") == sum(higher for _, higher in BARS.values())
     assert out.count("FAIL") == sum(not higher for _, higher in BARS.values())
-    assert "(lower: guidance matters)" in out and "61.0 (sd 50.0 + captioner 11.0)" in out
+    assert "50.0% (lower by 35.0%: guidance matters)" in out and "61.0 (sd 50.0 + captioner 11.0)" in out
+    print_table({**res, "t2i_guidance_1": 0.84}, n=60, steps=20, guidance=7.5, threads=2)  # 1 point: not "visibly"
+    assert "84.0% (only 1.0% lower: guidance barely matters)" in capsys.readouterr().out
     # --captioner-only: the text-to-image rows say they were not measured.
     print_table({k: res[k] for k in ("captioner_object_scene", "captioner_all", "sec_per_caption")}, 60, 20, 7.5, 2)
     out = capsys.readouterr().out
