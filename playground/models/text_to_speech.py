@@ -58,9 +58,9 @@ class SpeechOptions(Options):
 
 
 class SentenceVoice(ModelWrapper):
-    """A voice that speaks a text one sentence at a time (Piper, transformers): ``_sentences`` makes each
-    sentence's samples in turn, and ``synthesize`` joins them, checks for a stop before each sentence and hands
-    each to ``on_sentence`` as soon as it exists, so a page can play it while the rest is made."""
+    """A voice that speaks a text one sentence at a time (Piper, transformers; Coqui speaks it in one piece):
+    ``_sentences`` makes each sentence's samples in turn, and ``synthesize`` joins them, checks for a stop before each
+    sentence and hands each to ``on_sentence`` as soon as it exists, so a page can play it while the rest is made."""
 
     sample_rate: int
 
@@ -72,28 +72,35 @@ class SentenceVoice(ModelWrapper):
         reference_audio: str | None = None,
         on_sentence: Callable[[Speech], None] | None = None,
     ) -> Speech:
-        """Speak ``text``. The same seed gives the same audio."""
+        """Speak ``text`` (in the voice of ``reference_audio`` where the model clones voices). The same seed gives
+        the same audio."""
         import contextlib
 
         import numpy as np
 
-        refuse_reference(self.model_id, reference_audio)
         chunks = []
-        with self.in_use(), contextlib.closing(self._sentences(text, options, seed)) as sentences:
-            while True:
-                raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
-                samples = next(sentences, None)
-                if samples is None:
-                    break
-                chunks.append(samples)
-                if on_sentence is not None and samples.size:
-                    on_sentence(Speech(self.sample_rate, samples))
+        with self.in_use():
+            voice = self._voice(reference_audio)
+            with contextlib.closing(self._sentences(text, options, seed, voice)) as sentences:
+                while True:
+                    raise_if_stopped(f"Stopped after {len(chunks)} sentences.")
+                    samples = next(sentences, None)
+                    if samples is None:
+                        break
+                    chunks.append(samples)
+                    if on_sentence is not None and samples.size:
+                        on_sentence(Speech(self.sample_rate, samples))
         chunks = [c for c in chunks if c.size]
         if not chunks:
             raise UserError("The text has nothing that can be spoken; type some words.")
         return Speech(self.sample_rate, np.concatenate(chunks))
 
-    def _sentences(self, text: str, options: SpeechOptions, seed: int) -> Iterator:
+    def _voice(self, reference_audio: str | None) -> dict:
+        """What ``_sentences`` needs to speak in the chosen voice; a voice that clones none refuses a clip."""
+        refuse_reference(self.model_id, reference_audio)
+        return {}
+
+    def _sentences(self, text: str, options: SpeechOptions, seed: int, voice: dict) -> Iterator:
         """Each sentence's 16-bit samples in turn (empty where it has nothing to say)."""
         raise NotImplementedError
 
@@ -132,7 +139,7 @@ class PiperTTS(SentenceVoice):
     def sample_rate(self) -> int:
         return int(self.voice.config.sample_rate)
 
-    def _sentences(self, text: str, options: SpeechOptions, seed: int) -> Iterator:
+    def _sentences(self, text: str, options: SpeechOptions, seed: int, voice: dict) -> Iterator:
         import dataclasses
 
         from piper import SynthesisConfig
@@ -186,7 +193,7 @@ class TransformersTTS(SentenceVoice):
             return int(self.model.generation_config.sample_rate)
         return int(self.model.config.sampling_rate)
 
-    def _sentences(self, text: str, options: SpeechOptions, seed: int) -> Iterator:
+    def _sentences(self, text: str, options: SpeechOptions, seed: int, voice: dict) -> Iterator:
         """Sentence by sentence; the seed drives all of the model's noise, so it repeats exactly."""
         import numpy as np
 
@@ -234,7 +241,7 @@ COQUI_MISSING = (
 COQUI_CHECKPOINTS = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
 
 
-class CoquiTTS(ModelWrapper):
+class CoquiTTS(SentenceVoice):
     """A Coqui TTS model: a name such as ``tts_models/en/ljspeech/vits`` or a local folder with Coqui's config.json.
 
     XTTS-v2 and YourTTS clone the voice of a reference clip. Coqui lives in its own environment (``make run-coqui``)
@@ -282,48 +289,36 @@ class CoquiTTS(ModelWrapper):
     def is_xtts(self) -> bool:
         return "xtts" in str(self.api.synthesizer.tts_config.get("model", "")).lower()
 
-    def synthesize(
-        self,
-        text: str,
-        options: SpeechOptions,
-        seed: int = 0,
-        reference_audio: str | None = None,
-        on_sentence: Callable[[Speech], None] | None = None,
-    ) -> Speech:
-        """Speak ``text``; a reference clip gives XTTS or YourTTS the voice to clone. The same seed, the same audio.
+    @property
+    def sample_rate(self) -> int:
+        return int(self.api.synthesizer.output_sample_rate)
 
-        Coqui speaks the whole text in one call: ``on_sentence`` gets it all at once."""
+    def _sentences(self, text: str, options: SpeechOptions, seed: int, voice: dict) -> Iterator:
+        """The whole text in one piece (Coqui speaks it in one call, so ``on_sentence`` gets it all at once); a
+        reference clip in ``voice`` gives XTTS or YourTTS the voice to clone. The same seed, the same audio."""
         import numpy as np
 
-        with self.in_use():
-            kwargs = self._voice(reference_audio)
-            model = self.api.synthesizer.tts_model
-            with seeded_torch(seed, self.device.type):
-                if self.natural_length is not None:  # VITS: its noise scales are attributes; we hold the lock
-                    model.length_scale = self.natural_length / options.rate
-                    model.inference_noise_scale = options.expressiveness
-                    model.inference_noise_scale_dp = options.rhythm_variation
-                elif self.is_xtts:
-                    kwargs["speed"] = options.rate
-                    if options.expressiveness > 0:
-                        kwargs["temperature"] = options.expressiveness
-                    else:
-                        kwargs["do_sample"] = False
-                try:
-                    wav = self.api.tts(text, **kwargs)
-                except UserError:
-                    raise
-                except Exception as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    raise UserError(f"Model '{self.model_id}' could not speak this text: {first[:300]}") from exc
-            sample_rate = int(self.api.synthesizer.output_sample_rate)
-        samples = np.asarray(wav, dtype=np.float32)
-        if samples.size == 0:
-            raise UserError("The text has nothing that can be spoken; type some words.")
-        speech = Speech(sample_rate, to_int16(samples))
-        if on_sentence is not None:
-            on_sentence(speech)
-        return speech
+        kwargs = dict(voice)
+        model = self.api.synthesizer.tts_model
+        with seeded_torch(seed, self.device.type):
+            if self.natural_length is not None:  # VITS: its noise scales are attributes; we hold the lock
+                model.length_scale = self.natural_length / options.rate
+                model.inference_noise_scale = options.expressiveness
+                model.inference_noise_scale_dp = options.rhythm_variation
+            elif self.is_xtts:
+                kwargs["speed"] = options.rate
+                if options.expressiveness > 0:
+                    kwargs["temperature"] = options.expressiveness
+                else:
+                    kwargs["do_sample"] = False
+            try:
+                wav = self.api.tts(text, **kwargs)
+            except UserError:
+                raise
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UserError(f"Model '{self.model_id}' could not speak this text: {first[:300]}") from exc
+        yield to_int16(np.asarray(wav, dtype=np.float32))
 
     def _voice(self, reference_audio: str | None) -> dict:
         """The speaker and language arguments this model needs: a reference clip, its first speaker, English."""

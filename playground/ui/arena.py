@@ -20,7 +20,7 @@ from playground.errors import UserError
 from playground.history import HistoryAccess
 from playground.jobs import HEARTBEAT, iterate_job
 from playground.ui.components import ImageInput, SeedNumber
-from playground.ui.controls import api_function, option_controls, plain_error
+from playground.ui.controls import api_function, option_controls, plain_error, shown_file
 from playground.ui.history import current_user
 
 TAB = "arena"
@@ -164,15 +164,8 @@ def build(registry, run_log, recorder, access: HistoryAccess = HistoryAccess(), 
         with gr.Column(visible=False, elem_id="arena-round") as round_area:
             round_title = gr.Markdown(elem_id="arena-round-title")
             shown_text = gr.Markdown(elem_id="arena-input-text")
-            shown_image = gr.Image(
-                label="Input",
-                type="filepath",
-                interactive=False,
-                visible=False,
-                height=200,
-                elem_id="arena-input-image",
-            )
-            shown_audio = gr.Audio(label="Input", type="filepath", interactive=False, visible=False)
+            shown_image = shown_file("image", "Input", "arena-input-image", height=200)
+            shown_audio = shown_file("audio", "Input")
             with gr.Row(elem_id="arena-outputs"):
                 outs = {}
                 for letter in "ab":
@@ -185,21 +178,10 @@ def build(registry, run_log, recorder, access: HistoryAccess = HistoryAccess(), 
                                 elem_id=f"arena-{letter}-text",
                                 elem_classes=["arena-text"],
                             ),
-                            "image": gr.Image(
-                                label=f"Output {letter.upper()}",
-                                type="filepath",
-                                interactive=False,
-                                visible=False,
-                                height=320,
-                                elem_id=f"arena-{letter}-image",
+                            "image": shown_file(
+                                "image", f"Output {letter.upper()}", f"arena-{letter}-image", height=320
                             ),
-                            "audio": gr.Audio(
-                                label=f"Output {letter.upper()}",
-                                type="filepath",
-                                interactive=False,
-                                visible=False,
-                                elem_id=f"arena-{letter}-audio",
-                            ),
+                            "audio": shown_file("audio", f"Output {letter.upper()}", f"arena-{letter}-audio"),
                         }
             with gr.Row():
                 vote_buttons = {

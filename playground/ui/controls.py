@@ -191,6 +191,13 @@ def run_stop_status(prefix: str, run_label: str = "Compare") -> tuple[gr.Button,
     return run, stop, gr.Markdown(elem_id=f"{prefix}-status")
 
 
+def shown_file(kind: str, label: str, elem_id: str | None = None, **kwargs) -> gr.Image | gr.Audio:
+    """A read-only slot, hidden until it has something, that shows a stored file: an ``"image"`` or an ``"audio"``
+    clip (History's open run, the arena's input and outputs)."""
+    component = {"image": gr.Image, "audio": gr.Audio}[kind]
+    return component(label=label, type="filepath", interactive=False, visible=False, elem_id=elem_id, **kwargs)
+
+
 def data_view(title: str) -> gr.JSON:
     """The data behind a view, as JSON in a closed accordion."""
     with gr.Accordion(title, open=False):

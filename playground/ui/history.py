@@ -14,7 +14,7 @@ import gradio as gr
 from playground import reports
 from playground.errors import UserError, shown
 from playground.history import HistoryAccess, read_card
-from playground.ui.controls import api_function, plain_error
+from playground.ui.controls import api_function, plain_error, shown_file
 from playground.ui.endpoints import endpoint_for, restore_slots
 
 log = logging.getLogger("playground")
@@ -210,17 +210,8 @@ def build(registry, run_log, tabs: gr.Tabs, targets: dict, access: HistoryAccess
                     more = gr.Button("Show more", size="sm", visible=False)
             with gr.Column(scale=2):
                 title = gr.Markdown("Open a run to see its run card.", elem_id="history-title")
-                image = gr.Image(
-                    label="Output",
-                    type="filepath",
-                    interactive=False,
-                    visible=False,
-                    height=280,
-                    elem_id="history-image",
-                )
-                audio = gr.Audio(
-                    label="Output", type="filepath", interactive=False, visible=False, elem_id="history-audio"
-                )
+                image = shown_file("image", "Output", "history-image", height=280)
+                audio = shown_file("audio", "Output", "history-audio")
                 output_text = gr.Textbox(
                     label="Output", interactive=False, visible=False, lines=4, max_lines=12, elem_id="history-output"
                 )
