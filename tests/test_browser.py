@@ -56,9 +56,15 @@ def test_grid_singles_stay_thumbnails_with_two_images(page, tiny_sd):
     """Gradio spreads a gallery's first one or two images over its whole width; the grid's singles stay small."""
     open_tab(page, "Text to Image")
     page.locator("#t2i-compare").get_by_text("Compare settings").click()
-    page.locator("#t2i-x-values textarea").fill("1, 3")
-    page.locator("#t2i-y-values textarea").fill("1")
-    # a slow page may still be settling from the run before: the grid runs only once both boxes hold their values
+    # a slow page may still be drawing the panel it just opened and put a box's first value back over what was
+    # typed (seen once in a full run on 2 busy cores): type again until both boxes hold their values
+    for _ in range(5):
+        page.locator("#t2i-x-values textarea").fill("1, 3")
+        page.locator("#t2i-y-values textarea").fill("1")
+        page.wait_for_timeout(500)
+        held = [page.locator(f"#t2i-{axis}-values textarea").input_value() for axis in "xy"]
+        if held == ["1, 3", "1"]:
+            break
     expect(page.locator("#t2i-x-values textarea")).to_have_value("1, 3")
     expect(page.locator("#t2i-y-values textarea")).to_have_value("1")
     page.locator("#t2i-grid-run").click()
