@@ -41,8 +41,12 @@ class Run:
 
     @property
     def output(self) -> Any:
-        """The result as the API returns it (text, a PIL image or ``(sample_rate, samples)``)."""
-        return self.spec.output_of(self.result) if self.spec.output_of else self.result
+        """The result as the API returns it (text, a PIL image or ``(sample_rate, samples)``): what the spec's
+        ``output_of`` makes of it, else its attribute named by the output's kind (``.text``, ``.image``), else
+        the result itself."""
+        if self.spec.output_of is not None:
+            return self.spec.output_of(self.result)
+        return getattr(self.result, self.spec.output, self.result)
 
 
 def loading_message(wrapper: ModelWrapper) -> str:

@@ -505,7 +505,6 @@ SPEC = TaskSpec(
     run=_reply,
     keep=_kept,
     status=_replied,
-    output_of=lambda result: result.text,
     check=_check,
     tab="playground.ui.chat",
 )

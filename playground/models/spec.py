@@ -127,7 +127,7 @@ class TaskSpec:
     check_inputs: Callable[[dict], dict] | None = None
     keep: Callable[[dict, Any], Kept] | None = None
     status: Callable[[Any], str] | None = None
-    output_of: Callable[[Any], Any] | None = None
+    output_of: Callable[[Any], Any] | None = None  # None: the result's ``.text`` / ``.image``, or the result
     check: Callable[[Any, dict], str] | None = None
     check_after: tuple[str, ...] = ()
     tab: str | None = None  # the module whose build() lays out this task's tab; None: the generic tab

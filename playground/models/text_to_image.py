@@ -268,7 +268,6 @@ SPEC = TaskSpec(
     run=_generate,
     keep=_kept,
     status=_drawn,
-    output_of=lambda result: result.image,
     check=_check,
     tab="playground.ui.text_to_image",
 )

@@ -14,14 +14,13 @@ from playground.media import load_image
 from playground.ui.components import ImageInput, OptionSlider
 from playground.ui.controls import (
     data_view,
-    default_overrides,
     diversity_table,
     loading_message,
     model_dropdown,
-    option_controls,
     resolve_seed,
     rows_table,
     seed_row,
+    task_controls,
     wire_unload,
 )
 from playground.ui.endpoints import Endpoint
@@ -80,7 +79,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     gr.Examples([[p] for p in example_images()], inputs=[image], label="Example images")
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
+                    controls = task_controls(registry, TASK)
                     seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):

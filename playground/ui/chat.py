@@ -18,13 +18,12 @@ from playground.models.chat import MAX_NEW_TOKENS, conversation
 from playground.ui.components import OptionSlider
 from playground.ui.controls import (
     data_view,
-    default_overrides,
     diversity_table,
     loading_message,
     model_dropdown,
-    option_controls,
     rows_table,
     seed_row,
+    task_controls,
     wire_unload,
 )
 from playground.ui.endpoints import Endpoint
@@ -128,7 +127,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
                     system_prompt = gr.Textbox(label="System prompt", value=DEFAULT_SYSTEM_PROMPT, lines=2)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
+                    controls = task_controls(registry, TASK)
                     seed, seed_used = seed_row()
                     unload = gr.Button("Unload model", size="sm")
         pending = gr.Textbox(visible=False)  # the message being answered, once the box is cleared

@@ -61,6 +61,12 @@ def default_overrides(registry, task: str) -> dict:
     return registry.spec(task, registry.task(task).default).recommended
 
 
+def task_controls(registry, task: str) -> dict:
+    """A tab's sliders for ``task``'s options, at the task's default model's recommended values, ids
+    ``<task>-<option>``."""
+    return option_controls(registry.options_class(task), default_overrides(registry, task), elem_prefix=task)
+
+
 def model_dropdown(registry, task: str, label: str = "Model", elem_id: str | None = None) -> gr.Dropdown:
     """The model picker: bundled default, curated hub ids, or any hub id / local path typed in."""
     info = registry.task(task)

@@ -18,10 +18,9 @@ from playground.models.speech_to_text import SAMPLE_RATE
 from playground.ui.controls import (
     api_function,
     data_view,
-    default_overrides,
     model_dropdown,
-    option_controls,
     rows_table,
+    task_controls,
     wire_unload,
 )
 from playground.ui.endpoints import Endpoint
@@ -77,7 +76,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
+                    controls = task_controls(registry, TASK)
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):
                 transcript = gr.Textbox(label="Transcript", lines=6, interactive=False, elem_id="stt-transcript")

@@ -15,10 +15,9 @@ from playground import run as runs
 from playground.jobs import iterate_job
 from playground.ui.components import ImageInput
 from playground.ui.controls import (
-    default_overrides,
     model_dropdown,
-    option_controls,
     seed_row,
+    task_controls,
     wire_unload,
 )
 from playground.ui.endpoints import Endpoint
@@ -54,7 +53,6 @@ def output_component(kind: str, elem_id: str):
 def build(registry, run_log, spec, *, presenter: bool = False) -> dict:
     """Build ``spec``'s tab and wire its run as the ``/<api_name>`` endpoint. Returns the main components."""
     task = spec.name
-    options_cls = registry.options_class(task)
     with gr.Tab(spec.title, id=task):
         with gr.Row():
             with gr.Column(scale=2):
@@ -62,7 +60,7 @@ def build(registry, run_log, spec, *, presenter: bool = False) -> dict:
                 run_button = gr.Button(spec.title, variant="primary", elem_id=f"{task}-run")
                 with advanced(presenter):
                     model = model_dropdown(registry, task)
-                    controls = option_controls(options_cls, default_overrides(registry, task), elem_prefix=task)
+                    controls = task_controls(registry, task)
                     seed, seed_used = seed_row() if spec.seeded else (None, None)
                     unload = gr.Button("Unload model", size="sm")
             with gr.Column(scale=3):

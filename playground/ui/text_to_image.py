@@ -14,13 +14,12 @@ from playground.jobs import HEARTBEAT, iterate_job
 from playground.models.text_to_image import MAX_PROMPT_CHARS
 from playground.ui.controls import (
     data_view,
-    default_overrides,
     model_dropdown,
-    option_controls,
     recommended_values,
     require_text,
     resolve_seed,
     seed_row,
+    task_controls,
     wire_unload,
 )
 from playground.ui.endpoints import Endpoint
@@ -82,7 +81,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
+                    controls = task_controls(registry, TASK)
                     seed, seed_used = seed_row()
                     show_steps = gr.Checkbox(
                         value=shows_steps_by_default(registry, registry.task(TASK).default),

@@ -16,12 +16,11 @@ from playground import run as runs
 from playground.models.text_to_speech import MAX_TEXT_CHARS
 from playground.ui.controls import (
     data_view,
-    default_overrides,
     model_dropdown,
-    option_controls,
     require_text,
     resolve_seed,
     seed_row,
+    task_controls,
     wire_unload,
 )
 from playground.ui.endpoints import Endpoint
@@ -75,7 +74,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
                 with advanced(presenter):
                     model = model_dropdown(registry, TASK)
                     remote_section(registry, TASK, model)
-                    controls = option_controls(options_cls, default_overrides(registry, TASK), elem_prefix=TASK)
+                    controls = task_controls(registry, TASK)
                     seed, seed_used = seed_row()
                     # a few seconds of someone speaking, for voice-cloning models such as Coqui XTTS-v2
                     with gr.Accordion(
