@@ -140,7 +140,9 @@ def generated_pictures(world: World, sd_dir: str | Path, count: int, seed: int) 
     pixel reader agrees with all four attributes of the prompt (cached by the folder's weights and the count)."""
     if world.name != "pictures":
         raise ValueError(f"--generated-from needs the pictures world (its pixel reader), not {world.name!r}.")
+    from playground.eval.common import DEFAULT_GUIDANCE, DEFAULT_STEPS, generate
     from playground.eval.picture_reader import read_image
+    from playground.eval.pictures import KEYS
     from playground.world import make_dataset
 
     sd_dir = Path(sd_dir)
@@ -159,17 +161,15 @@ def generated_pictures(world: World, sd_dir: str | Path, count: int, seed: int) 
     pipe = AutoPipelineForText2Image.from_pretrained(sd_dir, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     keep, images = [], []
-    for i in range(0, count, 16):
-        chunk = items[i : i + 16]
-        gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
-        drawn = pipe([world.caption(it) for it in chunk], num_inference_steps=20, guidance_scale=7.5, generator=gens)
-        for it, im in zip(chunk, drawn.images):
+    for start in range(0, count, 160):  # picture i is drawn with seed + i, at the app's default steps and guidance
+        chunk = items[start : start + 160]
+        drawn = generate(pipe, [world.caption(it) for it in chunk], DEFAULT_GUIDANCE, DEFAULT_STEPS, seed + start)
+        for it, im in zip(chunk, drawn):
             read = read_image(im)
-            ok = all(read[k] == getattr(it, k) for k in ("object", "scene", "size", "position"))
-            keep.append(ok)
-            if ok:
+            keep.append(all(read[k] == getattr(it, k) for k in KEYS))
+            if keep[-1]:
                 images.append(np.asarray(im.convert("RGB"), np.uint8))
-        print(f"generated {i + len(chunk)}/{count}, kept {len(images)}", flush=True)
+        print(f"generated {start + len(chunk)}/{count}, kept {len(images)}", flush=True)
     images = np.stack(images) if images else np.zeros((0, world.image_size, world.image_size, 3), np.uint8)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, keep=np.array(keep), images=images)

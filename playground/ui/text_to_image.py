@@ -275,8 +275,8 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     )
     panel.wire(compare_endpoint, compare_text_to_image, [grid, singles, grid_summary], "text_to_image")
     for axis, values in ((x_param, x_values), (y_param, y_values)):
-        # .input: only a person picking an axis fills in its example values; a dropdown being drawn, History or a
-        # deck setting the axis leaves the values box alone (a first draw used to overwrite values just typed)
+        # .input: only a person picking an axis fills in its example values; History or a deck that sets the axis
+        # together with its values keeps them (.change also fires on such updates)
         axis.input(lambda name: AXIS_EXAMPLES.get(name, ""), [axis], [values], api_visibility="private", queue=False)
     model.change(
         recommended_values(registry, TASK, list(controls)),
