@@ -159,6 +159,17 @@ def _model(registry, stage: Stage, model_id: str | None):
     return wrapper
 
 
+def _step(result: ChainResult, registry, stage: Stage, model_id: str | None, work) -> Iterator:
+    """Load the stage's model, call ``work(wrapper)`` and show the result; returns whether the stage succeeded.
+
+    Use it as ``if not (yield from _step(...)): return``: a chain stops at its first failed stage.
+    """
+    with _running(stage):
+        work(_model(registry, stage, model_id))
+    yield result
+    return not stage.failed
+
+
 # ---------------------------------------------------------------- Talk to it
 
 
@@ -297,8 +308,7 @@ def talk(
     speak = _add_stage(registry, result, "text_to_speech")
     yield result
 
-    with _running(hear):
-        wrapper = _model(registry, hear, stt_model)
+    def listen(wrapper):
         transcript = wrapper.transcribe(samples, stt_options or wrapper.Options()).text.strip()
         if not words(transcript):
             raise UserError(
@@ -306,8 +316,8 @@ def talk(
             )
         result.transcript = transcript
         hear.detail = f"{len(samples) / SAMPLE_RATE:.1f} s of audio"
-    yield result
-    if hear.failed:
+
+    if not (yield from _step(result, registry, hear, stt_model, listen)):
         return
 
     result.history = [
@@ -434,17 +444,12 @@ def draw_and_describe(
         result.rounds.append(this)
         yield result
 
-        with _running(draw):
-            wrapper = _model(registry, draw, image_model)
+        def paint(wrapper, this=this, draw=draw):
             image = wrapper.generate(this.prompt, negative_prompt, image_options or wrapper.Options(), this.seed)
             this.image = image.image
             draw.detail = f"{image.width}×{image.height}, {image.steps_done} steps"
-        yield result
-        if draw.failed:
-            return
 
-        with _running(describe):
-            wrapper = _model(registry, describe, caption_model)
+        def look(wrapper, this=this, describe=describe):
             text = wrapper.caption(this.image, caption_options or wrapper.Options(), this.seed).text.strip()
             if not words(text):
                 raise UserError("the model produced no caption for this picture.")
@@ -452,8 +457,10 @@ def draw_and_describe(
             this.agreement = agreement(this.prompt, text)
             this.drift = agreement(prompt, text)
             describe.detail = f"{this.agreement.score:.0%} agreement"
-        yield result
-        if describe.failed:
+
+        if not (yield from _step(result, registry, draw, image_model, paint)):
+            return
+        if not (yield from _step(result, registry, describe, caption_model, look)):
             return
         current = this.caption
 
@@ -490,20 +497,17 @@ def say_back(
     hear = _add_stage(registry, result, "speech_to_text")
     yield result
 
-    with _running(speak):
-        wrapper = _model(registry, speak, tts_model)
+    def say(wrapper):
         result.speech = wrapper.synthesize(text, tts_options or wrapper.Options())
         speak.detail = f"{result.speech.seconds:.1f} s of speech"
-    yield result
-    if speak.failed:
-        return
 
-    with _running(hear):
-        wrapper = _model(registry, hear, stt_model)
+    def listen(wrapper):
         heard = wrapper.transcribe(speech_as_input(result.speech, SAMPLE_RATE), stt_options or wrapper.Options())
         result.transcript = heard.text.strip()
         result.heard_words = [w.as_dict() for w in heard.words]  # where in the spoken clip each word was heard
         result.wer = word_error_rate(text, result.transcript)
         result.diff = word_diff(text, result.transcript)
         hear.detail = f"word error rate {result.wer:.0%}"
-    yield result
+
+    if (yield from _step(result, registry, speak, tts_model, say)):
+        yield from _step(result, registry, hear, stt_model, listen)
