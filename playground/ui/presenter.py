@@ -56,18 +56,13 @@ def theme() -> gr.themes.Base:
         spacing_size=gr.themes.sizes.spacing_lg,
         radius_size=gr.themes.sizes.radius_md,
     ).set(
-        body_text_color="#0b1220",
-        body_text_color_subdued="#334155",
-        block_label_text_color="#0b1220",
-        block_title_text_color="#0b1220",
-        block_info_text_color="#334155",
-        block_label_text_weight="600",
-        block_title_text_weight="600",
-        button_large_padding="14px 28px",
-        button_large_text_size="*text_lg",
+        # Dark ink for what people read, a softer one for hints; labels bold; the text people type large.
+        **dict.fromkeys(("body_text_color", "block_label_text_color", "block_title_text_color"), "#0b1220"),
+        **dict.fromkeys(("body_text_color_subdued", "block_info_text_color"), "#334155"),
+        **dict.fromkeys(("block_label_text_weight", "block_title_text_weight"), "600"),
+        **dict.fromkeys(("button_large_text_size", "input_text_size", "chatbot_text_size"), "*text_lg"),
         button_medium_text_size="*text_md",
-        input_text_size="*text_lg",
-        chatbot_text_size="*text_lg",
+        button_large_padding="14px 28px",
         border_color_primary="#64748b",
     )
 
