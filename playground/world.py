@@ -214,9 +214,9 @@ def render(picture: Picture) -> Image.Image:
     return Image.alpha_composite(scene, layer).convert("RGB")
 
 
-def caption(picture: Picture, size: bool = True, position: bool = True) -> str:
-    """The caption ``a {size} {object} {scene}, {position}``; size and/or position may be left out."""
-    words = ["a"] + ([picture.size] if size else []) + [picture.object, picture.scene]
+def caption(picture: Picture, size: bool = True, position: bool = True, scene: bool = True) -> str:
+    """The caption ``a {size} {object} {scene}, {position}``; size, scene and/or position may be left out."""
+    words = ["a"] + ([picture.size] if size else []) + [picture.object] + ([picture.scene] if scene else [])
     text = " ".join(words)
     return f"{text}, {picture.position}" if position else text
 

@@ -125,6 +125,7 @@ def test_captions_follow_the_grammar_and_parse_back():
     assert caption(p, size=False) == "a dog on the beach, on the left"
     assert caption(p, position=False) == "a big dog on the beach"
     assert caption(p, size=False, position=False) == "a dog on the beach"
+    assert caption(p, scene=False) == "a big dog, on the left"
     for o in OBJECT_NAMES:
         for s in SCENE_NAMES:
             for z in SIZE_NAMES:

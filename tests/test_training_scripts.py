@@ -103,6 +103,31 @@ def test_caption_augmentation_keeps_grammar_words():
             assert kept == text.split()
 
 
+def test_picture_training_captions_leave_out_words_and_swap_pictures_as_asked():
+    from playground.train.text2image import training_captions
+    from playground.train.worlds import get_world
+    from playground.world import parse_caption, sample_picture
+
+    world = get_world("pictures")
+    rng = np.random.default_rng(0)
+    items = [sample_picture(rng, "train") for _ in range(400)]
+    idx = list(range(len(items))) * 5
+
+    def captions(p_swap):
+        return [parse_caption(t) for t in training_captions(world, items, idx, rng, 0.0, 0.0, p_swap)]
+
+    own = captions(0.0)
+    # Every caption names its own picture's object; an eighth leave out the scene, the rest name the right one.
+    assert all(c["object"] == items[i].object for c, i in zip(own, idx))
+    no_scene = sum("scene" not in c for c in own) / len(own)
+    assert 0.09 < no_scene < 0.16, no_scene
+    assert all(c["scene"] == items[i].scene for c, i in zip(own, idx) if "scene" in c)
+    # With p_swap 0.25, about a quarter describe another picture (1 in 20 of those has the same object).
+    swapped = captions(0.25)
+    wrong = sum(c["object"] != items[i].object for c, i in zip(swapped, idx)) / len(idx)
+    assert 0.19 < wrong < 0.29, wrong
+
+
 def test_captioner_script_trains_and_decodes_with_standard_loaders(tmp_path):
     from transformers import AutoProcessor, BlipForConditionalGeneration
 
@@ -158,6 +183,41 @@ def test_picture_vae_downsamples_128_pixels_8_times(picture_vae_dir):
     with torch.no_grad():
         z = model.encode(torch.zeros(1, 3, 128, 128)).latent_dist.mean
     assert z.shape == (1, 8, 16, 16)
+
+
+def test_picture_vae_decoder_learns_free_pictures_and_keeps_the_encoder_and_its_ramps(tmp_path):
+    from diffusers import AutoencoderKL
+    from safetensors.torch import load_file
+
+    from playground import world
+    from playground.train import text2image, vae
+
+    font_or_skip()
+    free = vae.free_pictures(16, seed=3)
+    assert free.shape == (16, 128, 128, 3) and free.dtype == np.uint8
+    # no world scene: their top rows are random colours, not the sky, night or space of any scene
+    tops = {tuple(world.background(s)[0, 0]) for s in world.SCENE_NAMES}
+    assert sum(tuple(im[0, 0]) in tops for im in free) <= 1
+    # Decoder-only from the shipped (widened) VAE: the encoder, its scaling factor and the decoder's zero weights
+    # for the coordinate channels stay exactly as they were; the rest of the decoder learns.
+    bundled = ASSETS / "models" / "picture-sd"
+    common = dict(batch_size=2, dataset_size=4, log_every=1, world="pictures", init_from=bundled, lr=1e-3)
+    vae.train(tmp_path, steps=2, ckpt_dir=tmp_path / "ckpt", decoder_only=True, free_share=0.5, **common)
+    start = load_file(bundled / "vae" / "diffusion_pytorch_model.safetensors")
+    end = load_file(tmp_path / "vae" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(start[k], end[k]) for k in start if k.startswith(("encoder.", "quant_conv.")))
+    assert not torch.equal(start["decoder.conv_in.weight"], end["decoder.conv_in.weight"])
+    shipped, trained = AutoencoderKL.from_pretrained(bundled / "vae"), AutoencoderKL.from_pretrained(tmp_path / "vae")
+    assert trained.config.scaling_factor == shipped.config.scaling_factor
+    with torch.no_grad():  # the decoder still ignores the coordinate ramps exactly
+        z = torch.randn(1, 8, 16, 16, generator=torch.Generator().manual_seed(0))
+        ramps = text2image.coordinate_ramps(1, 16, 16)
+        plain = trained.decode(torch.cat([z, torch.zeros_like(ramps)], 1)).sample
+        assert torch.equal(plain, trained.decode(torch.cat([z, 5 * ramps], 1)).sample)
+    with pytest.raises(ValueError, match="--decoder-only needs --init-from"):
+        vae.train(tmp_path / "x", steps=1, decoder_only=True, world="pictures", dataset_size=2)
+    with pytest.raises(ValueError, match="needs the pictures world"):
+        vae.train(tmp_path / "y", steps=1, free_share=0.5, dataset_size=2)
 
 
 def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(picture_vae_dir, tmp_path):

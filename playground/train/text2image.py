@@ -23,7 +23,13 @@ earlier attempt).  Conditioning tricks:
 * pictures only: v-prediction on a schedule rescaled to zero terminal SNR
   (``World.noise_schedule``; see worlds.py for why);
 * pictures only: a quarter of the captions leave out the size, a quarter
-  the position (an eighth both), so the model picks them when a prompt does.
+  the position (an eighth both), so the model picks them when a prompt does;
+* mismatched captions (``p_swap``, off by default): that share of the
+  pictures is trained with the caption of another, random training picture,
+  as web alt-text often misdescribes its image.  The model's prediction for
+  a caption then hedges towards "any picture", and classifier-free guidance
+  is what makes it commit: without guidance (1.0) about that share of the
+  pictures shows something else than the prompt asks for.
 
 The export is a standard diffusers folder that
 ``AutoPipelineForText2Image.from_pretrained`` loads as a
@@ -151,6 +157,15 @@ def augment_caption(text: str, rng: np.random.Generator, p_drop: float, p_junk: 
             words.insert(int(rng.integers(0, len(words) + 1)), _junk_word(rng))
         return " ".join(words)
     return text
+
+
+def training_captions(
+    world: World, items: list, idx: list[int], rng: np.random.Generator, p_drop: float, p_junk: float, p_swap: float
+) -> list[str]:
+    """The captions of one batch: the world's training caption of each picture, augmented; with ``p_swap``, a
+    picture is described by the caption of another, random one of ``items`` (see the module docstring)."""
+    described = [int(rng.integers(len(items))) if p_swap and rng.random() < p_swap else i for i in idx]
+    return [augment_caption(world.train_caption(items[i], rng), rng, p_drop, p_junk) for i in described]
 
 
 def encode_prompts(tokenizer, texts: list[str]) -> torch.Tensor:
@@ -317,6 +332,7 @@ def train(
     ema_decay: float = 0.999,
     p_drop: float = 0.1,
     p_junk: float = 0.15,
+    p_swap: float = 0.0,
     high_noise_share: float = 0.0,
     export_only: bool = False,
     init_from: str | Path | None = None,
@@ -402,7 +418,7 @@ def train(
             idx = batch_indices(len(latents), batch_size, seed, step)
             g = step_generator(seed, step)
             rng = np.random.default_rng(seed * 1_000_003 + step)
-            texts = [augment_caption(world.train_caption(items[i], rng), rng, p_drop, p_junk) for i in idx.tolist()]
+            texts = training_captions(world, items, idx.tolist(), rng, p_drop, p_junk, p_swap)
             ids = encode_prompts(tokenizer, texts)
             x0 = latents[idx]
             noise = torch.randn(x0.shape, generator=g)
@@ -448,6 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae-dir", default=None, help="default: --init-from's vae, else the world's trained VAE")
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
     p.add_argument("--p-drop", type=float, default=0.1, help="share of captions dropped (classifier-free guidance)")
+    p.add_argument(
+        "--p-swap", type=float, default=0.0, help="share of pictures trained with another picture's caption"
+    )
     p.add_argument(
         "--high-noise-share",
         type=float,

@@ -83,11 +83,14 @@ def _shapes() -> World:
 
 def _picture_train_caption(item, rng: np.random.Generator) -> str:
     """Full caption half the time; otherwise without the size, the position or both,
-    so that prompts that leave them out work (the model then picks them)."""
+    so that prompts that leave them out work (the model then picks them).  Independently,
+    an eighth of the captions leave out the scene: "a big tree" then means that tree in
+    any scene, which ties each object's look to its word alone (the held-out pairs put
+    known objects in scenes they were never trained in), and "a cat" gets a scene picked."""
     from playground.world import caption
 
     u = rng.random()
-    return caption(item, size=u < 0.5 or 0.75 <= u < 0.875, position=u < 0.75)
+    return caption(item, size=u < 0.5 or 0.75 <= u < 0.875, position=u < 0.75, scene=rng.random() >= 0.125)
 
 
 def _pictures() -> World:
