@@ -464,9 +464,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae-dir", default=None, help="default: --init-from's vae, else the world's trained VAE")
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
     p.add_argument("--p-drop", type=float, default=0.1, help="share of captions dropped (classifier-free guidance)")
-    p.add_argument(
-        "--p-swap", type=float, default=0.0, help="share of pictures trained with another picture's caption"
-    )
+    p.add_argument("--p-swap", type=float, default=0.0, help="share of pictures trained with another picture's caption")
     p.add_argument(
         "--high-noise-share",
         type=float,
