@@ -1,6 +1,6 @@
 """Evaluate the bundled picture-world models from their asset folders (issue 18's table).
 
-    python -m playground.eval.pictures [--n 60] [--sd DIR] [--captioner DIR]
+    python -m playground.eval.pictures [--n 120] [--sd DIR] [--captioner DIR]
 
 Pictures are scored by the pixel reader (``playground.eval.picture_reader``),
 never by a captioner, on what the project never trained on: the (object,
@@ -94,7 +94,7 @@ def text_to_image_figures(pipe, n: int, steps: int, guidance: float) -> tuple[di
 
 
 def run(
-    n: int = 60,
+    n: int = 120,
     sd_dir: Path | None = SD_DIR,
     captioner_dir: Path = CAPTIONER_DIR,
     steps: int = DEFAULT_STEPS,
@@ -132,7 +132,7 @@ def print_table(res: dict[str, float], n: int, steps: int, guidance: float, thre
         return f"{res[key]:.1%}"
 
     def lower(key: str) -> str:
-        drop = res["t2i_default"] - res[key]  # "visibly lower": at least 5 points (3 of 60 prompts)
+        drop = res["t2i_default"] - res[key]  # "visibly lower": at least 5 points (6 of 120 prompts)
         if drop >= 0.05:
             return f"{pct(key)} (lower by {drop:.1%}: guidance matters)"
         return f"{pct(key)} ({f'only {drop:.1%} lower' if drop > 0 else 'not lower'}: guidance barely matters)"
@@ -175,7 +175,7 @@ def print_table(res: dict[str, float], n: int, steps: int, guidance: float, thre
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = eval_arguments(__doc__, 60, SD_DIR, CAPTIONER_DIR)
+    p = eval_arguments(__doc__, 120, SD_DIR, CAPTIONER_DIR)
     p.add_argument(
         "--captioner-only", action="store_true", help="only the captioner's figures (no pipeline folder needed)"
     )
