@@ -293,6 +293,23 @@ def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(pic
         assert all(torch.equal(start[k], end[k]) for k in start), part
 
 
+def test_picture_captioner_trains_on_free_pictures_captioned_without_a_scene(tmp_path):
+    from playground.train import captioner
+    from playground.train.vae import free_picture_items
+    from playground.world import caption, parse_caption
+
+    font_or_skip()
+    items, images = free_picture_items(6, seed=0)
+    assert images.shape == (6, 128, 128, 3) and all(item.scene == "" for item in items)
+    told = parse_caption(caption(items[0], scene=False))
+    assert told == {"object": items[0].object, "size": items[0].size, "position": items[0].position}
+    common = dict(batch_size=4, dataset_size=8, log_every=1, world="pictures")
+    captioner.train(tmp_path / "cap", steps=2, ckpt_dir=tmp_path / "a", free_share=0.5, **common)
+    assert (tmp_path / "cap" / "model.safetensors").exists()
+    with pytest.raises(ValueError, match="--free-share must be at least 0"):
+        captioner.train(tmp_path / "x", steps=1, free_share=1.0, **common)
+
+
 def test_picture_captioner_trains_decodes_and_goes_on_from_its_folder(tmp_path):
     from transformers import AutoProcessor, BlipForConditionalGeneration
 

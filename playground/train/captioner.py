@@ -193,6 +193,7 @@ def train(
     generated_from: str | Path | None = None,
     generated_count: int = 1_500,
     generated_share: float = 0.5,
+    free_share: float = 0.0,
 ):
     """Train (resuming from ``ckpt_dir``) and save model + processor to
     ``out_dir``.  ``export_only`` writes the latest checkpoint without training;
@@ -201,6 +202,8 @@ def train(
     text-to-image folder drew (see the module docstring)."""
     if not 0 <= generated_share < 1:
         raise ValueError(f"--generated-share must be at least 0 and below 1, got {generated_share}.")
+    if not 0 <= free_share < 1 - (generated_share if generated_from is not None else 0):
+        raise ValueError(f"--free-share must be at least 0 and leave room for renders in each batch, got {free_share}.")
     world, out_dir, ckpt_dir, steps, batch_size, dataset_size = run_settings(
         "captioner", world, out_dir, ckpt_dir, steps, batch_size, dataset_size
     )
@@ -238,11 +241,19 @@ def train(
             print(f"{n_drawn} of {generated_count} drawn pictures kept for training", flush=True)
             if n_drawn:
                 items, images = list(items) + drawn_items, np.concatenate([images, drawn])
-        n_renders = len(items) - n_drawn
+        n_free = 0
+        if free_share:  # the sprites over random colour bands, captioned without a scene
+            from playground.train.vae import free_picture_items
+
+            free_items, free = free_picture_items(dataset_size, seed + 2)
+            n_free = len(free_items)
+            items, images = list(items) + free_items, np.concatenate([images, free])
+        n_renders = len(items) - n_drawn - n_free
         k_drawn = round(batch_size * generated_share) if n_drawn else 0
+        k_free = round(batch_size * free_share)
         pixels = processor.image_processor(images=list(images), return_tensors="pt").pixel_values
         enc = tok(
-            [world.caption(a) for a in items],
+            [world.caption(a, scene=bool(a.scene)) if free_share else world.caption(a) for a in items],
             padding="max_length",
             max_length=MAX_CAPTION_TOKENS,
             truncation=True,
@@ -253,9 +264,11 @@ def train(
         periodic = PeriodicExport(export_every, export)
         model.train()
         for step in range(start + 1, steps + 1):
-            idx = batch_indices(n_renders, batch_size - k_drawn, seed, step)
+            idx = batch_indices(n_renders, batch_size - k_drawn - k_free, seed, step)
             if k_drawn:
                 idx = torch.cat([idx, n_renders + batch_indices(n_drawn, k_drawn, seed + 1, step)])
+            if k_free:
+                idx = torch.cat([idx, n_renders + n_drawn + batch_indices(n_free, k_free, seed + 2, step)])
             x = augment(pixels[idx], step_generator(seed, step), world.blur, world.shift)
             out = model(
                 pixel_values=x, input_ids=enc.input_ids[idx], attention_mask=enc.attention_mask[idx], labels=labels[idx]
@@ -283,6 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--generated-from", default=None, help="also train on pictures this text-to-image folder draws")
     p.add_argument("--generated-count", type=int, default=1_500, help="pictures to draw (before the reader's check)")
     p.add_argument("--generated-share", type=float, default=0.5, help="share of every batch from the drawn pictures")
+    p.add_argument(
+        "--free-share", type=float, default=0.0, help="share of every batch from free pictures (no scene named)"
+    )
     train(**vars(p.parse_args(argv)))  # each option's name is train()'s keyword
 
 

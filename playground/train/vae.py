@@ -69,12 +69,18 @@ def latent_std(vae, images, batch_size: int = 64) -> float:
 def free_pictures(count: int, seed: int) -> np.ndarray:
     """``count`` uint8 128x128 pictures of the world's sprites (any object, size, position, on row 100) over one to
     three horizontal bands of uniformly random colours, half of them with up to 30 white stars."""
+    return free_picture_items(count, seed)[1]
+
+
+def free_picture_items(count: int, seed: int) -> tuple[list, np.ndarray]:
+    """``free_pictures`` with what each shows: a ``world.Picture`` whose ``scene`` is "" (no scene of the world)."""
     from PIL import Image
 
     from playground import world
 
     rng = np.random.default_rng(seed)
     out = np.zeros((count, world.IMAGE_SIZE, world.IMAGE_SIZE, 3), np.uint8)
+    items = []
     for i in range(count):
         edges = np.sort(rng.integers(1, world.IMAGE_SIZE, int(rng.integers(0, 3))))
         for first, last in zip([0, *edges.tolist()], [*edges.tolist(), world.IMAGE_SIZE]):
@@ -89,7 +95,8 @@ def free_pictures(count: int, seed: int) -> np.ndarray:
         layer = Image.new("RGBA", scene.size, (0, 0, 0, 0))
         layer.paste(world.sprite(name, size), world.sprite_box(name, size, position)[:2])
         out[i] = np.asarray(Image.alpha_composite(scene, layer).convert("RGB"))
-    return out
+        items.append(world.Picture(name, "", size, position))
+    return items, out
 
 
 def vae_folder(folder: str | Path) -> Path:
