@@ -207,10 +207,15 @@ def background(scene: str, star_seed: int = 0) -> np.ndarray:
 
 def render(picture: Picture) -> Image.Image:
     """Draw the picture exactly as the world defines it (RGB, 128x128)."""
-    scene = Image.fromarray(background(picture.scene, picture.star_seed)).convert("RGBA")
+    return place(background(picture.scene, picture.star_seed), picture.object, picture.size, picture.position)
+
+
+def place(backdrop: np.ndarray, name: str, size: str, position: str) -> Image.Image:
+    """The object's sprite alpha-composited over ``backdrop`` (uint8 (128, 128, 3)) at its size and position."""
+    scene = Image.fromarray(backdrop).convert("RGBA")
     layer = Image.new("RGBA", scene.size, (0, 0, 0, 0))
-    x0, y0, _, _ = sprite_box(picture.object, picture.size, picture.position)
-    layer.paste(sprite(picture.object, picture.size), (x0, y0))
+    x0, y0, _, _ = sprite_box(name, size, position)
+    layer.paste(sprite(name, size), (x0, y0))
     return Image.alpha_composite(scene, layer).convert("RGB")
 
 

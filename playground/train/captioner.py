@@ -241,19 +241,22 @@ def train(
             print(f"{n_drawn} of {generated_count} drawn pictures kept for training", flush=True)
             if n_drawn:
                 items, images = list(items) + drawn_items, np.concatenate([images, drawn])
+        texts = [world.caption(a) for a in items]
         n_free = 0
         if free_share:  # the sprites over random colour bands, captioned without a scene
             from playground.train.vae import free_picture_items
+            from playground.world import caption
 
             free_items, free = free_picture_items(dataset_size, seed + 2)
             n_free = len(free_items)
-            items, images = list(items) + free_items, np.concatenate([images, free])
-        n_renders = len(items) - n_drawn - n_free
+            texts += [caption(a, scene=False) for a in free_items]
+            images = np.concatenate([images, free])
+        n_renders = len(texts) - n_drawn - n_free
         k_drawn = round(batch_size * generated_share) if n_drawn else 0
         k_free = round(batch_size * free_share)
         pixels = processor.image_processor(images=list(images), return_tensors="pt").pixel_values
         enc = tok(
-            [world.caption(a, scene=bool(a.scene)) if free_share else world.caption(a) for a in items],
+            texts,
             padding="max_length",
             max_length=MAX_CAPTION_TOKENS,
             truncation=True,
