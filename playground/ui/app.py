@@ -44,6 +44,12 @@ CSS = """
 .live-chunk.scheduled { opacity: 1; }
 .live-length { opacity: 0.7; }
 .by-script-only { display: none !important; }
+.talk-mic { display: flex; gap: 10px; align-items: center; }
+.talk-mic button { padding: 8px 14px; border-radius: var(--button-large-radius); border: 1px solid var(--border-color-primary);
+  background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color); font-weight: 600; }
+#chain-talk-level { flex: 1; height: 10px; border-radius: 5px; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); overflow: hidden; }
+#chain-talk-level span { display: block; height: 100%; width: 0%; background: var(--color-accent); transition: width 0.1s; }
 #deck-bar { align-items: center; border-bottom: 1px solid var(--border-color-primary); padding-bottom: 4px; }
 #deck-line { font-size: var(--text-lg); }
 #deck-fallback .run { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; max-width: 280px; }

@@ -16,7 +16,7 @@ import gradio as gr
 
 from playground import chains
 from playground.bundled import ASSETS
-from playground.listening import Utterance
+from playground.listening import Listeners, parse_chunk
 from playground.media import load_audio, wav_bytes
 from playground.metrics import words
 from playground.models.chat import plain_history
@@ -46,8 +46,11 @@ TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence 
 TALK_MAX_NEW_TOKENS = 60
 TALK_STT_DEFAULTS = {"beam_size": 1, "word_timestamps": False}
 LISTEN_RATE = 16_000  # what the listener hands on (playground.listening)
-LISTEN_EVERY_S = 0.25  # the microphone's chunks
-LISTEN_LIMIT_S = 600  # one hands-free session, at most
+# the page's own recorder (page.js, which also stops it after ten minutes) and its level meter
+MIC_HTML = (
+    '<div class="talk-mic"><button id="chain-talk-listen" class="lg secondary" type="button">'
+    '🎙️ Start listening</button><div id="chain-talk-level" title="How loud the microphone is"><span></span></div></div>'
+)
 MAX_LISTENERS = 64  # browser sessions listened to at once  # a spoken reply should be short; the slider goes up to the chat tab's limit
 QUESTIONS = {  # assets/examples/audio/<name>.wav, spoken by the bundled voice (see assets/examples/make_examples.py)
     "capital-of-france": "What is the capital of France?",
@@ -358,15 +361,13 @@ def build_talk(registry, run_log=None) -> dict:
                 if clips:
                     gr.Examples(clips, inputs=[audio], example_labels=labels, label="Questions to try")
                 with gr.Accordion("Hands free: just talk, it answers when you pause", open=False):
-                    mic = gr.Audio(
-                        label="Live microphone",
-                        sources=["microphone"],
-                        streaming=True,
-                        type="numpy",
-                        elem_id="chain-talk-mic",
-                    )
+                    # recorded by the page itself (page.js): numbered chunks handed to the hidden button's clicks, none lost
+                    gr.HTML(MIC_HTML, elem_id="chain-talk-mic")
+                    mic = gr.Textbox(elem_id="chain-talk-chunk", elem_classes=["by-script-only"])
+                    send = gr.Button("send", elem_id="chain-talk-send", elem_classes=["by-script-only"])
                     listening = gr.Markdown(
-                        "Press record and speak; pause for a moment when you are done.", elem_id="chain-talk-listening"
+                        "Press Start listening and speak; pause for a moment when you are done.",
+                        elem_id="chain-talk-listening",
                     )
                     # set by the listener, never shown: the utterance it heard, and each start of speech
                     utterance = gr.Audio(type="filepath", interactive=False, elem_classes=["by-script-only"])
@@ -486,6 +487,7 @@ def build_talk(registry, run_log=None) -> dict:
     stop_button(stop, notes, "chain_talk", event, status)
     listen_and_answer(
         mic,
+        send,
         listening,
         utterance,
         barge_in,
@@ -509,42 +511,69 @@ def build_talk(registry, run_log=None) -> dict:
     }
 
 
-def listen_and_answer(mic, line, utterance, barge_in, talk, other_inputs, outputs, typed_event) -> None:
-    """Hands-free Talk to it: the microphone streams in, voice-activity detection finds the end of speech, and the
-    utterance goes through the same chain as the Talk button. Speaking again while it answers stops the answer."""
-    listeners: dict[str, Utterance] = {}  # per browser session: the speech gathered so far
+def listen_and_answer(mic, send, line, utterance, barge_in, talk, other_inputs, outputs, typed_event) -> None:
+    """Hands-free Talk to it: the page's recorder hands numbered chunks to ``send``'s clicks (as ``mic``), voice-activity
+    detection finds the end of speech, and the utterance goes through the same chain as the Talk button. Speaking
+    again while it answers stops the answer."""
+    ears = Listeners(MAX_LISTENERS)  # per browser session: the speech gathered so far
+    shown: dict[str, str] = {}  # per session: the line last sent (a chunk comes every 0.25 s; most change nothing)
 
-    def listen(chunk, request: gr.Request):
-        if chunk is None:
+    def listen(text, request: gr.Request):
+        if not text:
             return gr.skip(), gr.skip(), gr.skip()
         key = getattr(request, "session_hash", None) or "default"
-        if key not in listeners and len(listeners) >= MAX_LISTENERS:
-            listeners.pop(next(iter(listeners)))
-        ear = listeners.setdefault(key, Utterance())
-        was_speaking = ear.speaking
-        heard = ear.add(*chunk)
-        started = heard.speaking and not was_speaking  # a new start of speech: any answer still going stops
-        onset = time.monotonic() if started else gr.skip()
+        try:
+            heard = ears.hear(key, parse_chunk(text))
+        except (RuntimeError, ValueError) as exc:
+            raise gr.Error(f"Hands-free listening stopped: {exc}.") from None
+        onset = time.monotonic() if heard.started else gr.skip()  # a new start of speech: any answer still going stops
         if heard.speech is None:
-            text = "Listening… (speech)" if heard.speaking else "Listening…"
+            text = listening_line(heard, ears.last_lost(key))
+            if shown.get(key) == text:
+                return gr.skip(), gr.skip(), onset
+            if key not in shown and len(shown) >= MAX_LISTENERS:
+                shown.pop(next(iter(shown)))
+            shown[key] = text
             return gr.skip(), text, onset
+        shown.pop(key, None)
         path = Path(tempfile.mkdtemp(prefix="talk-")) / "utterance.wav"
         path.write_bytes(wav_bytes(heard.speech, LISTEN_RATE))
-        return str(path), f"Heard {len(heard.speech) / LISTEN_RATE:.1f} s of speech: answering…", onset
+        line = f"Heard {len(heard.speech) / LISTEN_RATE:.1f} s of speech: answering…"
+        if heard.lost_s:
+            line += f" {lost_note(heard.lost_s)}"
+        return str(path), line, onset
 
-    mic.stream(
+    # every chunk is its own click ("multiple": none is dropped while another is handled), handled at once; the
+    # page's script hands the click its chunk
+    send.click(
         listen,
         [mic],
         [utterance, line, barge_in],
-        stream_every=LISTEN_EVERY_S,
-        time_limit=LISTEN_LIMIT_S,
+        trigger_mode="multiple",
         api_visibility="private",
         concurrency_limit=None,
+        show_progress="hidden",
+        js="() => [window.__micTake ? window.__micTake() : '']",
     )
     answered = utterance.change(
         talk, [utterance, *other_inputs], outputs, api_visibility="private", concurrency_id="chains"
     )
     barge_in.change(None, None, None, cancels=[answered, typed_event])
+
+
+def listening_line(heard, last_lost: float) -> str:
+    """The hands-free line between questions: listening, hearing speech, or still loading the voice detector."""
+    if not heard.ready:
+        return "Getting the voice detector ready… talk as you like: what you say is kept until it is."
+    line = "Listening… (speech)" if heard.speaking else "Listening…"
+    if last_lost and not heard.speaking:
+        line += f" Last question: {lost_note(last_lost)}"
+    return line
+
+
+def lost_note(seconds: float) -> str:
+    """Said when part of an utterance never arrived: a chunk still missing when six later ones have come."""
+    return f"{seconds:.1f} s of your speech never reached the app (it was too busy to take it in), so the answer may miss words."
 
 
 def build_draw(registry, run_log=None) -> dict:

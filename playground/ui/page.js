@@ -138,4 +138,101 @@
     const b = e.target.closest && e.target.closest("button.stop");
     if (b && b.textContent.trim() === "Stop") { sources.splice(0).forEach((s) => { try { s.stop(); } catch (err) {} }); playingRun = null; }
   }, true);
+
+  // Hands free (Try it together, Talk to it): the page records the microphone itself and sends numbered quarter
+  // seconds of 16-bit sound through a hidden button's event (#chain-talk-send), so none is lost or swapped on the way
+  // (Gradio's streaming microphone drops a chunk that comes while the last is handled, and races its uploads).
+  const mic = { stream: null, ctx: null, run: null, seq: 0, sent: 0, level: 0, error: null, timer: null };
+  window.__mic = mic;
+  const LISTEN_LIMIT_MS = 10 * 60 * 1000; // one hands-free session, at most (as the server's line says)
+  const micButton = () => document.querySelector("#chain-talk-listen");
+  const micSay = (text) => {
+    const b = micButton();
+    if (b) b.textContent = text;
+  };
+  // a chunk waits in the outbox; the hidden button's click event takes it (its js returns the click's input)
+  const outbox = [];
+  window.__micTake = () => outbox.shift() || "";
+  const sendChunk = (samples, rate) => {
+    const button = document.querySelector("#chain-talk-send");
+    if (!button) return;
+    const pcm = new Int16Array(samples.length);
+    for (let i = 0; i < samples.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767)));
+    let binary = "";
+    const bytes = new Uint8Array(pcm.buffer);
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    outbox.push(JSON.stringify({ run: mic.run, seq: mic.seq++, rate: rate, pcm: btoa(binary) }));
+    button.click();
+    mic.sent += 1;
+  };
+  const stopListening = () => {
+    clearTimeout(mic.timer);
+    if (mic.stream) mic.stream.getTracks().forEach((t) => t.stop());
+    if (mic.ctx) mic.ctx.close().catch(() => {});
+    mic.stream = mic.ctx = mic.run = null;
+    micSay("🎙️ Start listening");
+    const meter = document.querySelector("#chain-talk-level span");
+    if (meter) meter.style.width = "0%";
+  };
+  const startListening = async () => {
+    micSay("… asking for the microphone");
+    try {
+      mic.stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+      });
+      try {
+        mic.ctx = new AudioContext({ sampleRate: 16000 }); // the rate the listener wants: no resampling there
+        var source = mic.ctx.createMediaStreamSource(mic.stream);
+      } catch (e) {
+        // some browsers cannot feed a microphone into a context at another rate: the listener resamples
+        if (mic.ctx) mic.ctx.close().catch(() => {});
+        mic.ctx = new AudioContext();
+        var source = mic.ctx.createMediaStreamSource(mic.stream);
+      }
+    } catch (e) {
+      mic.error = String(e);
+      stopListening();
+      micSay("🎙️ Start listening (the microphone could not be opened: " + (e.message || e.name) + ")");
+      return;
+    }
+    mic.run = Math.random().toString(36).slice(2, 10);
+    mic.seq = 0;
+    mic.error = null;
+    const rate = mic.ctx.sampleRate;
+    const each = Math.round(rate / 4); // a quarter of a second
+    const processor = mic.ctx.createScriptProcessor(4096, 1, 1);
+    const quiet = mic.ctx.createGain();
+    quiet.gain.value = 0; // the processor only runs when connected onwards; nothing is heard
+    let held = new Float32Array(0);
+    processor.onaudioprocess = (event) => {
+      if (!mic.run) return;
+      const input = event.inputBuffer.getChannelData(0);
+      let peak = 0;
+      for (let i = 0; i < input.length; i++) peak = Math.max(peak, Math.abs(input[i]));
+      mic.level = peak;
+      const meter = document.querySelector("#chain-talk-level span");
+      if (meter) meter.style.width = Math.min(100, Math.round(Math.sqrt(peak) * 100)) + "%";
+      const joined = new Float32Array(held.length + input.length);
+      joined.set(held);
+      joined.set(input, held.length);
+      let start = 0;
+      for (; joined.length - start >= each; start += each) sendChunk(joined.subarray(start, start + each), rate);
+      held = joined.slice(start);
+    };
+    source.connect(processor);
+    processor.connect(quiet);
+    quiet.connect(mic.ctx.destination);
+    micSay("⏹️ Stop listening");
+    mic.timer = setTimeout(stopListening, LISTEN_LIMIT_MS);
+  };
+  document.addEventListener(
+    "click",
+    (event) => {
+      if (!event.target.closest || !event.target.closest("#chain-talk-listen")) return;
+      event.preventDefault();
+      if (mic.run || mic.stream) stopListening();
+      else startListening();
+    },
+    true,
+  );
 }
