@@ -4,6 +4,7 @@ import pytest
 from gradio_client import handle_file
 
 from conftest import words
+from playground.views import token_choices
 
 
 def last_reply(history) -> str:
@@ -79,3 +80,7 @@ def test_text_to_image_and_caption_with_local_model_folders(client, tiny_sd, tin
     assert seed == 3 and "2 steps" in status
     caption, confidence, _, status = client.predict(image=handle_file(image), model=str(tiny_blip), api_name="/caption")
     assert isinstance(caption, str) and "Captioned a 64×64 image" in status
+    labels = [entity["class_or_confidence"] for entity in confidence] if isinstance(confidence, list) else []
+    assert labels, confidence  # every word comes with how sure the model was
+    colours = token_choices.percent_colours()
+    assert all(label in colours for label in labels), labels  # each one coloured by its band, none left to chance

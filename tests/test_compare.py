@@ -165,3 +165,13 @@ def test_choices_flatten_with_temperature(registry):
     narrow = token_choices.distributions(step, 1.0, 0.1)
     assert sum(r["sampled"] > 0 for r in narrow) == 1  # top-p 0.1 keeps only the likeliest token
     assert token_choices.reply_highlights(steps)[0][1] in token_choices.BAND_COLOURS
+
+
+def test_percent_labels_share_their_bands_colour():
+    colours = token_choices.percent_colours()
+    sure, hesitant, surprising = (token_choices.BAND_COLOURS[label] for _, label in token_choices.CONFIDENCE_BANDS)
+    assert colours["100%"] == colours["99%"] == colours["50%"] == sure
+    assert colours["49%"] == colours["10%"] == hesitant and colours["9%"] == colours["under 1%"] == surprising
+    for p in (0.0, 0.004, 0.0123, 0.333, 0.5, 0.987, 1.0):
+        assert token_choices.percent(p) in colours
+    assert token_choices.percent(0.004) == "under 1%"

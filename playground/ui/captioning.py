@@ -45,13 +45,11 @@ def caption_cards(cells) -> str:
             body, foot = "…", "waiting"
         elif c.tokens:
             body = " ".join(
-                f'<span class="token" title="{_percent(p)} sure" style="background:'
+                f'<span class="token" title="{token_choices.percent(p)} sure" style="background:'
                 f'{token_choices.BAND_COLOURS[token_choices.confidence_band(p)]}">{html.escape(t)}</span>'
                 for t, p in c.tokens
             )
-            foot = (
-                f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {_percent(min(p for _, p in c.tokens))}"
-            )
+            foot = f"{len(c.tokens)} tokens in {c.elapsed:.2f} s · least sure word {token_choices.percent(min(p for _, p in c.tokens))}"
         else:
             body, foot = html.escape(c.text) or "(the model produced no caption)", f"made in {c.elapsed:.2f} s"
         if c.done and c.cut:
@@ -85,7 +83,10 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             with gr.Column(scale=3):
                 caption = gr.Textbox(label="Caption", interactive=False, elem_id="caption-text")
                 confidence = gr.HighlightedText(
-                    label="How sure the model was of each word", show_legend=False, color_map=None
+                    label="How sure the model was of each word (green: over 50%, yellow: 10–50%, red: under 10%)",
+                    show_legend=False,
+                    color_map=token_choices.percent_colours(),
+                    elem_id="caption-confidence",
                 )
                 status = gr.Markdown(elem_id="caption-status")
         with gr.Accordion("Compare settings: one image, several captions", open=False, elem_id="caption-compare"):
@@ -126,7 +127,7 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
             run_log=run_log,
             on_loading=lambda message: progress(0, desc=message),
         )
-        words = [(token, f"{p:.0%}") for token, p in run.result.tokens]
+        words = [(token, token_choices.percent(p)) for token, p in run.result.tokens]
         return run.output, words, run.seed, run.status
 
     def compare_caption(
@@ -195,10 +196,6 @@ def build(registry, run_log, *, presenter: bool = False) -> dict:
     panel.wire(compare_endpoint, compare_caption, [captions, diversity, compare_data], "captioning")
     wire_unload(unload, registry, TASK, status)
     return {"endpoints": [endpoint, compare_endpoint]}
-
-
-def _percent(p: float) -> str:
-    return f"{p:.0%}" if p >= 0.01 else "under 1%"
 
 
 def _caption_record(cell) -> dict:

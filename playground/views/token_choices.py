@@ -105,6 +105,17 @@ def confidence_band(probability: float) -> str:
     return next(label for low, label in CONFIDENCE_BANDS if probability >= low)
 
 
+def percent(probability: float) -> str:
+    """A probability as people read it: whole percent, and "under 1%" rather than a misleading "0%"."""
+    return f"{probability:.0%}" if probability >= 0.01 else "under 1%"
+
+
+def percent_colours() -> dict[str, str]:
+    """Every label ``percent`` can give, coloured by its confidence band: a ``gr.HighlightedText`` colour map
+    for words labelled with their percentage, so "99%" and "100%" share a colour instead of two arbitrary ones."""
+    return {percent(k / 100): BAND_COLOURS[confidence_band(k / 100)] for k in range(101)}  # 0 gives "under 1%"
+
+
 def raw_probability(step: dict) -> float:
     """How likely the model itself found the token it picked, before temperature and top-p."""
     ids = step.get("choice_ids") or []
