@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout: the playground package sits beside bench/
 ENDPOINTS = ["/chat", "/text_to_image", "/caption", "/transcribe", "/synthesize"]
 SPOKEN = "Good morning, everyone."
+PROMPT = "a big dog on the beach, on the left"
+SHOWN = {"object": "cat", "scene": "on the grass", "size": "big", "position": "on the right"}  # the uploaded render
 
 
 @dataclass
@@ -52,20 +54,21 @@ def reply_text(message: dict) -> str:
 
 
 def make_inputs(url: str, folder: Path) -> dict[str, str]:
-    """A picture of a shape and a spoken sentence (made by the app's own voice) for the upload endpoints."""
+    """A render of the picture world and a spoken sentence (made by the app's own voice) for the upload endpoints."""
     from gradio_client import Client
-    from PIL import Image, ImageDraw
 
-    image = Image.new("RGB", (64, 64), (30, 60, 200))
-    ImageDraw.Draw(image).ellipse((12, 12, 52, 52), fill=(220, 30, 30))
-    image.save(folder / "red-circle.png")
+    from playground import world
+
+    world.render(world.Picture(**SHOWN)).save(folder / "cat-on-the-grass.png")
     wav, _, _, _ = Client(url, verbose=False).predict(text=SPOKEN, seed=1, api_name="/synthesize")
-    return {"image": str(folder / "red-circle.png"), "audio": wav}
+    return {"image": str(folder / "cat-on-the-grass.png"), "audio": wav}
 
 
 def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: int) -> None:
     """Make one request, record its latency, and check that its answer is right for this session."""
     from gradio_client import handle_file
+
+    from playground.world import parse_caption
 
     start = time.perf_counter()
     if endpoint == "/chat":
@@ -77,7 +80,7 @@ def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: 
         session.history = history
     elif endpoint == "/text_to_image":
         image, _, status, _ = client.predict(
-            prompt="a red circle on a blue background",
+            prompt=PROMPT,
             steps=4,
             seed=session.index,
             show_noise_steps=False,
@@ -86,7 +89,8 @@ def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: 
         ok = Path(image).is_file() and "4 steps" in status
     elif endpoint == "/caption":
         caption, _, _, status = client.predict(image=handle_file(inputs["image"]), api_name="/caption")
-        ok = isinstance(caption, str) and caption.strip() and "Captioned a 64×64 image" in status
+        ok = parse_caption(caption) == SHOWN and "Captioned a 128×128 image" in status
+        status = f"{caption!r}; {status}"  # a wrong caption is shown with the failure
     elif endpoint == "/transcribe":
         transcript, status, *_ = client.predict(audio=handle_file(inputs["audio"]), beam_size=1, api_name="/transcribe")
         ok = words(transcript) == words(SPOKEN) and "real-time factor" in status
@@ -103,6 +107,7 @@ def call(client, session: Session, endpoint: str, inputs: dict[str, str], turn: 
 def run_session(url: str, session: Session, rounds: int, inputs: dict[str, str]) -> None:
     from gradio_client import Client
 
+    endpoint, turn = "connecting", 0
     try:
         client = Client(url, verbose=False)
         order = ENDPOINTS[session.index % 5 :] + ENDPOINTS[: session.index % 5]  # sessions start on different tabs
@@ -110,7 +115,7 @@ def run_session(url: str, session: Session, rounds: int, inputs: dict[str, str])
             for endpoint in order:
                 call(client, session, endpoint, inputs, turn)
     except Exception as exc:  # a failed request is a result to report, not a crash of the whole run
-        session.failures.append(f"{type(exc).__name__}: {exc}")
+        session.failures.append(f"session {session.index} {endpoint} (round {turn + 1}): {type(exc).__name__}: {exc}")
 
 
 def leaks(sessions: list[Session]) -> list[str]:

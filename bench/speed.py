@@ -51,7 +51,7 @@ SPEECH = (
     "window at a time. A playground lets people hear and see how generative models work, and compare "
     "their settings side by side. Good morning, everyone, and welcome to the demonstration."
 )
-PICTURE = "a large red circle on a blue background"
+PICTURE = "a big cat on the beach, on the left"  # the bundled picture world
 
 
 @dataclass

@@ -26,7 +26,7 @@ log = logging.getLogger("playground")
 
 MAX_ROUNDS = 8  # telephone-game rounds in Draw and describe
 ATTRIBUTES = ("size", "colour", "shape", "background")  # the shapes world's
-PICTURE_ATTRIBUTES = ("object", "scene", "size", "position")  # the picture world's
+PICTURE_ATTRIBUTES = ("object", "second", "scene", "size", "position")  # the picture world's ("second": of two)
 # words that carry no meaning of their own when counting the words a prompt and a caption share
 STOP_WORDS = frozenset("a an the of on in at with and or to is are there this that it its".split())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,36 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+SERVER_LOGS: list[Path] = []  # the started apps' logs, whose errors a failed test's report shows
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used a started app shows the errors that app logged, so CI's output holds the cause."""
+    report = yield
+    if report.failed and SERVER_LOGS and {"server", "presenter_server"} & set(getattr(item, "fixturenames", ())):
+        for log in SERVER_LOGS:
+            errors = server_errors(log)
+            if errors:
+                report.sections.append((f"errors in {log.parent.name}/{log.name}", errors))
+    return report
+
+
+def server_errors(log: Path, limit: int = 6000) -> str:
+    """The log's ERROR records with their tracebacks, and bare tracebacks (the last ``limit`` characters)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    kept, inside = [], False
+    for line in lines:
+        if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line):  # a new log record ends the one before
+            inside = " ERROR " in line or " CRITICAL " in line
+        elif line.startswith("Traceback"):
+            inside = True
+        if inside:
+            kept.append(line)
+    return "\n".join(kept)[-limit:]
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +110,8 @@ def presenter_server(data_dir, model_dir, tmp_path_factory):
 def run_app(data_dir: Path, log: Path, *flags: str):
     """Start app.py with ``flags``, wait until it serves, yield its URL, stop it afterwards (also on close())."""
     from playground.app_process import AppDidNotStart, running_app
+
+    SERVER_LOGS.append(log)
 
     try:
         with running_app(data_dir, log, *flags) as url:

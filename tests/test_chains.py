@@ -33,6 +33,9 @@ def test_agreement_reads_the_picture_world_on_the_attributes_the_prompt_names():
     full = agreement("a small boat at night, on the right", "a big boat at night, on the left")
     assert full.method == "attributes" and full.score == 0.5
     assert full.differing == ["size: small → big", "position: on the right → on the left"]
+    # a caption that names one of the two objects asked for is not a full match
+    duo = agreement("a cat and a dog on the grass", "a big cat on the grass, on the left")
+    assert (duo.score, duo.total, duo.differing) == (2 / 3, 3, ["second: dog → missing"])
 
 
 def test_say_it_back(client):

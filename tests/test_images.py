@@ -60,6 +60,28 @@ def test_progress_previews_and_stop(t2i):
         )
 
 
+def test_long_prompts_at_once_are_truncated_and_match_the_idle_pictures(t2i):
+    """A prompt over the text encoder's length, from eight threads at once, gives each its idle picture.
+
+    The pipeline measures a long prompt with truncation off; with one tokenizer shared by concurrent calls,
+    another call could encode its prompt in that moment and hand the encoder too many tokens (a ValueError).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [" ".join([f"a red circle number {i} on a blue background"] * 12) for i in range(4)]
+    assert len(t2i.pipe.tokenizer(prompts[0]).input_ids) > t2i.pipe.tokenizer.model_max_length
+    options = t2i.Options.parse(steps=1)
+    idle = {i: png_bytes(t2i.generate(prompts[i], "", options, seed=i).image) for i in range(4)}
+
+    def draw(k: int) -> tuple[int, bytes]:
+        i = k % 4
+        return i, png_bytes(t2i.generate(prompts[i], "", options, seed=i).image)
+
+    with ThreadPoolExecutor(8) as pool:
+        drawn = list(pool.map(draw, range(96)))
+    assert all(picture == idle[i] for i, picture in drawn)
+
+
 def test_size_must_be_a_multiple_of_eight(t2i):
     with pytest.raises(UserError, match="Width must be a multiple of 8, got 60"):
         t2i.generate("x", "", t2i.Options.parse(width=60, steps=1), seed=0)

@@ -172,6 +172,32 @@ def test_reader_reads_every_held_out_render_right():
     assert not wrong, wrong[:3]
 
 
+def test_two_object_pictures_put_the_first_left_and_the_second_right_and_read_back():
+    from playground.eval.picture_reader import read_duo
+
+    duo = world.Picture("cat", "on the grass", size="small", second="dog", second_size="big", star_seed=1)
+    assert world.caption(duo) == "a cat and a dog on the grass"
+    assert parse_caption(world.caption(duo)) == {"object": "cat", "second": "dog", "scene": "on the grass"}
+    assert parse_caption("a cat and a cat") == {"object": "cat"}
+    drawn = np.asarray(world.render(duo))
+    alone_left = np.asarray(world.place(world.background("on the grass", 1), "cat", "small", "on the left"))
+    assert (drawn[:, :64] == alone_left[:, :64]).all()  # the cat's half is the cat alone on the left
+    assert world.sprite_box("dog", "big", "on the right")[0] >= 64  # the big dog stays in its own half
+    rng = np.random.default_rng(EVAL_SEED)
+    held = [world.sample_duo(rng, "heldout") for _ in range(120)]
+    assert all(p.duo in world.HELD_OUT_DUOS for p in held)
+    wrong = [
+        (p, r)
+        for p in held
+        if (r := read_duo(world.render(p))) != {"object": p.object, "second": p.second, "scene": p.scene}
+    ]
+    assert not wrong, wrong[:3]
+    assert ("cat", "dog") in world.HELD_OUT_DUOS and len(world.HELD_OUT_DUOS) == 40
+    assert all(a != b for a, b in world.HELD_OUT_DUOS)
+    trained, images = make_dataset(200, seed=1, split="train", duos=True)
+    assert not any(p.duo in world.HELD_OUT_DUOS for p in trained) and images.shape == (200, 128, 128, 3)
+
+
 def test_reader_tells_every_object_apart_at_both_sizes_in_every_scene():
     from playground.eval.picture_reader import read_image
 
@@ -216,6 +242,7 @@ def test_eval_table_marks_each_bar(capsys):
         t2i_all=0.5,
         t2i_short_prompts=0.5,
         t2i_seen_pairs=0.5,
+        t2i_duo_scene=0.5,
         sec_per_caption=0.01,
         sd_mb=50.0,
         captioner_mb=11.0,
@@ -230,4 +257,4 @@ def test_eval_table_marks_each_bar(capsys):
     # --captioner-only: the text-to-image rows say they were not measured.
     print_table({k: res[k] for k in ("captioner_object_scene", "captioner_all", "sec_per_caption")}, 60, 20, 7.5, 2)
     out = capsys.readouterr().out
-    assert out.count("not measured") == 10 and out.count("PASS") == 2
+    assert out.count("not measured") == 12 and out.count("PASS") == 2

@@ -220,6 +220,30 @@ def test_picture_vae_decoder_learns_free_pictures_and_keeps_the_encoder_and_its_
         vae.train(tmp_path / "y", steps=1, free_share=0.5, dataset_size=2)
 
 
+def test_picture_text2image_trains_on_two_object_pictures_when_asked(picture_vae_dir, tmp_path):
+    from playground.train import text2image
+    from playground.train.worlds import get_world
+
+    text2image.train(
+        tmp_path / "sd",
+        steps=1,
+        batch_size=2,
+        dataset_size=4,
+        log_every=1,
+        world="pictures",
+        vae_dir=picture_vae_dir,
+        ckpt_dir=tmp_path / "a",
+        duo_share=0.5,
+    )
+    duos = list((tmp_path / "a").glob("latents-*-2-duos.pt"))
+    assert len(duos) == 1 and torch.load(duos[0]).shape[0] == 2
+    world = get_world("pictures")
+    duo = text2image.cached_latents(picture_vae_dir, 2, tmp_path / "a", world, duos=True)[1][0]
+    assert world.train_caption(duo, np.random.default_rng(0)).startswith(f"a {duo.object} and a {duo.second}")
+    with pytest.raises(ValueError, match="needs the pictures world"):
+        text2image.train(tmp_path / "x", steps=1, world="shapes", dataset_size=2, duo_share=0.5)
+
+
 def test_picture_text2image_exports_periodically_and_goes_on_from_its_folder(picture_vae_dir, tmp_path):
     from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline
     from safetensors.torch import load_file

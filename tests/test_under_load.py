@@ -39,7 +39,7 @@ CHAT = {
     "max_new_tokens": 48,
     "api_name": "/chat",
 }
-PICTURE = {"prompt": "a large red circle on a blue background", "seed": 3, "api_name": "/text_to_image"}
+PICTURE = {"prompt": "a big dog on the beach, on the left", "seed": 3, "api_name": "/text_to_image"}
 SPEECH = {"text": "The sea is calm tonight. The tide is full.", "seed": 7, "api_name": "/synthesize"}
 
 

@@ -109,15 +109,20 @@ def _candidate(name: str, scene: str, size: str, centre: float, bottom: int) -> 
     return np.asarray(Image.alpha_composite(base, layer).convert("RGB"), np.float32)
 
 
-def read_image(image: Image.Image | np.ndarray) -> dict[str, str | None]:
-    """Return ``object``, ``scene``, ``size`` and ``position`` (``None`` where no sprite is found)."""
+def pixels(image: Image.Image | np.ndarray) -> np.ndarray:
+    """The image as float32 (128, 128, 3) RGB; a picture of another size is resized first."""
     if isinstance(image, Image.Image):
         image = (
             image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE))
             if image.size != (IMAGE_SIZE,) * 2
             else image.convert("RGB")
         )
-    arr = np.asarray(image, np.float32)
+    return np.asarray(image, np.float32)
+
+
+def read_image(image: Image.Image | np.ndarray) -> dict[str, str | None]:
+    """Return ``object``, ``scene``, ``size`` and ``position`` (``None`` where no sprite is found)."""
+    arr = pixels(image)
     scene = read_scene(arr)
     out: dict[str, str | None] = {"object": None, "scene": scene, "size": None, "position": None}
     box = sprite_bbox(arr, scene)
@@ -138,3 +143,16 @@ def read_image(image: Image.Image | np.ndarray) -> dict[str, str | None]:
     ]
     out["object"] = OBJECT_NAMES[int(np.argmin(errors))]
     return out
+
+
+def read_duo(image: Image.Image | np.ndarray) -> dict[str, str | None]:
+    """Read a two-object picture: ``object`` from its left half and ``second`` from its right half (each half
+    read alone, the other painted over with the scene's background), and its ``scene``."""
+    arr = pixels(image)
+    scene = read_scene(arr)
+    bare = background(scene).astype(np.float32)
+    half = IMAGE_SIZE // 2
+    left, right = arr.copy(), arr.copy()
+    left[:, half:] = bare[:, half:]
+    right[:, :half] = bare[:, :half]
+    return {"object": read_image(left)["object"], "second": read_image(right)["object"], "scene": scene}

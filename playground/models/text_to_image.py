@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 from contextlib import contextmanager
@@ -78,7 +79,9 @@ class DiffusersText2Image(ModelWrapper):
         A diffusers pipeline keeps per-call state on itself (``_interrupt``, ``_guidance_scale``), so two calls
         never share one; a view made from the same components costs no memory, and lets a second user's small
         picture run beside a long one instead of waiting for it to finish. The scheduler, which keeps its call's
-        steps, is a fresh one per view.
+        steps, is a fresh one per view, and so is each tokenizer: a fast tokenizer keeps its truncation setting on
+        itself, and the pipeline turns it off to measure a long prompt, so a shared one let another call's prompt
+        through untruncated (a ValueError from the text encoder under load).
         """
         try:
             view = self._views.get_nowait()
@@ -88,6 +91,9 @@ class DiffusersText2Image(ModelWrapper):
             components = dict(self.pipe.components)
             if components.get("scheduler") is not None:  # a scheduler keeps the steps of its call: one each
                 components["scheduler"] = type(components["scheduler"]).from_config(components["scheduler"].config)
+            for name, part in components.items():
+                if name.startswith("tokenizer") and part is not None:
+                    components[name] = copy.deepcopy(part)
             view = type(self.pipe)(**components)
             view.set_progress_bar_config(disable=True)
         try:

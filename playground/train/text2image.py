@@ -221,18 +221,22 @@ def with_coordinate_channels(vae, extra: int):
 
 
 def cached_latents(
-    vae_dir: Path, dataset_size: int, cache_dir: Path, world: str | World = "shapes"
+    vae_dir: Path, dataset_size: int, cache_dir: Path, world: str | World = "shapes", duos: bool = False
 ) -> tuple[torch.Tensor, list]:
     """Scaled VAE latents (posterior means) + items of the training set, encoded once and cached keyed by the VAE
-    weights and dataset size; with the world's coordinate ramps appended as the last channels."""
+    weights and dataset size; with the world's coordinate ramps appended as the last channels. ``duos``: the
+    world's two-object training pictures instead (their own seed and cache file)."""
     from diffusers import AutoencoderKL
 
     world = get_world(world)
     picture_channels = world.unet["in_channels"] - world.coordinate_channels
     weights = next(vae_dir.glob("*.safetensors"))
     key = hashlib.sha1(weights.read_bytes()).hexdigest()[:12]
-    path = cache_dir / f"latents-{key}-{dataset_size}.pt"
-    items, images = world.make_dataset(dataset_size, world.train_seed, "train")
+    path = cache_dir / f"latents-{key}-{dataset_size}{'-duos' if duos else ''}.pt"
+    if duos:
+        items, images = world.make_dataset(dataset_size, world.train_seed + 1, "train", duos=True)
+    else:
+        items, images = world.make_dataset(dataset_size, world.train_seed, "train")
     if path.exists():
         latents = torch.load(path)
     else:
@@ -339,6 +343,7 @@ def train(
     stop_after: int | None = None,
     world: str | World = "shapes",
     export_every: float | None = None,
+    duo_share: float = 0.0,
 ):
     """Train (resuming from ``ckpt_dir``) and save the pipeline to ``out_dir``.
 
@@ -350,11 +355,14 @@ def train(
     at that step of the ``steps``-long schedule (the learning rate still
     follows the full schedule), which is how the bundled model was cut.
     Without ``vae_dir`` the VAE is ``init_from``'s, else the world's trained
-    one.  ``export_every`` (seconds) also exports during the run.
+    one.  ``export_every`` (seconds) also exports during the run.  ``duo_share`` adds that share of the
+    dataset size again as two-object pictures ("a cat and a dog on the grass"; the picture world only).
     """
     world, out_dir, ckpt_dir, steps, batch_size, dataset_size = run_settings(
         "text2image", world, out_dir, ckpt_dir, steps, batch_size, dataset_size
     )
+    if duo_share and world.name != "pictures":
+        raise ValueError(f"--duo-share needs the pictures world, not {world.name!r}")
     setup_torch(seed)
     if vae_dir is None:
         vae_dir = vae_folder(init_from) if init_from is not None else world.out_dirs["vae"] / "vae"
@@ -407,6 +415,9 @@ def train(
 
     if not export_only:
         latents, items = cached_latents(vae_dir, dataset_size, ckpt_dir, world)
+        if duo_share:
+            more, duos = cached_latents(vae_dir, max(1, round(dataset_size * duo_share)), ckpt_dir, world, duos=True)
+            latents, items = torch.cat([latents, more]), items + duos
         noise_sched = make_noise_scheduler(world)
         v_prediction = noise_sched.config.prediction_type == "v_prediction"
         logger = Logger(log_every, steps)
@@ -465,6 +476,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stop-after", type=int, default=None, help="end at this step of the --steps schedule")
     p.add_argument("--p-drop", type=float, default=0.1, help="share of captions dropped (classifier-free guidance)")
     p.add_argument("--p-swap", type=float, default=0.0, help="share of pictures trained with another picture's caption")
+    p.add_argument(
+        "--duo-share",
+        type=float,
+        default=0.0,
+        help="add this share of --dataset-size as two-object pictures (the pictures world)",
+    )
     p.add_argument(
         "--high-noise-share",
         type=float,

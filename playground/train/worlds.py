@@ -89,6 +89,8 @@ def _picture_train_caption(item, rng: np.random.Generator) -> str:
     known objects in scenes they were never trained in), and "a cat" gets a scene picked."""
     from playground.world import caption
 
+    if item.second:  # a two-object picture: its sides are fixed and its sizes unsaid; the scene may go too
+        return caption(item, scene=rng.random() >= 0.125)
     u = rng.random()
     return caption(item, size=u < 0.5 or 0.75 <= u < 0.875, position=u < 0.75, scene=rng.random() >= 0.125)
 

@@ -30,11 +30,12 @@ from playground.ui.sweeps import ComparePanel
 from playground.views.grid import image_grid
 
 TASK = "text_to_image"
-EXAMPLE_PROMPTS = [  # the bundled picture world (playground/world.py): an object, a scene, maybe a size and a side
+EXAMPLE_PROMPTS = [  # the bundled picture world (playground/world.py): an object, a scene, maybe a size and a side; or two objects
     "a cat on the beach",
     "a rocket in space",
     "a small boat at night, on the right",
     "a big dog in the snow, on the left",
+    "a cat and a dog on the grass",
 ]
 AXIS_CHOICES = [
     ("Guidance scale", "guidance_scale"),
