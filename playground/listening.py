@@ -107,16 +107,11 @@ class Utterance:
 
 
 def mono(sample_rate: int, samples):
-    """A chunk as mono float32 at its own rate, from any channel count and sample type."""
-    import numpy as np
+    """A chunk as mono float32 at its own rate (``playground.media.mono_float``), once its rate is checked."""
+    from playground.media import mono_float
 
     check_rate(sample_rate)
-    audio = np.asarray(samples)
-    if audio.ndim == 2:  # (samples, channels)
-        audio = audio.mean(axis=1)
-    if np.issubdtype(np.asarray(samples).dtype, np.integer):
-        audio = audio.astype(np.float32) / float(np.iinfo(np.asarray(samples).dtype).max + 1)
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    return mono_float(samples)
 
 
 def check_rate(sample_rate) -> None:
@@ -192,6 +187,7 @@ class Session:
     ended: list = field(default_factory=list)  # finished utterances not yet handed on
     told_speaking: bool = False  # what the last hear() said
     last_lost: float = 0.0  # the sound lost from the last utterance
+    shown: str = ""  # the listening line this session's page shows (Listeners.changed); none while it answers
     busy: bool = False  # a worker is looking at its chunks
     error: Exception | None = None
 
@@ -245,7 +241,7 @@ class Listeners:
                 self._executor().submit(self._look, session)
             heard = session.ended.pop(0) if session.ended else session.state
             if heard.speech is not None:
-                session.last_lost = heard.lost_s
+                session.last_lost, session.shown = heard.lost_s, ""
             started = heard.speaking and not session.told_speaking
             session.told_speaking = heard.speaking and heard.speech is None
         ready = self._loaded.is_set()
@@ -254,6 +250,18 @@ class Listeners:
     def last_lost(self, key: str) -> float:
         session = self.sessions.get(key)
         return session.last_lost if session else 0.0
+
+    def changed(self, key: str, line: str) -> bool:
+        """Whether ``line`` differs from the listening line ``key``'s page shows (a chunk comes every quarter second
+        and most change nothing); if so it is the one shown from now on."""
+        with self._lock:
+            session = self.sessions.get(key)
+            if session is None:
+                return True
+            if session.shown == line:
+                return False
+            session.shown = line
+            return True
 
     def settle(self, key: str, timeout: float = 60) -> None:
         """Wait until the detector has looked at every chunk of ``key`` heard so far (for tests and shutdown)."""

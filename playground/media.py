@@ -157,6 +157,18 @@ def load_image(value):
     return image.convert("RGB")
 
 
+def mono_float(samples):
+    """Samples as mono float32 in [-1, 1], whatever their integer type or channel layout."""
+    import numpy as np
+
+    audio = np.asarray(samples)
+    # the scale is read before channels are averaged, which turns integers into float64
+    scale = float(np.iinfo(audio.dtype).max + 1) if np.issubdtype(audio.dtype, np.integer) else 1.0
+    if audio.ndim == 2:  # (samples, channels), the layout Gradio and soundfile use
+        audio = audio.mean(axis=1) if audio.shape[1] <= 8 else audio.mean(axis=0)
+    return np.ascontiguousarray(audio / scale, dtype=np.float32)
+
+
 def wav_bytes(samples, sample_rate: int) -> bytes:
     """Samples as a 16-bit PCM WAV file in memory."""
     import io

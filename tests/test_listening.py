@@ -126,6 +126,16 @@ def test_a_chunk_that_never_comes_is_given_up_and_said(microphone):
     assert ears.last_lost("a") == pytest.approx(0.25)
 
 
+def test_the_listening_line_is_sent_only_when_it_changes(microphone):
+    ears = Listeners()
+    texts = page_chunks(microphone)
+    ears.hear("a", parse_chunk(texts[0]))
+    assert ears.changed("a", "Listening…") and not ears.changed("a", "Listening…")
+    assert ears.changed("a", "Listening… (speech)") and ears.changed("a", "Listening…")
+    assert hear_all(ears, "a", texts[1:]) and ears.sessions["a"].shown == ""  # answering: the next line is sent again
+    assert ears.changed("a", "Listening…") and ears.changed("b", "Listening…")  # "b": no session yet
+
+
 def test_the_listeners_start_afresh_per_run_and_forget_the_oldest_session(microphone):
     ears = Listeners(max_sessions=2)
     first = ears.hear("a", parse_chunk(page_chunks(microphone)[0]))
@@ -174,3 +184,13 @@ def test_chunks_are_resampled_as_one_stream():
     alone = np.concatenate([soxr.resample(p, 44_100, SAMPLE_RATE) for p in chunks(tone, 44_100, 0.1)])
     assert np.abs(alone - whole[: len(alone)]).max() > 1e-3  # what it avoids
     assert np.abs(mono(16_000, np.full(10, -32768, np.int16))).max() == pytest.approx(1.0)
+
+
+def test_stereo_integers_are_scaled_like_mono_ones():
+    """Averaging two int16 channels gives float64; the scale still comes from the int16 samples."""
+    from playground.media import mono_float
+
+    stereo = np.array([[16384, 16384], [-32768, 0], [0, 0]], np.int16)
+    assert mono_float(stereo).tolist() == [0.5, -0.5, 0.0]
+    assert mono_float(stereo).dtype == np.float32
+    assert mono(16_000, stereo).tolist() == [0.5, -0.5, 0.0]

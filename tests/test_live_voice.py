@@ -105,7 +105,7 @@ def test_hands_free_talk_hears_the_pause_and_answers_aloud(tmp_path, server, bro
 
     samples, rate = sf.read(QUESTION, dtype="int16")  # "What is the capital of France?"
     clip = tmp_path / "mic.wav"
-    # Chromium plays the file from when the page opens the microphone (the Record click), in a loop: the question
+    # Chromium plays the file from when the page opens the microphone (the Start listening click), in a loop: the question
     # comes after 10 s, and a pause longer than the wait follows it, so it is not asked again (speaking again stops an
     # answer, as it should) however slow a busy machine answers
     pause = np.zeros(int(rate * 200), np.int16)

@@ -43,7 +43,7 @@ log = logging.getLogger("playground")
 TASK = "chains"
 TITLE = "Try it together"
 TALK_SYSTEM_PROMPT = "You are a helpful assistant. Answer in one short sentence in English."
-TALK_MAX_NEW_TOKENS = 60
+TALK_MAX_NEW_TOKENS = 60  # a spoken reply should be short; the slider goes up to the chat tab's limit
 TALK_STT_DEFAULTS = {"beam_size": 1, "word_timestamps": False}
 LISTEN_RATE = 16_000  # what the listener hands on (playground.listening)
 # the page's own recorder (page.js, which also stops it after ten minutes) and its level meter
@@ -51,7 +51,7 @@ MIC_HTML = (
     '<div class="talk-mic"><button id="chain-talk-listen" class="lg secondary" type="button">'
     '🎙️ Start listening</button><div id="chain-talk-level" title="How loud the microphone is"><span></span></div></div>'
 )
-MAX_LISTENERS = 64  # browser sessions listened to at once  # a spoken reply should be short; the slider goes up to the chat tab's limit
+MAX_LISTENERS = 64  # browser sessions listened to at once
 QUESTIONS = {  # assets/examples/audio/<name>.wav, spoken by the bundled voice (see assets/examples/make_examples.py)
     "capital-of-france": "What is the capital of France?",
     "why-is-the-sky-blue": "Why is the sky blue?",
@@ -516,7 +516,6 @@ def listen_and_answer(mic, send, line, utterance, barge_in, talk, other_inputs, 
     detection finds the end of speech, and the utterance goes through the same chain as the Talk button. Speaking
     again while it answers stops the answer."""
     ears = Listeners(MAX_LISTENERS)  # per browser session: the speech gathered so far
-    shown: dict[str, str] = {}  # per session: the line last sent (a chunk comes every 0.25 s; most change nothing)
 
     def listen(text, request: gr.Request):
         if not text:
@@ -529,13 +528,7 @@ def listen_and_answer(mic, send, line, utterance, barge_in, talk, other_inputs, 
         onset = time.monotonic() if heard.started else gr.skip()  # a new start of speech: any answer still going stops
         if heard.speech is None:
             text = listening_line(heard, ears.last_lost(key))
-            if shown.get(key) == text:
-                return gr.skip(), gr.skip(), onset
-            if key not in shown and len(shown) >= MAX_LISTENERS:
-                shown.pop(next(iter(shown)))
-            shown[key] = text
-            return gr.skip(), text, onset
-        shown.pop(key, None)
+            return gr.skip(), text if ears.changed(key, text) else gr.skip(), onset
         path = Path(tempfile.mkdtemp(prefix="talk-")) / "utterance.wav"
         path.write_bytes(wav_bytes(heard.speech, LISTEN_RATE))
         line = f"Heard {len(heard.speech) / LISTEN_RATE:.1f} s of speech: answering…"

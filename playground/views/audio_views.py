@@ -6,6 +6,7 @@ No gradio here: the tabs show the figure in a ``gr.Plot``, and compare cards emb
 from __future__ import annotations
 
 from playground.errors import UserError
+from playground.media import mono_float
 
 TITLE = "The picture of the sound"
 CAPTION = (
@@ -15,18 +16,6 @@ CAPTION = (
 MEL_BANDS = 80
 PITCH_TICKS = (100, 500, 1000, 2000, 4000, 8000)  # Hz, labelled on the pitch axis where they fit
 WAVE_POINTS = 2000  # the waveform is drawn as a min/max envelope over this many slices
-
-
-def mono_float(samples):
-    """Samples as mono float32 in [-1, 1], whatever their integer type or channel layout."""
-    import numpy as np
-
-    audio = np.asarray(samples)
-    if audio.ndim == 2:  # (samples, channels), the layout Gradio and soundfile use
-        audio = audio.mean(axis=1) if audio.shape[1] <= 8 else audio.mean(axis=0)
-    if np.issubdtype(audio.dtype, np.integer):
-        audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
-    return np.ascontiguousarray(audio, dtype=np.float32)
 
 
 def mel_decibels(audio, sample_rate: int):

@@ -10,7 +10,7 @@ import base64
 import html
 import io
 
-from playground.views.audio_views import mono_float
+from playground.media import mono_float
 from playground.views.token_choices import BAND_COLOURS, confidence_band
 
 UNKNOWN_COLOUR = "#e5e7eb"  # a backend that gives no probability (the transformers pipeline)
