@@ -2,6 +2,8 @@
 bundled Whisper: numbered quarter-second chunks of 16-bit sound, as the page's recorder sends them (page.js), in
 order, swapped, or with some lost on the way."""
 
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -54,10 +56,14 @@ def feed(ear, pieces, drop=()):
     return heard
 
 
-def hear_all(ears, key, texts):
-    """Send the page's chunks to ``ears`` in the order given, then silence until the worker has handed on what it
-    found; every utterance heard."""
-    found = [h for text in texts if (h := ears.hear(key, parse_chunk(text))).speech is not None]
+def hear_all(ears, key, texts, pause_s=0.0):
+    """Send the page's chunks to ``ears`` in the order given (``pause_s`` apart), then silence until the worker has
+    handed on what it found; every utterance heard."""
+    found = []
+    for text in texts:
+        if (heard := ears.hear(key, parse_chunk(text))).speech is not None:
+            found.append(heard)
+        time.sleep(pause_s)
     ears.settle(key)
     run = parse_chunk(texts[0]).run
     silence = np.zeros(12_000, np.int16)
@@ -124,6 +130,41 @@ def test_a_chunk_that_never_comes_is_given_up_and_said(microphone):
     heard = hear_all(ears, "a", texts)
     assert len(heard) == 1 and heard[0].lost_s == pytest.approx(0.25)
     assert ears.last_lost("a") == pytest.approx(0.25)
+
+
+@pytest.mark.concurrency
+def test_several_pages_listening_at_once_each_hear_only_their_own_sound(microphone):
+    """Three pages listening at once on one app's listeners (the detector's two worker threads shared): each hears
+    its own question sample for sample as when it listens alone, a chunk lost on one page is counted on that page
+    only, and a page that sends only silence hears nothing."""
+    import threading
+
+    alone = hear_all(Listeners(), "alone", page_chunks(microphone))
+    lossy = page_chunks(microphone, run="r2")
+    del lossy[7]
+    pages = {"a": page_chunks(microphone), "b": lossy, "quiet": page_chunks(np.zeros_like(microphone), run="r3")}
+    ears, heard, failed = Listeners(), {}, []
+    start = threading.Barrier(len(pages))
+
+    def page(key, texts):
+        try:
+            start.wait()
+            heard[key] = hear_all(ears, key, texts, pause_s=0.003)  # the pages' chunks interleave
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            failed.append(exc)
+
+    threads = [threading.Thread(target=page, args=item) for item in pages.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failed and not any(t.is_alive() for t in threads), failed
+    assert len(alone) == len(heard["a"]) == 1
+    assert np.array_equal(heard["a"][0].speech, alone[0].speech)
+    assert heard["a"][0].lost_s == 0.0 and ears.last_lost("a") == 0.0
+    assert len(heard["b"]) == 1 and heard["b"][0].lost_s == pytest.approx(0.25)
+    assert ears.last_lost("b") == pytest.approx(0.25)
+    assert heard["quiet"] == [] and ears.last_lost("quiet") == 0.0
 
 
 def test_the_listening_line_is_sent_only_when_it_changes(microphone):
