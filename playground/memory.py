@@ -15,6 +15,23 @@ GB = 1024**3
 UNITS = {"": GB, "b": 1, "k": 1024, "m": 1024**2, "g": GB, "t": 1024**4}  # a bare number is gigabytes
 
 
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing). Tensors under
+    glibc's mmap threshold (which grows up to 32 MB as big blocks are freed) live in the heap, and once freed they
+    stay in the process's RSS until trimmed: an unloaded model's memory would be free only to this process."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+    except OSError:
+        return
+    if trim is not None:
+        trim(0)
+
+
 def default_budget() -> int:
     """Half of this machine's RAM: room for the models with enough left for the app and everything else."""
     import psutil

@@ -14,6 +14,7 @@ from typing import ClassVar, Iterator, Sequence
 
 from playground.devices import Device
 from playground.errors import UserError, shown
+from playground.memory import trim_heap
 from playground.options import Options
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -154,6 +155,7 @@ class ModelWrapper:
             self._release()
             self.loaded = False
         gc.collect()
+        trim_heap()
         if self.device.type == "cuda":
             import torch
 
