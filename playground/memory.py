@@ -20,13 +20,10 @@ def trim_heap() -> None:
     glibc's mmap threshold (which grows up to 32 MB as big blocks are freed) live in the heap, and once freed they
     stay in the process's RSS until trimmed: an unloaded model's memory would be free only to this process."""
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        trim = getattr(libc, "malloc_trim", None)
-    except OSError:
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: libc's, on Linux
+    except (OSError, TypeError):  # a platform without that lookup
         return
     if trim is not None:
         trim(0)
