@@ -565,7 +565,7 @@ def listening_line(heard, last_lost: float) -> str:
 
 
 def lost_note(seconds: float) -> str:
-    """Said when part of an utterance never arrived: a chunk still missing when six later ones have come."""
+    """Said when part of an utterance never arrived: a chunk still missing once REORDER_CHUNKS later ones came."""
     return f"{seconds:.1f} s of your speech never reached the app (it was too busy to take it in), so the answer may miss words."
 
 
