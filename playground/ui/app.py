@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from playground.history import HistoryAccess
-from playground.ui import arena, chains, history, presenter, presets, remote, task_tab, upload_quota
+from playground.ui import arena, cache_writes, chains, history, presenter, presets, remote, task_tab, upload_quota
 from playground.ui import deck as deck_bar
 from playground.ui.endpoints import main_endpoint
 
@@ -105,6 +105,7 @@ def build_app(
 
         run_log = NoHistory("History is off: this app was built without a run log.")
     recorder = history.WarnWhenNotKept(run_log)
+    cache_writes.install()  # two sessions with the same seeded result must not truncate each other's download
     # Gradio's copies of uploads and results go after an hour: a run keeps its own in the history's inputs/ and outputs/
     with gr.Blocks(title="Generative AI Playground", delete_cache=upload_quota.CACHE_CLEANUP) as demo:
         with gr.Row():
