@@ -55,10 +55,12 @@ def test_a_result_written_again_is_always_read_whole(app, result, tmp_path):
 
     def second_session():
         deadline = time.monotonic() + DEADLINE_S
-        while writes[0] < REWRITES and time.monotonic() < deadline:
-            assert Path(component.postprocess(value).path) == path  # the same content is the same path
-            writes[0] += 1
-        done.set()
+        try:
+            while writes[0] < REWRITES and time.monotonic() < deadline:
+                assert Path(component.postprocess(value).path) == path  # the same content is the same path
+                writes[0] += 1
+        finally:  # a failed write stops the reading too; the count below then says so
+            done.set()
 
     writer = threading.Thread(target=second_session)
     writer.start()
