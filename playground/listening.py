@@ -297,9 +297,11 @@ class Listeners:
                 for rate, samples, missing in joined(waiting):
                     heard = session.utterance.add(rate, samples, missing_s=missing)
                     with self._lock:
-                        session.state = heard
-                        if heard.speech is not None:
+                        if heard.speech is None:
+                            session.state = heard
+                        else:  # handed on once, from ended; the state after it is a silence, not the utterance again
                             session.ended.append(heard)
+                            session.state = Heard(False, heard.seconds)
         except Exception as exc:  # told to the session's next hear()
             with self._lock:
                 session.error, session.busy = exc, False
